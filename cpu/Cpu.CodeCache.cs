@@ -1,0 +1,181 @@
+using System.Runtime.InteropServices;
+using Iced.Intel;
+
+namespace MiniHv.Cpu;
+
+/// <summary>
+/// The decoded-block cache, keyed by guest-physical address. A block is decoded once with Iced
+/// and reused until its frame is written; <see cref="CodeFrames"/> marks the frames that hold
+/// decoded code so the write path knows when to drop blocks.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    private const int MaxBlockInstructions = 64;
+    private const int FastBlockEntries = 4096;
+
+    // One byte per guest frame of the 4 GiB physical space: nonzero when it holds decoded code.
+    internal byte* CodeFrames;
+
+    private readonly Dictionary<uint, Block> _blocks = new();
+    private readonly Dictionary<uint, List<Block>> _blocksByFrame = new();
+    private readonly Block?[] _fastBlocks = new Block?[FastBlockEntries];
+
+    /// <summary>Number of blocks decoded since creation (a decode-cache miss counter).</summary>
+    public long BlocksDecoded { get; private set; }
+
+    private void InitCodeCache() => CodeFrames = (byte*)NativeMemory.AllocZeroed(1u << 20);
+
+    private void FreeCodeCache() => NativeMemory.Free(CodeFrames);
+
+    /// <summary>Tell the CPU that something other than itself (a device, a loader) wrote guest frame <paramref name="gfn"/>.</summary>
+    public void NotifyFrameWritten(uint gfn)
+    {
+        if (CodeFrames[gfn & 0xFFFFF] != 0)
+            InvalidateCodeFrame(gfn & 0xFFFFF);
+    }
+
+    /// <summary>Drop every decoded block.</summary>
+    public void FlushCodeCache()
+    {
+        foreach (var b in _blocks.Values)
+            b.Valid = false;
+        _blocks.Clear();
+        _blocksByFrame.Clear();
+        Array.Clear(_fastBlocks);
+        NativeMemory.Clear(CodeFrames, 1u << 20);
+        AbortBlock = true;
+    }
+
+    internal void InvalidateCodeFrame(uint gfn)
+    {
+        CodeFrames[gfn] = 0;
+        if (_blocksByFrame.Remove(gfn, out var list))
+        {
+            foreach (var b in list)
+            {
+                b.Valid = false;
+                _blocks.Remove(b.Physical);
+            }
+        }
+
+        // The block now running may be one of them: leave it after the current instruction.
+        AbortBlock = true;
+    }
+
+    /// <summary>Find or decode the block at CS:<paramref name="eip"/>. May raise #PF (fetch) or #GP (CS limit).</summary>
+    internal Block GetBlock(uint eip)
+    {
+        ref SegmentCache cs = ref Segs[(int)SegReg.CS];
+        int bitness = cs.Big ? 32 : 16;
+        if ((CheckedSegments & (1 << (int)SegReg.CS)) != 0 && eip > cs.Limit)
+            throw Fault(Vectors.GP, 0);
+        uint lin = SegBase[(int)SegReg.CS] + eip;
+        TlbEntry* e = TlbRead + ((lin >> 12) & TlbMask);
+        uint physical;
+        if (e->Tag == (lin & 0xFFFFF000))
+        {
+            physical = (e->Gfn << 12) | (lin & 0xFFF);
+        }
+        else
+        {
+            e = FillRead(lin, false, out physical);
+            if (e == null)
+                throw Fault(Vectors.UD); // executing from a hole: nothing decodes there
+        }
+
+        Block? b = _fastBlocks[physical & (FastBlockEntries - 1)];
+        if (b != null && b.Physical == physical && b.Valid && b.Bitness == bitness)
+            return b;
+        if (!_blocks.TryGetValue(physical, out b) || b.Bitness != bitness)
+            b = DecodeBlock(lin, eip, physical, (byte*)(e->Addend + lin), bitness);
+        if (b.Valid)
+            _fastBlocks[physical & (FastBlockEntries - 1)] = b;
+        return b;
+    }
+
+    private Block DecodeBlock(uint lin, uint eip, uint physical, byte* host, int bitness)
+    {
+        BlocksDecoded++;
+        int available = 0x1000 - (int)(lin & 0xFFF);
+        var reader = new PageCodeReader(this, host, available, lin);
+        var decoder = Decoder.Create(bitness, reader, eip, DecoderOptions.NoInvalidCheck);
+        var insns = new Insn[MaxBlockInstructions];
+        int count = 0;
+        bool crossesPage = false;
+        while (count < MaxBlockInstructions)
+        {
+            uint offset = (uint)(decoder.IP - eip);
+            reader.AllowCrossing = count == 0;
+            decoder.Decode(out Instruction ins);
+            if (ins.IsInvalid && decoder.LastError == DecoderError.NoMoreBytes)
+            {
+                if (count == 0)
+                    throw Fault(Vectors.UD);
+                break; // the next instruction crosses the page: it starts a block of its own
+            }
+
+            if (reader.Crossed)
+                crossesPage = true;
+            ref Insn insn = ref insns[count++];
+            insn.Offset = (ushort)offset;
+            insn.NextOffset = (ushort)(offset + (uint)ins.Length);
+            insn.Length = (byte)ins.Length;
+            bool ends = InsnBuilder.Build(ref insn, in ins, decoder.LastError != DecoderError.None);
+            if (ends || crossesPage || insn.NextOffset >= available)
+                break;
+        }
+
+        uint gfn = physical >> 12;
+        var block = new Block(physical, bitness, insns, count, gfn);
+        if (crossesPage)
+        {
+            // Its bytes span two frames whose mapping may change apart: run it once, uncached.
+            block.Valid = false;
+            return block;
+        }
+
+        _blocks[physical] = block;
+        if (!_blocksByFrame.TryGetValue(gfn, out var list))
+            _blocksByFrame[gfn] = list = new List<Block>();
+        list.Add(block);
+        if (CodeFrames[gfn] == 0)
+        {
+            CodeFrames[gfn] = 1;
+            FlushWriteEntriesOfFrame(gfn);
+        }
+
+        return block;
+    }
+
+    /// <summary>Feeds Iced the bytes of one page; an instruction may cross into the next only when allowed.</summary>
+    private sealed class PageCodeReader : CodeReader
+    {
+        private readonly Cpu _cpu;
+        private readonly byte* _host;
+        private readonly int _available;
+        private readonly uint _linear;
+        private int _pos;
+
+        public PageCodeReader(Cpu cpu, byte* host, int available, uint linear)
+        {
+            _cpu = cpu;
+            _host = host;
+            _available = available;
+            _linear = linear;
+        }
+
+        public bool AllowCrossing { get; set; }
+
+        public bool Crossed { get; private set; }
+
+        public override int ReadByte()
+        {
+            if (_pos < _available)
+                return _host[_pos++];
+            if (!AllowCrossing)
+                return -1;
+            Crossed = true;
+            return _cpu.Read8(_linear + (uint)_pos++);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+namespace MiniHv.Cpu;
+
+/// <summary>
+/// Protected-mode interrupt and exception delivery through the IDT: interrupt and trap gates,
+/// a stack switch through the TSS when privilege changes, error codes, and the double-fault and
+/// triple-fault rules for an exception raised while delivering another.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    private static bool IsContributory(int v) => v is Vectors.DE or Vectors.TS or Vectors.NP or Vectors.SS or Vectors.GP;
+
+    private static bool HasErrorCode(int v) => v is Vectors.DF or Vectors.TS or Vectors.NP or Vectors.SS or Vectors.GP or Vectors.PF or Vectors.AC;
+
+    /// <summary>INT n, INT3, INTO: the gate's DPL must admit the current CPL.</summary>
+    internal void SoftwareInterrupt(int vector, bool checkDpl)
+    {
+        Deliver(vector, -1, software: checkDpl, ext: 0);
+        AbortBlock = true;
+    }
+
+    /// <summary>
+    /// Deliver an exception or external interrupt, applying the double-fault rules when delivery
+    /// itself faults. Returns false when the processor shuts down (triple fault).
+    /// </summary>
+    internal bool RaiseException(int vector, int errorCode, bool external)
+    {
+        int ext = external ? 1 : 0;
+        int first = vector;
+        for (int attempt = 0; attempt < 4; attempt++)
+        {
+            Record(vector, errorCode, external);
+            try
+            {
+                Deliver(vector, HasErrorCode(vector) ? errorCode : -1, software: false, ext);
+                return true;
+            }
+            catch (GuestFault f)
+            {
+                if (vector == Vectors.DF)
+                {
+                    Record(f.Vector, f.ErrorCode, external);
+                    return false;
+                }
+
+                bool doubleFault = (IsContributory(first) && IsContributory(f.Vector))
+                    || (first == Vectors.PF && (f.Vector == Vectors.PF || IsContributory(f.Vector)));
+                if (doubleFault)
+                {
+                    vector = Vectors.DF;
+                    errorCode = 0;
+                }
+                else
+                {
+                    vector = f.Vector;
+                    errorCode = f.ErrorCode;
+                }
+
+                first = vector;
+                ext = 1;
+            }
+        }
+
+        return false;
+    }
+
+    private void Record(int vector, int errorCode, bool external)
+    {
+        var record = new FaultRecord(vector, HasErrorCode(vector) ? errorCode : -1, EipValue, Cr2Value, _cr3, CplValue, external);
+        LastFault = record;
+        FaultObserver?.Invoke(record);
+    }
+
+    /// <summary>One delivery attempt through the IDT gate of <paramref name="vector"/>.</summary>
+    private void Deliver(int vector, int errorCode, bool software, int ext)
+    {
+        Halted = false;
+        uint gateOffset = (uint)vector * 8;
+        int idtErr = (int)gateOffset | 2 | ext;
+        if (gateOffset + 7 > Idtr.Limit)
+            throw Fault(Vectors.GP, idtErr);
+        ulong gate = ReadSupervisor64(Idtr.Base + gateOffset);
+        int type = (int)((gate >> 40) & 0x1F);
+        bool gate32;
+        bool trapGate;
+        switch (type)
+        {
+            case 0x0E: gate32 = true; trapGate = false; break;
+            case 0x0F: gate32 = true; trapGate = true; break;
+            case 0x06: gate32 = false; trapGate = false; break;
+            case 0x07: gate32 = false; trapGate = true; break;
+            case 0x05:
+                UnsupportedReason = $"task gate in IDT entry {vector}";
+                throw Fault(Vectors.GP, idtErr);
+            default:
+                throw Fault(Vectors.GP, idtErr);
+        }
+
+        if (software && DescDpl(gate) < CplValue)
+            throw Fault(Vectors.GP, idtErr);
+        if (!DescPresent(gate))
+            throw Fault(Vectors.NP, idtErr);
+
+        ushort selector = (ushort)(gate >> 16);
+        uint offset = (uint)(gate & 0xFFFF) | (uint)((gate >> 32) & 0xFFFF0000);
+        if (!gate32)
+            offset &= 0xFFFF;
+        if ((selector & 0xFFFC) == 0)
+            throw Fault(Vectors.GP, ext);
+        ulong code = ReadDescriptor(selector, out uint codeAddress, ext);
+        int codeErr = (selector & 0xFFFC) | ext;
+        if (!DescIsSegment(code) || !DescIsCode(code) || DescDpl(code) > CplValue)
+            throw Fault(Vectors.GP, codeErr);
+        if (!DescPresent(code))
+            throw Fault(Vectors.NP, codeErr);
+        CheckCodeLimit(code, offset);
+
+        int size = gate32 ? 4 : 2;
+        uint flags = GetEflags();
+        int newCpl = DescConforming(code) ? CplValue : DescDpl(code);
+        ushort oldCs = Segs[(int)SegReg.CS].Selector;
+        uint oldEip = EipValue;
+
+        if (newCpl < CplValue)
+        {
+            // Inner level: the new stack comes from the TSS (only 32-bit TSSs are modelled).
+            uint tssEntry = (uint)(4 + (newCpl * 8));
+            if (Tr.IsNull || tssEntry + 5 > Tr.Limit)
+                throw Fault(Vectors.TS, (Tr.Selector & 0xFFFC) | ext);
+            uint newEsp = ReadSupervisor(Tr.Base + tssEntry, 4);
+            ushort newSs = (ushort)ReadSupervisor(Tr.Base + tssEntry + 4, 2);
+            ulong ssDesc = CheckStackSelector(newSs, newCpl, out uint ssAddress, Vectors.TS, ext);
+            var ssCache = SegmentCache.FromDescriptor(newSs, ssDesc);
+            ushort oldSs = Segs[(int)SegReg.SS].Selector;
+            uint oldEsp = R[4];
+
+            int words = 5 + (errorCode >= 0 ? 1 : 0);
+            uint sp = ssCache.Big ? newEsp : newEsp & 0xFFFF;
+            uint frameTop = sp - (uint)(words * size);
+            Span<uint> frame = stackalloc uint[6];
+            int n = 0;
+            if (errorCode >= 0)
+                frame[n++] = (uint)errorCode;
+            frame[n++] = oldEip;
+            frame[n++] = oldCs;
+            frame[n++] = flags;
+            frame[n++] = oldEsp;
+            frame[n++] = oldSs;
+            for (int k = 0; k < n; k++)
+            {
+                uint slot = frameTop + (uint)(k * size);
+                if (!ssCache.Big)
+                    slot &= 0xFFFF;
+                WriteSupervisor(ssCache.Base + slot, size, frame[k]);
+            }
+
+            MarkAccessed(code, codeAddress);
+            SetSegmentCache(SegReg.CS, SegmentCache.FromDescriptor((ushort)((selector & 0xFFFC) | newCpl), code | DescAccessed));
+            CommitStack(newSs, ssDesc, ssAddress);
+            if (ssCache.Big)
+                R[4] = frameTop;
+            else
+                SetReg(4, 2, frameTop);
+        }
+        else
+        {
+            uint savedEsp = R[4];
+            try
+            {
+                PushSized(flags, size);
+                PushSized(oldCs, size);
+                PushSized(oldEip, size);
+                if (errorCode >= 0)
+                    PushSized((uint)errorCode, size);
+            }
+            catch (GuestFault)
+            {
+                R[4] = savedEsp;
+                throw;
+            }
+
+            MarkAccessed(code, codeAddress);
+            SetSegmentCache(SegReg.CS, SegmentCache.FromDescriptor((ushort)((selector & 0xFFFC) | CplValue), code | DescAccessed));
+        }
+
+        uint clear = TF | NT | RF | VM | (trapGate ? 0 : IF);
+        FlagsRest &= ~clear;
+        EipValue = offset;
+        AbortBlock = true;
+    }
+}

@@ -1,0 +1,344 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace MiniHv.Cpu;
+
+/// <summary>
+/// Linear memory access: a direct-mapped software TLB per privilege class (supervisor, user),
+/// separate for reads and writes, holding host addresses of guest frames. A hit is one compare
+/// and one load; a miss walks the page tables, asks the physical memory for the frame and refills.
+/// Write entries are never installed for frames that hold decoded code, so every store to code
+/// takes the slow path and drops the stale blocks.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    internal const int TlbEntries = 512;
+    internal const int TlbMask = TlbEntries - 1;
+
+    private TlbEntry* _tlbBlock;
+
+    // The TLB in use, chosen by CPL: user-mode entries are filled with user checks.
+    internal TlbEntry* TlbRead;
+    internal TlbEntry* TlbWrite;
+
+    private TlbEntry* SupRead => _tlbBlock;
+
+    private TlbEntry* SupWrite => _tlbBlock + TlbEntries;
+
+    private TlbEntry* UserRead => _tlbBlock + (2 * TlbEntries);
+
+    private TlbEntry* UserWrite => _tlbBlock + (3 * TlbEntries);
+
+    private void InitTlb()
+    {
+        _tlbBlock = (TlbEntry*)NativeMemory.AllocZeroed((nuint)(4 * TlbEntries * sizeof(TlbEntry)));
+        FlushTlb();
+        SelectTlbForCpl();
+    }
+
+    private void FreeTlb() => NativeMemory.Free(_tlbBlock);
+
+    internal void SelectTlbForCpl()
+    {
+        bool user = CplValue == 3;
+        TlbRead = user ? UserRead : SupRead;
+        TlbWrite = user ? UserWrite : SupWrite;
+    }
+
+    /// <summary>Drop every cached translation (CR3 load, paging mode change, a frame's backing changed).</summary>
+    public void FlushTlb()
+    {
+        for (int i = 0; i < 4 * TlbEntries; i++)
+            _tlbBlock[i].Tag = TlbEntry.Invalid;
+    }
+
+    /// <summary>Drop the cached translations of one linear page (INVLPG).</summary>
+    public void FlushTlbPage(uint linear)
+    {
+        uint tag = linear & 0xFFFFF000;
+        int index = (int)((linear >> 12) & TlbMask);
+        for (int t = 0; t < 4; t++)
+        {
+            TlbEntry* e = _tlbBlock + (t * TlbEntries) + index;
+            if (e->Tag == tag)
+                e->Tag = TlbEntry.Invalid;
+        }
+    }
+
+    /// <summary>Drop every cached translation to guest frame <paramref name="gfn"/> (its backing changed).</summary>
+    public void FlushTlbFrame(uint gfn)
+    {
+        for (int i = 0; i < 4 * TlbEntries; i++)
+        {
+            if (_tlbBlock[i].Gfn == gfn)
+                _tlbBlock[i].Tag = TlbEntry.Invalid;
+        }
+    }
+
+    private void FlushWriteEntriesOfFrame(uint gfn)
+    {
+        for (int i = 0; i < TlbEntries; i++)
+        {
+            if (SupWrite[i].Gfn == gfn)
+                SupWrite[i].Tag = TlbEntry.Invalid;
+            if (UserWrite[i].Gfn == gfn)
+                UserWrite[i].Tag = TlbEntry.Invalid;
+        }
+    }
+
+    // ---- Translation -----------------------------------------------------------------------
+
+    /// <summary>
+    /// Translate a linear address for an access, raising #PF as the architecture does. Returns the
+    /// guest-physical address and whether a write entry may be cached for it.
+    /// </summary>
+    internal uint Translate(uint linear, AccessKind access, out bool writeAllowed)
+    {
+        if ((_cr0 & CR0_PG) == 0)
+        {
+            writeAllowed = true;
+            return linear;
+        }
+
+        if (!PageWalker.Walk(_memory, _cr3, (_cr4 & CR4_PSE) != 0, (_cr0 & CR0_WP) != 0, linear, access,
+                out uint physical, out writeAllowed, out int error))
+        {
+            Cr2Value = linear;
+            throw Fault(Vectors.PF, error);
+        }
+
+        return physical | (linear & 0xFFF);
+    }
+
+    private AccessKind AccessFor(bool write, bool supervisor)
+        => (write ? AccessKind.Write : AccessKind.Read) | (!supervisor && CplValue == 3 ? AccessKind.User : 0);
+
+    /// <summary>Fill the read TLB for <paramref name="linear"/>; returns the entry, or null when the frame is not RAM.</summary>
+    private TlbEntry* FillRead(uint linear, bool supervisor, out uint physical)
+    {
+        physical = Translate(linear, AccessFor(false, supervisor), out _);
+        byte* frame = _memory.FrameForRead(physical >> 12);
+        if (frame == null)
+            return null;
+        TlbEntry* e = (supervisor || CplValue != 3 ? SupRead : UserRead) + ((linear >> 12) & TlbMask);
+        e->Tag = linear & 0xFFFFF000;
+        e->Gfn = physical >> 12;
+        e->Addend = (nint)frame - (nint)(linear & 0xFFFFF000);
+        return e;
+    }
+
+    private TlbEntry* FillWrite(uint linear, bool supervisor, out uint physical)
+    {
+        physical = Translate(linear, AccessFor(true, supervisor), out bool writeAllowed);
+        uint gfn = physical >> 12;
+        if (CodeFrames[gfn] != 0)
+            InvalidateCodeFrame(gfn);
+        byte* frame = _memory.FrameForWrite(gfn);
+        if (frame == null)
+            return null;
+        TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((linear >> 12) & TlbMask);
+        if (!writeAllowed)
+        {
+            // Not dirty yet in the guest PTE: the next write must walk again to set D.
+            e->Tag = TlbEntry.Invalid;
+            _scratchEntry.Tag = linear & 0xFFFFF000;
+            _scratchEntry.Gfn = gfn;
+            _scratchEntry.Addend = (nint)frame - (nint)(linear & 0xFFFFF000);
+            return ScratchEntry;
+        }
+
+        e->Tag = linear & 0xFFFFF000;
+        e->Gfn = gfn;
+        e->Addend = (nint)frame - (nint)(linear & 0xFFFFF000);
+        return e;
+    }
+
+    private TlbEntry _scratchEntry;
+
+    private TlbEntry* ScratchEntry => (TlbEntry*)Unsafe.AsPointer(ref _scratchEntry);
+
+    // ---- Reads -----------------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte Read8(uint lin)
+    {
+        TlbEntry* e = TlbRead + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000))
+            return *(byte*)(e->Addend + lin);
+        return (byte)ReadSlow(lin, 1, false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ushort Read16(uint lin)
+    {
+        TlbEntry* e = TlbRead + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFFE)
+            return *(ushort*)(e->Addend + lin);
+        return (ushort)ReadSlow(lin, 2, false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal uint Read32(uint lin)
+    {
+        TlbEntry* e = TlbRead + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFFC)
+            return *(uint*)(e->Addend + lin);
+        return ReadSlow(lin, 4, false);
+    }
+
+    internal uint Read(uint lin, int size) => size switch
+    {
+        1 => Read8(lin),
+        2 => Read16(lin),
+        _ => Read32(lin),
+    };
+
+    /// <summary>Implicit supervisor read (descriptor tables, TSS, IDT), whatever the CPL.</summary>
+    internal uint ReadSupervisor(uint lin, int size) => ReadSlow(lin, size, true);
+
+    internal ulong ReadSupervisor64(uint lin) => ReadSlow(lin, 4, true) | ((ulong)ReadSlow(lin + 4, 4, true) << 32);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private uint ReadSlow(uint lin, int size, bool supervisor)
+    {
+        if ((lin & 0xFFF) > 0x1000 - size)
+        {
+            // Crosses into the next page: both pages must translate before anything is read.
+            uint value = 0;
+            Probe(lin, false, supervisor);
+            Probe(lin + (uint)size - 1, false, supervisor);
+            for (int i = 0; i < size; i++)
+                value |= ReadSlow(lin + (uint)i, 1, supervisor) << (8 * i);
+            return value;
+        }
+
+        TlbEntry* e = (supervisor || CplValue != 3 ? SupRead : UserRead) + ((lin >> 12) & TlbMask);
+        uint physical;
+        if (e->Tag != (lin & 0xFFFFF000))
+        {
+            e = FillRead(lin, supervisor, out physical);
+            if (e == null)
+                return _memory.ReadUnbacked(physical, size);
+        }
+
+        byte* p = (byte*)(e->Addend + lin);
+        return size switch
+        {
+            1 => *p,
+            2 => *(ushort*)p,
+            _ => *(uint*)p,
+        };
+    }
+
+    /// <summary>Translate without accessing, so a multi-part access faults before it changes anything.</summary>
+    internal void Probe(uint lin, bool write, bool supervisor = false)
+    {
+        TlbEntry* e = (write ? (supervisor || CplValue != 3 ? SupWrite : UserWrite) : (supervisor || CplValue != 3 ? SupRead : UserRead))
+            + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000))
+            return;
+        Translate(lin, AccessFor(write, supervisor), out _);
+    }
+
+    // ---- Writes ----------------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write8(uint lin, byte value)
+    {
+        TlbEntry* e = TlbWrite + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000))
+            *(byte*)(e->Addend + lin) = value;
+        else
+            WriteSlow(lin, 1, value, false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write16(uint lin, ushort value)
+    {
+        TlbEntry* e = TlbWrite + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFFE)
+            *(ushort*)(e->Addend + lin) = value;
+        else
+            WriteSlow(lin, 2, value, false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write32(uint lin, uint value)
+    {
+        TlbEntry* e = TlbWrite + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFFC)
+            *(uint*)(e->Addend + lin) = value;
+        else
+            WriteSlow(lin, 4, value, false);
+    }
+
+    internal void Write(uint lin, int size, uint value)
+    {
+        switch (size)
+        {
+            case 1: Write8(lin, (byte)value); break;
+            case 2: Write16(lin, (ushort)value); break;
+            default: Write32(lin, value); break;
+        }
+    }
+
+    internal void WriteSupervisor(uint lin, int size, uint value) => WriteSlow(lin, size, value, true);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteSlow(uint lin, int size, uint value, bool supervisor)
+    {
+        if ((lin & 0xFFF) > 0x1000 - size)
+        {
+            Probe(lin, true, supervisor);
+            Probe(lin + (uint)size - 1, true, supervisor);
+            for (int i = 0; i < size; i++)
+                WriteSlow(lin + (uint)i, 1, (value >> (8 * i)) & 0xFF, supervisor);
+            return;
+        }
+
+        TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((lin >> 12) & TlbMask);
+        if (e->Tag != (lin & 0xFFFFF000))
+        {
+            e = FillWrite(lin, supervisor, out uint physical);
+            if (e == null)
+            {
+                _memory.WriteUnbacked(physical, size, value);
+                return;
+            }
+        }
+
+        byte* p = (byte*)(e->Addend + lin);
+        switch (size)
+        {
+            case 1: *p = (byte)value; break;
+            case 2: *(ushort*)p = (ushort)value; break;
+            default: *(uint*)p = value; break;
+        }
+    }
+
+    // ---- Public helpers for loaders, debuggers and tests --------------------------------------
+
+    /// <summary>Read guest memory at a linear address as the current CPL would, faulting as it would.</summary>
+    public uint ReadLinear(uint linear, int size) => Read(linear, size);
+
+    public void WriteLinear(uint linear, int size, uint value) => Write(linear, size, value);
+
+    /// <summary>Translate a linear address without side effects (no A/D bits, no fault); false when unmapped.</summary>
+    public bool TryTranslateQuiet(uint linear, out uint physical)
+    {
+        if ((_cr0 & CR0_PG) == 0)
+        {
+            physical = linear;
+            return true;
+        }
+
+        if (!PageWalker.Peek(_memory, _cr3, (_cr4 & CR4_PSE) != 0, linear, out uint page, out _))
+        {
+            physical = 0;
+            return false;
+        }
+
+        physical = page | (linear & 0xFFF);
+        return true;
+    }
+}

@@ -1,0 +1,220 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace MiniHv.Cpu;
+
+/// <summary>
+/// One i386 processor in 32-bit protected mode: architectural state, a decoded-block cache,
+/// a software TLB in front of the page walk, and exception delivery. The CPU sees guest-physical
+/// memory through <see cref="IPhysicalMemory"/> and ports through <see cref="IIoBus"/>; it knows
+/// nothing of VMs, sharing or logging.
+/// </summary>
+public sealed unsafe partial class Cpu : IDisposable
+{
+    /// <summary>Index of the always-zero pseudo register used for "no base" and "no index" in addresses.</summary>
+    internal const int NoReg = 8;
+
+    public const uint CR0_PE = 1u << 0, CR0_MP = 1u << 1, CR0_EM = 1u << 2, CR0_TS = 1u << 3, CR0_ET = 1u << 4,
+        CR0_NE = 1u << 5, CR0_WP = 1u << 16, CR0_AM = 1u << 18, CR0_NW = 1u << 29, CR0_CD = 1u << 30, CR0_PG = 1u << 31;
+
+    public const uint CR4_PSE = 1u << 4, CR4_PGE = 1u << 7;
+
+    private readonly IPhysicalMemory _memory;
+    private readonly IIoBus _io;
+
+    // General registers EAX..EDI and a zero register at index 8, in native memory: no bounds checks.
+    internal readonly uint* R;
+
+    // Segment bases, indexed by SegReg, read on every memory access.
+    internal readonly uint* SegBase;
+
+    internal readonly SegmentCache[] Segs = new SegmentCache[6];
+
+    /// <summary>Bit n set when segment register n is not flat and its accesses need limit and type checks.</summary>
+    internal int CheckedSegments;
+
+    internal uint EipValue;
+    private uint _cr0 = CR0_PE | CR0_ET;
+    private uint _cr3;
+    private uint _cr4;
+    internal uint Cr2Value;
+    internal int CplValue;
+
+    public TableRegister Gdtr;
+    public TableRegister Idtr;
+    public SegmentCache Ldtr;
+    public SegmentCache Tr;
+
+    /// <summary>Debug registers DR0-DR7, stored for MOV DRn; no breakpoints are raised from them.</summary>
+    public readonly uint[] Dr = new uint[8];
+
+    private volatile bool _stopRequested;
+    internal bool Halted;
+
+    // Set by an instruction that must end its block early (a write to code in this frame,
+    // a stop request, a change of mode): the loop leaves the block after the current instruction.
+    internal bool AbortBlock;
+
+    // One instruction after STI or a load of SS sees no interrupt.
+    internal bool InterruptShadow;
+
+    private readonly GuestFault _fault = new();
+
+    public Cpu(IPhysicalMemory memory, IIoBus io)
+    {
+        _memory = memory;
+        _io = io;
+        R = (uint*)NativeMemory.AllocZeroed(16 * sizeof(uint));
+        SegBase = (uint*)NativeMemory.AllocZeroed(8 * sizeof(uint));
+        InitTlb();
+        InitCodeCache();
+        ResetFlat();
+    }
+
+    public IInterruptController? InterruptController { get; set; }
+
+    /// <summary>Guest instructions retired since creation.</summary>
+    public long InstructionsExecuted { get; internal set; }
+
+    /// <summary>The exception being delivered last, for dumps and fault logs.</summary>
+    public FaultRecord? LastFault { get; internal set; }
+
+    /// <summary>Called for every exception the CPU delivers (or fails to deliver), before delivery.</summary>
+    public Action<FaultRecord>? FaultObserver { get; set; }
+
+    /// <summary>What the guest did that this core does not model, when Run stopped with <see cref="StopReason.Unsupported"/>.</summary>
+    public string? UnsupportedReason { get; internal set; }
+
+    public uint Eax { get => R[0]; set => R[0] = value; }
+    public uint Ecx { get => R[1]; set => R[1] = value; }
+    public uint Edx { get => R[2]; set => R[2] = value; }
+    public uint Ebx { get => R[3]; set => R[3] = value; }
+    public uint Esp { get => R[4]; set => R[4] = value; }
+    public uint Ebp { get => R[5]; set => R[5] = value; }
+    public uint Esi { get => R[6]; set => R[6] = value; }
+    public uint Edi { get => R[7]; set => R[7] = value; }
+    public uint Eip { get => EipValue; set => EipValue = value; }
+
+    /// <summary>General register by encoding (0 = EAX ... 7 = EDI).</summary>
+    public uint GetRegister(int index) => R[index & 7];
+
+    public void SetRegister(int index, uint value) => R[index & 7] = value;
+
+    public uint Cr0
+    {
+        get => _cr0;
+        set => WriteCr0(value);
+    }
+
+    public uint Cr2 { get => Cr2Value; set => Cr2Value = value; }
+
+    public uint Cr3
+    {
+        get => _cr3;
+        set
+        {
+            _cr3 = value;
+            FlushTlb();
+        }
+    }
+
+    public uint Cr4
+    {
+        get => _cr4;
+        set
+        {
+            _cr4 = value;
+            FlushTlb();
+        }
+    }
+
+    /// <summary>Current privilege level, 0..3.</summary>
+    public int Cpl => CplValue;
+
+    public bool PagingEnabled => (_cr0 & CR0_PG) != 0;
+
+    public SegmentCache GetSegment(SegReg seg) => Segs[(int)seg];
+
+    /// <summary>Ask the CPU to leave Run after the current instruction. Thread-safe.</summary>
+    public void RequestStop()
+    {
+        _stopRequested = true;
+        AbortBlock = true;
+    }
+
+    public bool IsHalted => Halted;
+
+    /// <summary>
+    /// The state a multiboot loader leaves: protected mode, paging off, flat 4 GiB segments
+    /// with CS=0x08 and data 0x10, CPL 0, interrupts off.
+    /// </summary>
+    public void ResetFlat()
+    {
+        for (int i = 0; i < 16; i++)
+            R[i] = 0;
+        EipValue = 0;
+        _cr0 = CR0_PE | CR0_ET;
+        _cr3 = 0;
+        _cr4 = 0;
+        Cr2Value = 0;
+        CplValue = 0;
+        SetEflags(0x2);
+        for (int i = 0; i < 6; i++)
+            SetSegmentCache((SegReg)i, SegmentCache.Flat((ushort)(i == (int)SegReg.CS ? 0x08 : 0x10), i == (int)SegReg.CS));
+        Gdtr = default;
+        Idtr = new TableRegister { Base = 0, Limit = 0x3FF };
+        Ldtr = default;
+        Ldtr.IsNull = true;
+        Tr = default;
+        Halted = false;
+        InterruptShadow = false;
+        FlushTlb();
+    }
+
+    /// <summary>Install a segment register's descriptor cache directly (loader and tests).</summary>
+    public void SetSegmentCache(SegReg seg, SegmentCache cache)
+    {
+        Segs[(int)seg] = cache;
+        SegBase[(int)seg] = cache.Base;
+        if (cache.IsFlat)
+            CheckedSegments &= ~(1 << (int)seg);
+        else
+            CheckedSegments |= 1 << (int)seg;
+        if (seg == SegReg.CS)
+            CplValue = cache.Selector & 3;
+        if (seg == SegReg.CS || seg == SegReg.SS)
+            SelectTlbForCpl();
+    }
+
+    /// <summary>Leave Run at the next safe point, without waiting for the block to end.</summary>
+    internal void ClearStopRequest() => _stopRequested = false;
+
+    internal bool StopRequestedFlag => _stopRequested;
+
+    private void WriteCr0(uint value)
+    {
+        value |= CR0_ET;
+        uint changed = _cr0 ^ value;
+        _cr0 = value;
+        if ((changed & (CR0_PG | CR0_WP | CR0_PE)) != 0)
+            FlushTlb();
+        AbortBlock = true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal GuestFault Fault(int vector, int errorCode = -1)
+    {
+        _fault.Vector = vector;
+        _fault.ErrorCode = errorCode;
+        return _fault;
+    }
+
+    public void Dispose()
+    {
+        NativeMemory.Free(R);
+        NativeMemory.Free(SegBase);
+        FreeTlb();
+        FreeCodeCache();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,115 @@
+namespace MiniHv.Cpu;
+
+/// <summary>
+/// String instructions with REP/REPE/REPNE. ESI, EDI and ECX are updated after every element, so
+/// a fault part-way leaves a state from which the instruction restarts where it stopped.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    internal const byte StrMovs = 0, StrStos = 1, StrLods = 2, StrCmps = 3, StrScas = 4, StrIns = 5, StrOuts = 6;
+    internal const byte PrefixRep = 1, PrefixRepne = 2, PrefixLock = 4;
+
+    internal static void StringOp(Cpu c, ref Insn i)
+    {
+        bool rep = (i.Prefix & (PrefixRep | PrefixRepne)) != 0;
+        if (i.Op is StrIns or StrOuts)
+            c.CheckIoPermission((ushort)c.R[2], i.Size);
+        if (!rep)
+        {
+            c.StringStep(ref i);
+            return;
+        }
+
+        bool a16 = i.Addr16;
+        while (true)
+        {
+            uint count = a16 ? c.R[1] & 0xFFFF : c.R[1];
+            if (count == 0)
+                return;
+            c.StringStep(ref i);
+            count--;
+            if (a16)
+                c.SetReg(1, 2, count);
+            else
+                c.R[1] = count;
+            if (i.Op is StrCmps or StrScas)
+            {
+                bool zf = c.GetZF();
+                if ((i.Prefix & PrefixRepne) != 0 ? zf : !zf)
+                    return;
+            }
+        }
+    }
+
+    private void StringStep(ref Insn i)
+    {
+        int size = i.Size;
+        bool a16 = i.Addr16;
+        uint delta = DirectionDown ? (uint)-size : (uint)size;
+        uint si = a16 ? R[6] & 0xFFFF : R[6];
+        uint di = a16 ? R[7] & 0xFFFF : R[7];
+        const int es = (int)SegReg.ES;
+        switch (i.Op)
+        {
+            case StrMovs:
+            {
+                uint v = Read(Linear(i.Seg, si, size, false), size);
+                Write(Linear(es, di, size, true), size, v);
+                AdvanceIndex(6, delta, a16);
+                AdvanceIndex(7, delta, a16);
+                break;
+            }
+
+            case StrStos:
+                Write(Linear(es, di, size, true), size, GetReg(0, size));
+                AdvanceIndex(7, delta, a16);
+                break;
+            case StrLods:
+                SetReg(0, size, Read(Linear(i.Seg, si, size, false), size));
+                AdvanceIndex(6, delta, a16);
+                break;
+            case StrCmps:
+            {
+                uint a = Read(Linear(i.Seg, si, size, false), size);
+                uint b = Read(Linear(es, di, size, false), size);
+                Alu(AluCmp, a, b, size);
+                AdvanceIndex(6, delta, a16);
+                AdvanceIndex(7, delta, a16);
+                break;
+            }
+
+            case StrScas:
+            {
+                uint b = Read(Linear(es, di, size, false), size);
+                Alu(AluCmp, GetReg(0, size), b, size);
+                AdvanceIndex(7, delta, a16);
+                break;
+            }
+
+            case StrIns:
+            {
+                uint lin = Linear(es, di, size, true);
+                Probe(lin, true);
+                Write(lin, size, _io.In((ushort)R[2], size));
+                AdvanceIndex(7, delta, a16);
+                break;
+            }
+
+            default:
+            {
+                uint v = Read(Linear(i.Seg, si, size, false), size);
+                _io.Out((ushort)R[2], size, v);
+                AdvanceIndex(6, delta, a16);
+                break;
+            }
+        }
+    }
+
+    private void AdvanceIndex(int reg, uint delta, bool a16)
+    {
+        if (a16)
+            SetReg(reg, 2, R[reg] + delta);
+        else
+            R[reg] += delta;
+    }
+}

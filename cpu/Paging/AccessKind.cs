@@ -1,0 +1,12 @@
+namespace MiniHv.Cpu;
+
+/// <summary>How a linear access is checked against the page tables.</summary>
+[Flags]
+public enum AccessKind
+{
+    Read = 0,
+    Write = 1,
+
+    /// <summary>A CPL 3 access; implicit supervisor accesses (descriptor tables, TSS) never set it.</summary>
+    User = 4,
+}

@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using MiniHv.Cpu;
+
+namespace MiniHv.Tests.Cpu;
+
+/// <summary>Plain RAM for CPU unit tests: every frame below the size is backed, nothing is shared.</summary>
+public sealed unsafe class FlatMemory : IPhysicalMemory, IDisposable
+{
+    private readonly byte* _ram;
+
+    public FlatMemory(uint bytes)
+    {
+        Size = bytes;
+        _ram = (byte*)NativeMemory.AllocZeroed(bytes);
+    }
+
+    public uint Size { get; }
+
+    public int UnbackedWrites { get; private set; }
+
+    public byte* FrameForRead(uint gfn) => (ulong)gfn << 12 < Size ? _ram + ((ulong)gfn << 12) : null;
+
+    public byte* FrameForWrite(uint gfn) => FrameForRead(gfn);
+
+    public uint ReadUnbacked(uint physicalAddress, int size) => size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
+
+    public void WriteUnbacked(uint physicalAddress, int size, uint value) => UnbackedWrites++;
+
+    public void Write(uint address, ReadOnlySpan<byte> bytes) => bytes.CopyTo(new Span<byte>(_ram + address, bytes.Length));
+
+    public void Write32(uint address, uint value) => *(uint*)(_ram + address) = value;
+
+    public void Write64(uint address, ulong value) => *(ulong*)(_ram + address) = value;
+
+    public uint Read32(uint address) => *(uint*)(_ram + address);
+
+    public byte Read8(uint address) => _ram[address];
+
+    public void Dispose() => NativeMemory.Free(_ram);
+}
+
+/// <summary>Port I/O for tests: records OUTs, answers INs from a table (all ones otherwise).</summary>
+public sealed class RecordingIo : IIoBus
+{
+    public List<(ushort Port, int Size, uint Value)> Outs { get; } = new();
+
+    public Dictionary<ushort, uint> Inputs { get; } = new();
+
+    public uint In(ushort port, int size) => Inputs.TryGetValue(port, out var v) ? v : size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
+
+    public void Out(ushort port, int size, uint value) => Outs.Add((port, size, value));
+}
+
+/// <summary>A CPU on flat RAM with code assembled by Iced, in the multiboot boot state.</summary>
+public sealed class TestMachine : IDisposable
+{
+    public const uint CodeBase = 0x100000;
+
+    public TestMachine(uint ramBytes = 16 << 20)
+    {
+        Memory = new FlatMemory(ramBytes);
+        Io = new RecordingIo();
+        Cpu = new MiniHv.Cpu.Cpu(Memory, Io);
+        Cpu.Esp = 0x80000;
+    }
+
+    public FlatMemory Memory { get; }
+
+    public RecordingIo Io { get; }
+
+    public MiniHv.Cpu.Cpu Cpu { get; }
+
+    /// <summary>Assemble 32-bit code at <paramref name="address"/> and point EIP at it.</summary>
+    public void Load(Action<Assembler> program, uint address = CodeBase)
+    {
+        var a = new Assembler(32);
+        program(a);
+        var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), address);
+        Memory.Write(address, stream.ToArray());
+        Cpu.FlushCodeCache();
+        Cpu.Eip = address;
+    }
+
+    /// <summary>Assemble, run until HLT (or the budget), and return why it stopped.</summary>
+    public StopReason Run(Action<Assembler> program, long budget = 1_000_000)
+    {
+        Load(program);
+        return Cpu.Run(budget);
+    }
+
+    public void Dispose()
+    {
+        Cpu.Dispose();
+        Memory.Dispose();
+    }
+}
