@@ -128,7 +128,8 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Condition(int cc)
     {
-        // The commonest case, a compare or subtract followed by a branch, straight from the operands.
+        // The commonest cases straight from the recorded operation: a 32-bit compare or
+        // subtract, and ZF after anything lazy (DEC/JNZ loops, TEST/JZ).
         if (LazyOp == FlagOp.Sub && LazySign == 0x80000000)
         {
             uint a = LazyA, b = LazyB;
@@ -146,7 +147,16 @@ public sealed unsafe partial class Cpu
                 case 0xF: return (int)a > (int)b;
             }
         }
+        else if (LazyOp != FlagOp.None && (cc | 1) == 0x5)
+        {
+            return ((LazyRes & (LazySign | (LazySign - 1))) == 0) ^ (cc == 0x5);
+        }
 
+        return ConditionSlow(cc);
+    }
+
+    private bool ConditionSlow(int cc)
+    {
         bool r = (cc >> 1) switch
         {
             0 => GetOF(),

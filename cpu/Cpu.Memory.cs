@@ -43,11 +43,13 @@ public sealed unsafe partial class Cpu
         bool user = CplValue == 3;
         TlbRead = user ? UserRead : SupRead;
         TlbWrite = user ? UserWrite : SupWrite;
+        TranslationEpoch++;
     }
 
     /// <summary>Drop every cached translation (CR3 load, paging mode change, a frame's backing changed).</summary>
     public void FlushTlb()
     {
+        TranslationEpoch++;
         for (int i = 0; i < 4 * TlbEntries; i++)
             _tlbBlock[i].Tag = TlbEntry.Invalid;
     }
@@ -55,6 +57,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Drop the cached translations of one linear page (INVLPG).</summary>
     public void FlushTlbPage(uint linear)
     {
+        TranslationEpoch++;
         uint tag = linear & 0xFFFFF000;
         int index = (int)((linear >> 12) & TlbMask);
         for (int t = 0; t < 4; t++)
@@ -68,6 +71,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Drop every cached translation to guest frame <paramref name="gfn"/> (its backing changed).</summary>
     public void FlushTlbFrame(uint gfn)
     {
+        TranslationEpoch++;
         for (int i = 0; i < 4 * TlbEntries; i++)
         {
             if (_tlbBlock[i].Gfn == gfn)

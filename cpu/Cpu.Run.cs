@@ -5,6 +5,10 @@ namespace MiniHv.Cpu;
 /// <summary>The execution loop: blocks from the cache, interrupts between blocks, exceptions delivered where they arise.</summary>
 public sealed unsafe partial class Cpu
 {
+    // Bumped whenever a linear-to-physical translation or CS may have changed: block chains made
+    // under an older epoch are not followed.
+    internal long TranslationEpoch;
+
     /// <summary>
     /// Run up to <paramref name="maxInstructions"/> instructions. Returns when the budget is used,
     /// the CPU halts, a stop is requested, or the processor shuts down. Guest misbehaviour never
@@ -13,6 +17,7 @@ public sealed unsafe partial class Cpu
     public StopReason Run(long maxInstructions)
     {
         long remaining = maxInstructions;
+        Block? previous = null;
         while (true)
         {
             if (_stopRequested)
@@ -34,6 +39,7 @@ public sealed unsafe partial class Cpu
             else if ((FlagsRest & IF) != 0 && InterruptController is { HasPendingInterrupt: true } pic)
             {
                 Halted = false;
+                previous = null;
                 if (!RaiseException(pic.AcknowledgeInterrupt(), -1, external: true))
                     return StopReason.TripleFault;
                 AbortBlock = false;
@@ -44,7 +50,8 @@ public sealed unsafe partial class Cpu
             if (remaining <= 0)
                 return StopReason.Budget;
 
-            long done = ExecuteBlock(remaining < limit ? (int)Math.Min(remaining, int.MaxValue) : limit, out bool tripleFault);
+            int max = remaining < limit ? (int)Math.Min(remaining, int.MaxValue) : limit;
+            int done = ExecuteBlock(max, ref previous, out bool tripleFault);
             remaining -= done;
             InstructionsExecuted += done;
             if (tripleFault)
@@ -52,21 +59,31 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    /// <summary>Run one block, at most <paramref name="max"/> instructions of it; returns how many retired.</summary>
-    private int ExecuteBlock(int max, out bool tripleFault)
+    /// <summary>
+    /// Run one block, at most <paramref name="max"/> instructions of it; returns how many retired.
+    /// <paramref name="previous"/> is the block that ran just before and ran to its end, or null.
+    /// </summary>
+    private int ExecuteBlock(int max, ref Block? previous, out bool tripleFault)
     {
         tripleFault = false;
         uint start = EipValue;
-        Block block;
-        try
+        Block? block = previous?.Successor(start, TranslationEpoch);
+        if (block == null || !block.Valid)
         {
-            block = GetBlock(start);
-        }
-        catch (GuestFault f)
-        {
-            tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
-            AbortBlock = false;
-            return 0;
+            try
+            {
+                block = GetBlock(start);
+            }
+            catch (GuestFault f)
+            {
+                previous = null;
+                tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
+                AbortBlock = false;
+                return 0;
+            }
+
+            if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
+                previous.Link(start, block, TranslationEpoch);
         }
 
         int n = block.Count < max ? block.Count : max;
@@ -90,9 +107,13 @@ public sealed unsafe partial class Cpu
             EipValue = start + Unsafe.Add(ref first, i).Offset;
             if (block.Bitness == 16)
                 EipValue &= 0xFFFF;
+            previous = null;
             tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
+            AbortBlock = false;
+            return i;
         }
 
+        previous = !AbortBlock && i == block.Count && block.Valid ? block : null;
         AbortBlock = false;
         return i;
     }

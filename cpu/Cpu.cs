@@ -181,7 +181,11 @@ public sealed unsafe partial class Cpu : IDisposable
         else
             CheckedSegments |= 1 << (int)seg;
         if (seg == SegReg.CS)
+        {
             CplValue = cache.Selector & 3;
+            TranslationEpoch++;
+        }
+
         if (seg == SegReg.CS || seg == SegReg.SS)
             SelectTlbForCpl();
     }

@@ -28,4 +28,41 @@ internal sealed class Block
     public uint LastFrame { get; }
 
     public bool Valid { get; set; } = true;
+
+    // Two successors remembered by entry EIP, so a hot loop goes block to block without a
+    // lookup. They hold while the CPU's translation epoch is the one they were made under.
+    public long ChainEpoch = -1;
+    public uint NextEip0, NextEip1;
+    public Block? Next0, Next1;
+
+    public Block? Successor(uint eip, long epoch)
+    {
+        if (ChainEpoch != epoch)
+            return null;
+        if (Next0 != null && NextEip0 == eip)
+            return Next0;
+        if (Next1 != null && NextEip1 == eip)
+            return Next1;
+        return null;
+    }
+
+    public void Link(uint eip, Block next, long epoch)
+    {
+        if (ChainEpoch != epoch)
+        {
+            ChainEpoch = epoch;
+            Next0 = Next1 = null;
+        }
+
+        if (Next0 == null || NextEip0 == eip)
+        {
+            NextEip0 = eip;
+            Next0 = next;
+        }
+        else
+        {
+            NextEip1 = eip;
+            Next1 = next;
+        }
+    }
 }

@@ -155,7 +155,8 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Xor: return Alu(ref d, in ins, Cpu.AluXor);
             case Mnemonic.Cmp: return Alu(ref d, in ins, Cpu.AluCmp);
             case Mnemonic.Test:
-                d.Exec = IsReg32(in ins, 0) && IsReg32(in ins, 1) ? &Cpu.TestRR32 : &Cpu.TestGeneric;
+                d.Exec = IsReg32(in ins, 0) && IsReg32(in ins, 1) ? &Cpu.TestRR32
+                    : IsReg32(in ins, 0) && IsImm(in ins, 1) ? &Cpu.TestRI32 : &Cpu.TestGeneric;
                 return false;
             case Mnemonic.Inc:
             case Mnemonic.Dec:
@@ -400,6 +401,21 @@ internal static unsafe class InsnBuilder
     {
         d.Op = op;
         d.Exec = &Cpu.AluGeneric;
+        bool mem0 = (d.Form & Cpu.FormOp0Mem) != 0;
+        if (mem0)
+        {
+            // Memory destination: the common compare and add forms have their own handlers.
+            if (op == Cpu.AluCmp && IsImm(in ins, 1))
+                d.Exec = &Cpu.CmpMI32;
+            else if (d.Size == 4 && op == Cpu.AluCmp && IsReg32(in ins, 1))
+                d.Exec = &Cpu.CmpMR32;
+            else if (d.Size == 4 && op == Cpu.AluAdd && IsReg32(in ins, 1))
+                d.Exec = &Cpu.AddMR32;
+            else if (d.Size == 4 && op == Cpu.AluAdd && IsImm(in ins, 1))
+                d.Exec = &Cpu.AddMI32;
+            return false;
+        }
+
         if (!IsReg32(in ins, 0))
             return false;
         if (IsReg32(in ins, 1))
@@ -408,6 +424,10 @@ internal static unsafe class InsnBuilder
             {
                 Cpu.AluCmp => &Cpu.CmpRR32,
                 Cpu.AluXor => &Cpu.XorRR32,
+                Cpu.AluAdd => &Cpu.AddRR32,
+                Cpu.AluSub => &Cpu.SubRR32,
+                Cpu.AluAnd => &Cpu.AndRR32,
+                Cpu.AluOr => &Cpu.OrRR32,
                 _ => &Cpu.AluRR32,
             };
         }
@@ -418,12 +438,20 @@ internal static unsafe class InsnBuilder
                 Cpu.AluCmp => &Cpu.CmpRI32,
                 Cpu.AluAdd => &Cpu.AddRI32,
                 Cpu.AluSub => &Cpu.SubRI32,
+                Cpu.AluAnd => &Cpu.AndRI32,
+                Cpu.AluOr => &Cpu.OrRI32,
+                Cpu.AluXor => &Cpu.XorRI32,
                 _ => &Cpu.AluRI32,
             };
         }
         else if ((d.Form & Cpu.FormOp1Mem) != 0)
         {
-            d.Exec = &Cpu.AluRM32;
+            d.Exec = op switch
+            {
+                Cpu.AluCmp => &Cpu.CmpRM32,
+                Cpu.AluAdd => &Cpu.AddRM32,
+                _ => &Cpu.AluRM32,
+            };
         }
 
         return false;

@@ -107,6 +107,103 @@ public sealed unsafe partial class Cpu
         c.SetLazy(FlagOp.Logic, 0x80000000, 0, 0, res);
     }
 
+    // Specialised 32-bit forms of the hottest operations: no operation or size switch at run time.
+    internal static void AddRR32(Cpu c, ref Insn i)
+    {
+        uint a = c.R[i.R0], b = c.R[i.R1], res = a + b;
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Add, 0x80000000, a, b, res);
+    }
+
+    internal static void SubRR32(Cpu c, ref Insn i)
+    {
+        uint a = c.R[i.R0], b = c.R[i.R1], res = a - b;
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Sub, 0x80000000, a, b, res);
+    }
+
+    internal static void AndRR32(Cpu c, ref Insn i)
+    {
+        uint res = c.R[i.R0] & c.R[i.R1];
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Logic, 0x80000000, 0, 0, res);
+    }
+
+    internal static void OrRR32(Cpu c, ref Insn i)
+    {
+        uint res = c.R[i.R0] | c.R[i.R1];
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Logic, 0x80000000, 0, 0, res);
+    }
+
+    internal static void AndRI32(Cpu c, ref Insn i)
+    {
+        uint res = c.R[i.R0] & i.Imm;
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Logic, 0x80000000, 0, 0, res);
+    }
+
+    internal static void OrRI32(Cpu c, ref Insn i)
+    {
+        uint res = c.R[i.R0] | i.Imm;
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Logic, 0x80000000, 0, 0, res);
+    }
+
+    internal static void XorRI32(Cpu c, ref Insn i)
+    {
+        uint res = c.R[i.R0] ^ i.Imm;
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Logic, 0x80000000, 0, 0, res);
+    }
+
+    internal static void AddRM32(Cpu c, ref Insn i)
+    {
+        uint a = c.R[i.R0], b = c.Read32(c.Linear(ref i, 4, false)), res = a + b;
+        c.R[i.R0] = res;
+        c.SetLazy(FlagOp.Add, 0x80000000, a, b, res);
+    }
+
+    internal static void CmpRM32(Cpu c, ref Insn i)
+    {
+        uint a = c.R[i.R0], b = c.Read32(c.Linear(ref i, 4, false));
+        c.SetLazy(FlagOp.Sub, 0x80000000, a, b, a - b);
+    }
+
+    internal static void CmpMR32(Cpu c, ref Insn i)
+    {
+        uint a = c.Read32(c.Linear(ref i, 4, false)), b = c.R[i.R1];
+        c.SetLazy(FlagOp.Sub, 0x80000000, a, b, a - b);
+    }
+
+    internal static void CmpMI32(Cpu c, ref Insn i)
+    {
+        uint a = c.Read(c.Linear(ref i, i.Size, false), i.Size), b = i.Imm;
+        c.SetLazy(FlagOp.Sub, SignBit(i.Size), a, b, (a - b) & SizeMask(i.Size));
+    }
+
+    internal static void AddMR32(Cpu c, ref Insn i)
+    {
+        uint lin = c.Linear(ref i, 4, true);
+        uint a = c.Read32(lin), b = c.R[i.R1], res = a + b;
+        c.Write32(lin, res);
+        c.SetLazy(FlagOp.Add, 0x80000000, a, b, res);
+    }
+
+    internal static void AddMI32(Cpu c, ref Insn i)
+    {
+        uint lin = c.Linear(ref i, 4, true);
+        uint a = c.Read32(lin), res = a + i.Imm;
+        c.Write32(lin, res);
+        c.SetLazy(FlagOp.Add, 0x80000000, a, i.Imm, res);
+    }
+
+    internal static void TestRI32(Cpu c, ref Insn i) => c.SetLazy(FlagOp.Logic, 0x80000000, 0, 0, c.R[i.R0] & i.Imm);
+
+    /// <summary>CF as INC/DEC must preserve it, cheaply when the last operation was itself an INC or DEC.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint CarryForIncDec() => LazyOp is FlagOp.Inc or FlagOp.Dec ? LazyCarryIn : GetCF() ? 1u : 0u;
+
     /// <summary>Any ALU form and size: destination operand 0 (register or memory), source operand 1.</summary>
     internal static void AluGeneric(Cpu c, ref Insn i)
     {
@@ -161,7 +258,7 @@ public sealed unsafe partial class Cpu
 
     internal static void IncR32(Cpu c, ref Insn i)
     {
-        uint carry = c.GetCF() ? 1u : 0u;
+        uint carry = c.CarryForIncDec();
         uint a = c.R[i.R0];
         c.R[i.R0] = a + 1;
         c.LazyCarryIn = carry;
@@ -170,7 +267,7 @@ public sealed unsafe partial class Cpu
 
     internal static void DecR32(Cpu c, ref Insn i)
     {
-        uint carry = c.GetCF() ? 1u : 0u;
+        uint carry = c.CarryForIncDec();
         uint a = c.R[i.R0];
         c.R[i.R0] = a - 1;
         c.LazyCarryIn = carry;
