@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Rebuild the test kernels in tests/kernels and record QEMU's COM1 transcript
+# of each into tests/golden/kernels/NAME.txt.
+#
+# tests/golden/kernels/manifest.txt has one line per kernel, no comments:
+#     name|append|memory|stdin
+#   name    the image is tests/kernels/build/NAME.elf, the transcript NAME.txt
+#   append  the -append text (QEMU passes "IMAGE-PATH APPEND" as the multiboot
+#           command line; an empty field still means -append "")
+#   memory  the -m size, e.g. 64M
+#   stdin   bytes fed to COM1 through stdin, as a C-escaped string
+#           (\n \r \t \\ \xHH); empty means no input
+#
+# Each kernel runs RUNS times (default 3); every run must end through the
+# isa-debug-exit device with outb(0xf4, 0), i.e. QEMU exit status 1, and all
+# runs must print the same bytes.  The transcript is QEMU's stdout byte for
+# byte: the kernels send bare "\n" line ends.
+#
+# Usage: tests/golden/record-kernels.sh [NAME...]   (default: every kernel)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+manifest="$here/kernels/manifest.txt"
+runs=${RUNS:-3}
+qemu=${QEMU:-qemu-system-i386}
+timeout_s=${TIMEOUT:-60}
+
+make -s -C "$root/tests/kernels"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+failed=0
+found=0
+while IFS='|' read -r name append memory input; do
+    [ -n "$name" ] || continue
+    if [ $# -gt 0 ]; then
+        want=0
+        for n in "$@"; do [ "$n" = "$name" ] && want=1; done
+        [ $want = 1 ] || continue
+    fi
+    found=$((found + 1))
+    image="$root/tests/kernels/build/$name.elf"
+    for ((i = 1; i <= runs; i++)); do
+        status=0
+        printf '%b' "$input" | timeout "$timeout_s" "$qemu" \
+            -kernel "$image" -append "$append" -m "$memory" \
+            -display none -serial stdio -monitor none -no-reboot \
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+            >"$tmp/$name.$i" 2>"$tmp/$name.err" || status=$?
+        if [ "$status" -ne 1 ]; then
+            echo "$name: run $i ended with status $status, not through debug-exit with 0 (status 1)" >&2
+            cat "$tmp/$name.err" >&2
+            failed=1
+            continue 2
+        fi
+        if [ "$i" -gt 1 ] && ! cmp -s "$tmp/$name.1" "$tmp/$name.$i"; then
+            echo "$name: run $i printed something else than run 1" >&2
+            diff "$tmp/$name.1" "$tmp/$name.$i" >&2 || true
+            failed=1
+            continue 2
+        fi
+    done
+    cp "$tmp/$name.1" "$here/kernels/$name.txt"
+    echo "$name: $(wc -c <"$here/kernels/$name.txt") bytes, $runs identical runs"
+done <"$manifest"
+
+if [ $# -gt 0 ] && [ "$found" -ne $# ]; then
+    echo "some kernels named on the command line are not in $manifest" >&2
+    failed=1
+fi
+exit $failed
