@@ -29,11 +29,19 @@ public sealed unsafe class FlatMemory : IPhysicalMemory, IDisposable
 
     public void Write(uint address, ReadOnlySpan<byte> bytes) => bytes.CopyTo(new Span<byte>(_ram + address, bytes.Length));
 
+    public void Write8(uint address, byte value) => _ram[address] = value;
+
+    public void Write16(uint address, ushort value) => *(ushort*)(_ram + address) = value;
+
     public void Write32(uint address, uint value) => *(uint*)(_ram + address) = value;
 
     public void Write64(uint address, ulong value) => *(ulong*)(_ram + address) = value;
 
     public uint Read32(uint address) => *(uint*)(_ram + address);
+
+    public ushort Read16(uint address) => *(ushort*)(_ram + address);
+
+    public ulong Read64(uint address) => *(ulong*)(_ram + address);
 
     public byte Read8(uint address) => _ram[address];
 
@@ -45,9 +53,15 @@ public sealed class RecordingIo : IIoBus
 {
     public List<(ushort Port, int Size, uint Value)> Outs { get; } = new();
 
+    public List<(ushort Port, int Size)> Ins { get; } = new();
+
     public Dictionary<ushort, uint> Inputs { get; } = new();
 
-    public uint In(ushort port, int size) => Inputs.TryGetValue(port, out var v) ? v : size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
+    public uint In(ushort port, int size)
+    {
+        Ins.Add((port, size));
+        return Inputs.TryGetValue(port, out var v) ? v : size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
+    }
 
     public void Out(ushort port, int size, uint value) => Outs.Add((port, size, value));
 }
@@ -74,13 +88,20 @@ public sealed class TestMachine : IDisposable
     /// <summary>Assemble 32-bit code at <paramref name="address"/> and point EIP at it.</summary>
     public void Load(Action<Assembler> program, uint address = CodeBase)
     {
-        var a = new Assembler(32);
+        Assemble(address, program);
+        Cpu.Eip = address;
+    }
+
+    /// <summary>Assemble code of the given bitness at <paramref name="address"/> without moving EIP; returns its length.</summary>
+    public int Assemble(uint address, Action<Assembler> program, int bitness = 32)
+    {
+        var a = new Assembler(bitness);
         program(a);
         var stream = new MemoryStream();
         a.Assemble(new StreamCodeWriter(stream), address);
         Memory.Write(address, stream.ToArray());
         Cpu.FlushCodeCache();
-        Cpu.Eip = address;
+        return (int)stream.Length;
     }
 
     /// <summary>Assemble, run until HLT (or the budget), and return why it stopped.</summary>
