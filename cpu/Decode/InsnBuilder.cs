@@ -241,8 +241,17 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Bts: d.Op = 1; d.Exec = &Cpu.BitTest; return false;
             case Mnemonic.Btr: d.Op = 2; d.Exec = &Cpu.BitTest; return false;
             case Mnemonic.Btc: d.Op = 3; d.Exec = &Cpu.BitTest; return false;
-            case Mnemonic.Bsf: d.Op = 0; d.Exec = &Cpu.BitScan; return false;
-            case Mnemonic.Bsr: d.Op = 1; d.Exec = &Cpu.BitScan; return false;
+            // Without BMI1 and LZCNT (CPUID has neither), F3 0F BC/BD run as BSF/BSR: gcc emits "rep bsf".
+            case Mnemonic.Bsf:
+            case Mnemonic.Tzcnt:
+                d.Op = 0;
+                d.Exec = &Cpu.BitScan;
+                return false;
+            case Mnemonic.Bsr:
+            case Mnemonic.Lzcnt:
+                d.Op = 1;
+                d.Exec = &Cpu.BitScan;
+                return false;
 
             case Mnemonic.Mul: d.Op = 0; d.Exec = &Cpu.MulAcc; return false;
             case Mnemonic.Imul:
