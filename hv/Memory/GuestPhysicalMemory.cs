@@ -1,0 +1,281 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using MiniHv.Cpu;
+
+namespace MiniHv.Hv.Memory;
+
+/// <summary>One guest's RAM as its CPU and devices see it: guest frames over a <see cref="P2m"/> onto the shared <see cref="MachineMemory"/>.</summary>
+/// <remarks>
+/// RAM spans guest-physical addresses 0 up to <see cref="RamBytes"/>; the legacy VGA/BIOS hole
+/// (0xA0000-0xFFFFF) is plain RAM here, so the CGA text buffer at 0xB8000 is read by its device from RAM.
+/// Above RAM nothing answers: reads give all ones and writes vanish, as on a PC.
+///
+/// Lazy allocation: every guest frame starts on the zero frame. The first write to a frame that is not
+/// writable in place (the zero frame, or later a shared one) is a hidden fault resolved by a break: copy
+/// the current contents into a fresh private frame, repoint the gfn, drop the old reference, and raise
+/// <see cref="BackingChanged"/> so the CPU drops its TLB entries for that gfn (a host address it got from
+/// <see cref="FrameForRead"/> is stale from then on).
+///
+/// Not thread-safe: the VM's thread owns it (devices included). A scanner may read frames concurrently.
+/// </remarks>
+public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
+{
+    private const int FrameSize = MachineMemory.FrameSize;
+    private const int FrameShift = MachineMemory.FrameShift;
+    private const uint OffsetMask = FrameSize - 1;
+
+    /// <summary>
+    /// Largest RAM: QEMU's pc machine keeps up to just under 3.5 GiB below 4 GiB and moves the rest above
+    /// 4 GiB, which a 32-bit guest without PAE cannot reach.
+    /// </summary>
+    public const long MaxRamBytes = 0xE000_0000L - FrameSize;
+
+    private readonly MachineMemory _machine;
+    private readonly P2m _p2m;
+    private readonly long _privateFrameLimit;
+    private uint[] _entries;
+    private uint _frameCount;
+    private long _zeroFrameBreaks;
+    private long _copyOnWriteBreaks;
+
+    /// <param name="machine">The pool that backs this guest's frames.</param>
+    /// <param name="ramBytes">RAM size: a positive multiple of 4 KiB, at most <see cref="MaxRamBytes"/>.</param>
+    /// <param name="privateFrameLimit">The most private frames this guest may hold, or null for only the pool's cap.</param>
+    public GuestPhysicalMemory(MachineMemory machine, long ramBytes, long? privateFrameLimit = null)
+    {
+        ArgumentNullException.ThrowIfNull(machine);
+        if (ramBytes <= 0 || ramBytes % FrameSize != 0 || ramBytes > MaxRamBytes)
+            throw new ArgumentOutOfRangeException(nameof(ramBytes), ramBytes,
+                $"guest RAM must be a positive multiple of 4 KiB up to {MaxRamBytes >> 20} MiB");
+        if (privateFrameLimit is < 0)
+            throw new ArgumentOutOfRangeException(nameof(privateFrameLimit), privateFrameLimit, "a frame limit cannot be negative");
+
+        _machine = machine;
+        RamBytes = ramBytes;
+        _frameCount = (uint)(ramBytes >> FrameShift);
+        _p2m = new P2m(machine, _frameCount);
+        _entries = _p2m.Entries;
+        PrivateFrameLimit = privateFrameLimit;
+        _privateFrameLimit = privateFrameLimit ?? long.MaxValue;
+    }
+
+    /// <summary>Raised with a gfn whose machine frame or writability changed; wire it to the CPU's TLB flush.</summary>
+    public event Action<uint>? BackingChanged
+    {
+        add => _p2m.BackingChanged += value;
+        remove => _p2m.BackingChanged -= value;
+    }
+
+    public MachineMemory Machine => _machine;
+
+    public P2m P2m => _p2m;
+
+    /// <summary>RAM size in bytes.</summary>
+    public long RamBytes { get; }
+
+    /// <summary>RAM size in guest frames; 0 once disposed.</summary>
+    public uint FrameCount => _frameCount;
+
+    /// <summary>The most private frames this guest may hold, or null when only the pool's cap applies.</summary>
+    public long? PrivateFrameLimit { get; }
+
+    /// <summary>Guest frames backed by a machine frame of their own.</summary>
+    public long PrivateFrames => _p2m.PrivateFrames;
+
+    /// <summary>Guest frames still on the zero frame: RAM that costs nothing.</summary>
+    public long ZeroMappedFrames => _p2m.ZeroMappedFrames;
+
+    /// <summary>Guest frames on a read-only, non-zero (shared) machine frame.</summary>
+    public long ReadOnlyFrames => _p2m.ReadOnlyFrames;
+
+    /// <summary>Writes that moved a guest frame off the zero frame (hidden faults).</summary>
+    public long ZeroFrameBreaks => _zeroFrameBreaks;
+
+    /// <summary>Writes that copied a read-only, non-zero frame into a private one (hidden faults).</summary>
+    public long CopyOnWriteBreaks => _copyOnWriteBreaks;
+
+    /// <summary>True when the byte at <paramref name="gpa"/> is RAM.</summary>
+    public bool IsRam(uint gpa) => (gpa >> FrameShift) < _frameCount;
+
+    // ---- IPhysicalMemory: the CPU's paths --------------------------------------------------
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* FrameForRead(uint gfn)
+    {
+        if (gfn >= _frameCount)
+            return null;
+        return _machine.FrameAddress(_entries[gfn] & P2m.MfnMask);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="MachineMemoryExhaustedException">A break needed a frame and none may be had.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* FrameForWrite(uint gfn)
+    {
+        if (gfn >= _frameCount)
+            return null;
+        uint entry = _entries[gfn];
+        if ((entry & P2m.WritableBit) != 0)
+            return _machine.FrameAddress(entry & P2m.MfnMask);
+        return Break(gfn);
+    }
+
+    /// <inheritdoc />
+    public uint ReadUnbacked(uint physicalAddress, int size) => size switch
+    {
+        1 => 0xFF,
+        2 => 0xFFFF,
+        _ => 0xFFFF_FFFF,
+    };
+
+    /// <inheritdoc />
+    public void WriteUnbacked(uint physicalAddress, int size, uint value)
+    {
+    }
+
+    /// <summary>
+    /// Give <paramref name="gfn"/> a private frame holding its current contents (zeros for the zero frame),
+    /// release the old one and notify. Returns the new frame's host address.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte* Break(uint gfn)
+    {
+        if (_p2m.PrivateFrames >= _privateFrameLimit)
+            ThrowGuestLimitReached();
+        Mfn old = _p2m.GetMfn(gfn);
+        Mfn fresh = old.IsZero ? _machine.AllocateZeroed() : _machine.AllocateCopy(old);
+        _p2m.Remap(gfn, fresh, writable: true);
+        if (old.IsZero)
+            _zeroFrameBreaks++;
+        else
+            _copyOnWriteBreaks++;
+        return _machine.FrameAddress(fresh);
+    }
+
+    // ---- Helpers for the loader, devices and tests ----------------------------------------
+    // Addresses wrap at 4 GiB like the physical address bus; bytes outside RAM read as 0xFF and
+    // writes to them are dropped, exactly as for the CPU.
+
+    /// <summary>Copies guest-physical memory from <paramref name="gpa"/> into <paramref name="destination"/>.</summary>
+    public void Read(uint gpa, Span<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            int offset = (int)(gpa & OffsetMask);
+            int n = Math.Min(destination.Length, FrameSize - offset);
+            byte* frame = FrameForRead(gpa >> FrameShift);
+            if (frame == null)
+                destination[..n].Fill(0xFF);
+            else
+                new ReadOnlySpan<byte>(frame + offset, n).CopyTo(destination);
+            destination = destination[n..];
+            gpa += (uint)n;
+        }
+    }
+
+    /// <summary>Copies <paramref name="source"/> into guest-physical memory at <paramref name="gpa"/>, breaking frames as needed.</summary>
+    /// <exception cref="MachineMemoryExhaustedException">A frame could not be allocated.</exception>
+    public void Write(uint gpa, ReadOnlySpan<byte> source)
+    {
+        while (!source.IsEmpty)
+        {
+            int offset = (int)(gpa & OffsetMask);
+            int n = Math.Min(source.Length, FrameSize - offset);
+            byte* frame = FrameForWrite(gpa >> FrameShift);
+            if (frame != null)
+                source[..n].CopyTo(new Span<byte>(frame + offset, n));
+            source = source[n..];
+            gpa += (uint)n;
+        }
+    }
+
+    /// <summary>
+    /// Sets <paramref name="length"/> bytes from <paramref name="gpa"/> to <paramref name="value"/>. Zeroing
+    /// skips frames still on the zero frame, so clearing untouched RAM allocates nothing.
+    /// </summary>
+    /// <exception cref="MachineMemoryExhaustedException">A frame could not be allocated.</exception>
+    public void Fill(uint gpa, long length, byte value)
+    {
+        if (length < 0 || length > 1L << 32)
+            throw new ArgumentOutOfRangeException(nameof(length), length, "a fill covers 0 to 4 GiB");
+        while (length > 0)
+        {
+            int offset = (int)(gpa & OffsetMask);
+            int n = (int)Math.Min(length, FrameSize - offset);
+            uint gfn = gpa >> FrameShift;
+            if (gfn < _frameCount && !(value == 0 && (_entries[gfn] & P2m.MfnMask) == 0))
+                new Span<byte>(FrameForWrite(gfn) + offset, n).Fill(value);
+            length -= n;
+            gpa += (uint)n;
+        }
+    }
+
+    public byte ReadByte(uint gpa)
+    {
+        byte* frame = FrameForRead(gpa >> FrameShift);
+        return frame == null ? (byte)0xFF : frame[gpa & OffsetMask];
+    }
+
+    public ushort ReadUInt16(uint gpa)
+    {
+        Span<byte> bytes = stackalloc byte[2];
+        Read(gpa, bytes);
+        return BinaryPrimitives.ReadUInt16LittleEndian(bytes);
+    }
+
+    public uint ReadUInt32(uint gpa)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        Read(gpa, bytes);
+        return BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+    }
+
+    public ulong ReadUInt64(uint gpa)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        Read(gpa, bytes);
+        return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+    }
+
+    public void WriteByte(uint gpa, byte value)
+    {
+        byte* frame = FrameForWrite(gpa >> FrameShift);
+        if (frame != null)
+            frame[gpa & OffsetMask] = value;
+    }
+
+    public void WriteUInt16(uint gpa, ushort value)
+    {
+        Span<byte> bytes = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes, value);
+        Write(gpa, bytes);
+    }
+
+    public void WriteUInt32(uint gpa, uint value)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, value);
+        Write(gpa, bytes);
+    }
+
+    public void WriteUInt64(uint gpa, ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+        Write(gpa, bytes);
+    }
+
+    /// <summary>Returns every machine frame of this guest to the pool. Afterwards nothing is RAM.</summary>
+    public void Dispose()
+    {
+        _frameCount = 0;
+        _entries = [];
+        _p2m.Dispose();
+    }
+
+    private void ThrowGuestLimitReached()
+        => throw new MachineMemoryExhaustedException(
+            $"out of machine memory: the guest holds its limit of {_privateFrameLimit} frames ({MachineMemory.FormatFrames(_privateFrameLimit)})",
+            _privateFrameLimit);
+}

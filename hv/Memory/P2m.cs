@@ -1,0 +1,139 @@
+using System.Runtime.CompilerServices;
+
+namespace MiniHv.Hv.Memory;
+
+/// <summary>One VM's physical-to-machine table: for each guest frame, the machine frame behind it and whether the guest may write it in place.</summary>
+/// <remarks>
+/// Every guest frame starts on the zero frame, read-only; a new table is one zeroed array and costs no
+/// machine memory. Each non-zero entry owns one reference to its machine frame. An entry is in one of
+/// three states, counted as it changes (in <see cref="Remap"/> only):
+/// <list type="bullet">
+/// <item>zero-mapped: on <see cref="Mfn.Zero"/>, read-only;</item>
+/// <item>private: on a frame this guest frame alone may write;</item>
+/// <item>read-only: on a non-zero frame that must not be written in place (shared, or about to be).</item>
+/// </list>
+/// Not thread-safe for changes: only the VM's own thread (or a scanner while the VM is stopped at a
+/// safepoint) may remap. Lookups from other threads see whole entries.
+/// </remarks>
+public sealed class P2m : IDisposable
+{
+    // Entry layout: the mfn in bits 0-30, bit 31 set when the guest frame may be written in place.
+    internal const uint WritableBit = 0x8000_0000;
+    internal const uint MfnMask = 0x7FFF_FFFF;
+
+    private readonly MachineMemory _machine;
+    private uint[] _entries;
+    private long _privateFrames;
+    private long _readOnlyFrames;
+
+    public P2m(MachineMemory machine, uint frameCount)
+    {
+        ArgumentNullException.ThrowIfNull(machine);
+        _machine = machine;
+        _entries = new uint[frameCount];
+        FrameCount = frameCount;
+    }
+
+    /// <summary>
+    /// Raised with the gfn after its entry changed (new machine frame, or writability changed). Anyone
+    /// caching host addresses or permissions for that gfn (the CPU's TLB, shadow tables) must drop them.
+    /// </summary>
+    public event Action<uint>? BackingChanged;
+
+    public MachineMemory Machine => _machine;
+
+    /// <summary>Guest frames in the table (the guest's RAM size in frames); 0 once disposed.</summary>
+    public uint FrameCount { get; private set; }
+
+    /// <summary>Guest frames on a frame of their own that they may write in place.</summary>
+    public long PrivateFrames => _privateFrames;
+
+    /// <summary>Guest frames on a non-zero frame that is read-only to them (shared).</summary>
+    public long ReadOnlyFrames => _readOnlyFrames;
+
+    /// <summary>Guest frames still on the zero frame.</summary>
+    public long ZeroMappedFrames => FrameCount - _privateFrames - _readOnlyFrames;
+
+    /// <summary>The raw entries, for the per-access paths of <see cref="GuestPhysicalMemory"/>.</summary>
+    internal uint[] Entries => _entries;
+
+    /// <summary>The machine frame behind <paramref name="gfn"/>.</summary>
+    public Mfn GetMfn(uint gfn) => new(Entry(gfn) & MfnMask);
+
+    /// <summary>True when the guest may write <paramref name="gfn"/>'s machine frame in place.</summary>
+    public bool IsWritable(uint gfn) => (Entry(gfn) & WritableBit) != 0;
+
+    /// <summary>True while <paramref name="gfn"/> is still on the zero frame.</summary>
+    public bool IsZeroMapped(uint gfn) => (Entry(gfn) & MfnMask) == 0;
+
+    /// <summary>
+    /// Point <paramref name="gfn"/> at <paramref name="mfn"/>, taking over one reference the caller holds to
+    /// it, and drop the gfn's reference to its previous frame. The zero frame is never writable.
+    /// Raises <see cref="BackingChanged"/> when the entry changed.
+    /// </summary>
+    public void Remap(uint gfn, Mfn mfn, bool writable)
+    {
+        uint old = Entry(gfn);
+        if (mfn.Value > MfnMask)
+            throw new ArgumentOutOfRangeException(nameof(mfn), mfn, "machine frame number out of range");
+        if (mfn.IsZero && writable)
+            throw new InvalidOperationException($"gfn 0x{gfn:x}: the zero frame is never writable");
+
+        uint entry = mfn.Value | (writable ? WritableBit : 0);
+        _entries[gfn] = entry;
+        Count(old, -1);
+        Count(entry, +1);
+        // Notify before releasing: nobody may still cache the old frame once another VM can get it.
+        if (entry != old)
+            BackingChanged?.Invoke(gfn);
+        _machine.Release(new Mfn(old & MfnMask));
+    }
+
+    /// <summary>Put every guest frame back on the zero frame, releasing what they held.</summary>
+    public void Clear()
+    {
+        for (uint gfn = 0; gfn < FrameCount; gfn++)
+        {
+            if (_entries[gfn] != 0)
+                Remap(gfn, Mfn.Zero, writable: false);
+        }
+    }
+
+    /// <summary>Returns every machine frame this table holds to the pool; the table is then empty.</summary>
+    public void Dispose()
+    {
+        if (FrameCount == 0)
+            return;
+        uint[] entries = _entries;
+        uint count = FrameCount;
+        FrameCount = 0;
+        _entries = [];
+        for (uint gfn = 0; gfn < count; gfn++)
+        {
+            uint mfn = entries[gfn] & MfnMask;
+            if (mfn != 0)
+                _machine.Release(new Mfn(mfn));
+        }
+        _privateFrames = 0;
+        _readOnlyFrames = 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint Entry(uint gfn)
+    {
+        if (gfn >= FrameCount)
+            ThrowNoSuchGfn(gfn);
+        return _entries[gfn];
+    }
+
+    private void Count(uint entry, int delta)
+    {
+        if ((entry & WritableBit) != 0)
+            _privateFrames += delta;
+        else if ((entry & MfnMask) != 0)
+            _readOnlyFrames += delta;
+    }
+
+    private void ThrowNoSuchGfn(uint gfn)
+        => throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{gfn:x} is beyond the guest's {FrameCount} frames of RAM");
+}
