@@ -27,7 +27,7 @@ public sealed class Pit8254 : IPortDevice
     private readonly Channel[] _channels = [new(), new(), new()];
     private long _instructions;
     private long _tick;
-    private bool _out0;
+    private bool _out0 = true; // channel 0 starts as a BIOS leaves it, OUT high, so the guest's first mode 2/3 setup is no edge
     private byte _portB;
 
     /// <param name="irqs">Where channel 0's output drives IRQ 0.</param>
@@ -179,8 +179,8 @@ public sealed class Pit8254 : IPortDevice
     /// <summary>One counter: count register, counting element, output, latches.</summary>
     private sealed class Channel
     {
-        private int _mode;            // 0-5; the aliases 6 and 7 fold to 2 and 3
-        private int _modeBits;        // as programmed, for the status byte
+        private int _mode = 3;        // 0-5; the aliases 6 and 7 fold to 2 and 3
+        private int _modeBits = 3;    // as programmed, for the status byte
         private int _access = 3;      // 1 LSB only, 2 MSB only, 3 LSB then MSB
         private bool _bcd;
         private bool _gate = true;    // only channel 2's gate is wired (port 0x61 bit 0)
