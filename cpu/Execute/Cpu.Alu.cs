@@ -212,7 +212,10 @@ public sealed unsafe partial class Cpu
         if ((i.Form & FormOp0Mem) != 0)
         {
             uint lin = c.Linear(ref i, size, i.Op != AluCmp);
-            uint res = c.Alu(i.Op, c.Read(lin, size), b, size);
+            uint a = c.Read(lin, size);
+            if (i.Op != AluCmp)
+                c.ProbeWrite(lin, size); // a faulting store must find the flags unchanged
+            uint res = c.Alu(i.Op, a, b, size);
             if (i.Op != AluCmp)
                 c.Write(lin, size, res);
         }
@@ -280,11 +283,11 @@ public sealed unsafe partial class Cpu
         uint lin = 0;
         uint b = (i.Form & FormOp0Mem) != 0 ? c.Read(lin = c.Linear(ref i, size, true), size) : c.GetReg(i.R0, size);
         uint res = (0 - b) & SizeMask(size);
-        c.SetLazy(FlagOp.Sub, SignBit(size), 0, b, res);
         if ((i.Form & FormOp0Mem) != 0)
             c.Write(lin, size, res);
         else
             c.SetReg(i.R0, size, res);
+        c.SetLazy(FlagOp.Sub, SignBit(size), 0, b, res); // after the store, so a fault leaves the flags
     }
 
     internal static void Not(Cpu c, ref Insn i)

@@ -58,6 +58,8 @@ public sealed unsafe partial class Cpu
         uint lin = 0;
         bool mem = (i.Form & FormOp0Mem) != 0;
         uint dest = mem ? c.Read(lin = c.Linear(ref i, size, true), size) : c.GetReg(i.R0, size);
+        if (mem)
+            c.ProbeWrite(lin, size);
         c.Alu(AluCmp, acc, dest, size);
         if (acc == dest)
         {
@@ -106,9 +108,10 @@ public sealed unsafe partial class Cpu
         {
             uint lin = c.Linear(ref i, size, true);
             uint dest = c.Read(lin, size);
+            c.ProbeWrite(lin, size);
             uint sum = c.Alu(AluAdd, dest, src, size);
-            c.SetReg(i.R1, size, dest);
             c.Write(lin, size, sum);
+            c.SetReg(i.R1, size, dest);
         }
         else
         {

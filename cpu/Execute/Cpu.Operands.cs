@@ -58,6 +58,18 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    /// <summary>
+    /// Translate the pages of a store before the instruction changes any state: a read-modify-write
+    /// that records its flags before storing must still fault with EFLAGS and registers as they were.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ProbeWrite(uint lin, int size)
+    {
+        Probe(lin, true);
+        if ((lin & 0xFFF) > 0x1000 - size)
+            Probe(lin + (uint)size - 1, true);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal uint GetReg(int r, int size)
     {

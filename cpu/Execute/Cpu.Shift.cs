@@ -19,12 +19,9 @@ public sealed unsafe partial class Cpu
         {
             uint lin = c.Linear(ref i, size, true);
             uint a = c.Read(lin, size);
+            c.ProbeWrite(lin, size);
             if (count == 0)
-            {
-                c.Probe(lin, true);
                 return;
-            }
-
             c.Write(lin, size, c.Shift(i.Op, a, count, size));
         }
         else if (count != 0)
@@ -122,6 +119,8 @@ public sealed unsafe partial class Cpu
         bool mem = (i.Form & FormOp0Mem) != 0;
         uint lin = mem ? c.Linear(ref i, size, true) : 0;
         uint d = mem ? c.Read(lin, size) : c.GetReg(i.R0, size);
+        if (mem)
+            c.ProbeWrite(lin, size);
         if (count == 0)
             return;
         uint s = c.GetReg(i.R1, size);
@@ -178,6 +177,8 @@ public sealed unsafe partial class Cpu
 
             uint lin = c.Linear(i.Seg, ea, size, i.Op != 0);
             uint v = c.Read(lin, size);
+            if (i.Op != 0)
+                c.ProbeWrite(lin, size);
             c.SetArith((v >> bit) & 1, CF);
             if (i.Op != 0)
                 c.Write(lin, size, BitOp(i.Op, v, bit));
