@@ -132,7 +132,7 @@ public sealed unsafe class MachineMemory : IDisposable
     /// <summary>Drop one reference; the frame goes back to the free list with its last one (a no-op on the zero frame).</summary>
     public void Release(Mfn mfn)
     {
-        if (mfn.IsZero)
+        if (mfn.IsZero || Volatile.Read(ref _disposed))
             return;
         CheckAllocated(mfn.Value);
         int after = Interlocked.Decrement(ref RefCountSlot(mfn.Value));
@@ -161,7 +161,10 @@ public sealed unsafe class MachineMemory : IDisposable
     /// <summary>True while the zero frame holds nothing but zeros, as it always must.</summary>
     public bool IsZeroFrameIntact() => new ReadOnlySpan<byte>(FrameAddress(0), FrameSize).IndexOfAnyExcept((byte)0) < 0;
 
-    /// <summary>Frees the pool's host memory. Dispose every guest memory built on it first.</summary>
+    /// <summary>
+    /// Frees the pool's host memory. Dispose every guest memory built on it first: their frame addresses die
+    /// with the pool (releasing frames afterwards is harmless, touching them is not).
+    /// </summary>
     public void Dispose()
     {
         lock (_lock)
