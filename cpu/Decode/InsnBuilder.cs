@@ -360,8 +360,9 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Lmsw: d.Exec = &Cpu.Lmsw; return true;
             case Mnemonic.Smsw: d.Exec = &Cpu.Smsw; return false;
             case Mnemonic.Cpuid: d.Exec = &Cpu.Cpuid; return false;
-            case Mnemonic.Rdtsc: d.Exec = &Cpu.Rdtsc; return false;
-            case Mnemonic.Rdmsr: d.Op = 0; d.Exec = &Cpu.Msr; return false;
+            // The retired-instruction count is brought up to date at block ends: two reads in one block would agree.
+            case Mnemonic.Rdtsc: d.Exec = &Cpu.Rdtsc; return true;
+            case Mnemonic.Rdmsr: d.Op = 0; d.Exec = &Cpu.Msr; return true;
             case Mnemonic.Wrmsr: d.Op = 1; d.Exec = &Cpu.Msr; return true;
             case Mnemonic.Lds: return FarPointer(ref d, SegReg.DS);
             case Mnemonic.Les: return FarPointer(ref d, SegReg.ES);
