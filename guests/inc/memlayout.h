@@ -1,0 +1,93 @@
+/*
+ * The virtual memory layout of every environment (and of the kernel).
+ *
+ *                                                      kernel/user
+ *    4 GiB ---------> +------------------------------+ 0xFFFFFFFF
+ *                     |                              |
+ *                     | all of physical memory       |  RW/--
+ *                     | (at most 256 MiB)            |
+ *                     |                              |
+ *    KERNBASE,        +------------------------------+ 0xF0000000
+ *    KSTACKTOP        | kernel stack (KSTKSIZE)      |  RW/--
+ *                     | - - - - - - - - - - - - - - -|
+ *                     | guard, never mapped          |  --/--
+ *    ULIM ----------> +------------------------------+ 0xEFC00000
+ *                     | this env's page tables       |  R-/R-  (UVPT: the page
+ *                     | (the page directory maps     |          directory maps
+ *                     |  itself here)                |          itself)
+ *    UVPT ----------> +------------------------------+ 0xEF800000
+ *                     | struct PageInfo pages[]      |  R-/R-
+ *    UPAGES --------> +------------------------------+ 0xEF400000
+ *                     | struct Env envs[NENV]        |  R-/R-
+ *    UTOP, UENVS,     +------------------------------+ 0xEF000000
+ *    UXSTACKTOP       | user exception stack (1 page)|  RW/RW
+ *                     +------------------------------+ 0xEEFFF000
+ *                     | guard, never mapped          |  --/--
+ *    USTACKTOP -----> +------------------------------+ 0xEEFFE000
+ *                     | user stack (1 page at start, |  RW/RW
+ *                     | growstack grows it down)     |
+ *                     | - - - - - - - - - - - - - - -|
+ *                     | unmapped: stack guard        |
+ *                     .                              .
+ *                     | program regions: lazyalloc   |
+ *                     | at ULAZY, dedupwork at UDEDUP|
+ *                     .                              .
+ *                     +------------------------------+
+ *                     | program text, data, bss      |  RW/RW
+ *    UTEXT ---------> +------------------------------+ 0x00800000
+ *    PFTEMP --------> | scratch page for COW faults  |
+ *                     | scratch pages (dumbfork)     |
+ *    UTEMP ---------> +------------------------------+ 0x00400000
+ *                     | unmapped: null guard         |  --/--
+ *    0 -------------> +------------------------------+
+ *
+ * Physical memory: page 0 (BIOS data), the I/O hole [640 KiB, 1 MiB) and the
+ * kernel image with its boot allocations stay out of the free page list.
+ */
+#ifndef JOS_INC_MEMLAYOUT_H
+#define JOS_INC_MEMLAYOUT_H
+
+#include <mmu.h>
+
+#define KERNBASE        0xF0000000
+#define KSTACKTOP       KERNBASE
+#define KSTKSIZE        (8 * PGSIZE)
+#define ULIM            (KSTACKTOP - PTSIZE)
+
+#define UVPT            (ULIM - PTSIZE)
+#define UPAGES          (UVPT - PTSIZE)
+#define UENVS           (UPAGES - PTSIZE)
+#define UTOP            UENVS
+#define UXSTACKTOP      UTOP
+#define USTACKTOP       (UTOP - 2 * PGSIZE)
+#define USTACKMAX       (256 * PGSIZE)    /* growstack's limit: 1 MiB of stack */
+
+#define UTEXT           (2 * PTSIZE)
+#define UTEMP           PTSIZE
+#define PFTEMP          (UTEMP + PTSIZE - PGSIZE)
+
+#define ULAZY           0x10000000        /* lazyalloc's region */
+#define UDEDUP          0x20000000        /* dedupwork's pages */
+
+/* Physical addresses. */
+#define IOPHYSMEM       0x0A0000
+#define EXTPHYSMEM      0x100000
+#define KERNPHYS        0x100000          /* the kernel is loaded here */
+#define MAXPHYSMEM      (0xFFFFFFFF - KERNBASE + 1)
+
+#ifndef __ASSEMBLER__
+#include <types.h>
+
+/* One per physical page; pages[] is visible to users read-only at UPAGES. */
+struct PageInfo {
+	struct PageInfo *pp_link;   /* next free page, NULL if allocated */
+	uint16_t pp_ref;            /* mappings (and other holders) of this page */
+	uint16_t pp_pad;
+};
+
+/* The UVPT self-map, as user code sees it. */
+extern volatile pte_t uvpt[];     /* the page table entry of every page */
+extern volatile pde_t uvpd[];     /* the page directory */
+#endif
+
+#endif

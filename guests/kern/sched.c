@@ -1,0 +1,34 @@
+/* Round-robin scheduling, preempted by the 100 Hz timer. */
+#include "kern.h"
+
+/* When nothing can run any more, say why and end the run. */
+static void sched_halt(void) __attribute__((noreturn));
+static void sched_halt(void)
+{
+	int left = 0;
+	for (uint32_t i = 0; i < env_hiwater; i++)
+		if (envs[i].env_status != ENV_FREE)
+			left++;
+	if (left == 0)
+		cprintf("jos: no runnable environments, halting\n");
+	else
+		cprintf("jos: %d environment%s blocked forever, halting\n", left,
+			left == 1 ? "" : "s");
+	halt_machine();
+}
+
+/* Run the next runnable env after the current one, or the current one again. */
+void sched_yield(void)
+{
+	uint32_t n = env_hiwater;
+	uint32_t start = curenv ? ENVX(curenv->env_id) + 1 : 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct Env *e = &envs[(start + i) % n];
+		if (e->env_status == ENV_RUNNABLE)
+			env_run(e);
+	}
+	if (curenv && curenv->env_status == ENV_RUNNING)
+		env_run(curenv);
+	sched_halt();
+}

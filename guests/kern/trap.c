@@ -1,0 +1,227 @@
+/* The GDT, the IDT and trap handling. */
+#include "kern.h"
+
+static struct Taskstate ts;
+static uint64_t gdt[6];
+static uint64_t idt[256];
+
+/* Segment descriptor (Intel SDM vol. 3, 3.4.5): type, S, DPL, P, and in
+ * the flags nibble G (bit 3) and D/B (bit 2). */
+static uint64_t seg_desc(uint32_t base, uint32_t limit, unsigned type, unsigned s,
+			 unsigned dpl, unsigned flags)
+{
+	uint32_t lo = (limit & 0xFFFF) | (base & 0xFFFF) << 16;
+	uint32_t hi = ((base >> 16) & 0xFF) | type << 8 | s << 12 | dpl << 13 | 1 << 15 |
+		      (limit & 0xF0000) | flags << 20 | (base & 0xFF000000);
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* A 32-bit interrupt gate: IF is cleared on entry, so the kernel runs with
+ * interrupts off. */
+static uint64_t gate_desc(uint32_t offset, uint16_t sel, unsigned dpl)
+{
+	uint32_t lo = (offset & 0xFFFF) | (uint32_t)sel << 16;
+	uint32_t hi = (offset & 0xFFFF0000) | 1 << 15 | dpl << 13 | 0xE << 8;
+	return (uint64_t)hi << 32 | lo;
+}
+
+extern const uint32_t trap_vectors[];
+
+void trap_init(void)
+{
+	struct Pseudodesc pd;
+
+	gdt[0] = 0;
+	gdt[GD_KT >> 3] = seg_desc(0, 0xFFFFF, 0xA, 1, 0, 0xC);    /* code, execute/read */
+	gdt[GD_KD >> 3] = seg_desc(0, 0xFFFFF, 0x2, 1, 0, 0xC);    /* data, read/write */
+	gdt[GD_UT >> 3] = seg_desc(0, 0xFFFFF, 0xA, 1, 3, 0xC);
+	gdt[GD_UD >> 3] = seg_desc(0, 0xFFFFF, 0x2, 1, 3, 0xC);
+	ts.ts_esp0 = KSTACKTOP;
+	ts.ts_ss0 = GD_KD;
+	ts.ts_iomb = sizeof(ts);        /* no I/O permission bitmap */
+	gdt[GD_TSS >> 3] = seg_desc((uint32_t)&ts, sizeof(ts) - 1, 0x9, 0, 0, 0);
+
+	pd.pd_lim = sizeof(gdt) - 1;
+	pd.pd_base = (uint32_t)gdt;
+	lgdt(&pd);
+	asm volatile("ljmp %0, $1f\n1:\n"
+		     "movw %w1, %%ds\n"
+		     "movw %w1, %%es\n"
+		     "movw %w1, %%ss\n"
+		     "movw %w2, %%fs\n"
+		     "movw %w2, %%gs\n"
+		     : : "i"(GD_KT), "r"(GD_KD), "r"(0));
+	ltr(GD_TSS);
+
+	for (const uint32_t *v = trap_vectors; v[0] != 0xFFFFFFFF; v += 2) {
+		unsigned dpl = (v[0] == T_SYSCALL || v[0] == T_BRKPT) ? 3 : 0;
+		idt[v[0]] = gate_desc(v[1], GD_KT, dpl);
+	}
+	pd.pd_lim = sizeof(idt) - 1;
+	pd.pd_base = (uint32_t)idt;
+	lidt(&pd);
+}
+
+static const char *const exception_names[T_NEXCEPTIONS] = {
+	"Divide Error",
+	"Debug",
+	"Non-Maskable Interrupt",
+	"Breakpoint",
+	"Overflow",
+	"BOUND Range Exceeded",
+	"Invalid Opcode",
+	"Device Not Available",
+	"Double Fault",
+	"Coprocessor Segment Overrun",
+	"Invalid TSS",
+	"Segment Not Present",
+	"Stack-Segment Fault",
+	"General Protection",
+	"Page Fault",
+	"(reserved)",
+	"x87 FPU Floating-Point Error",
+	"Alignment Check",
+	"Machine Check",
+	"SIMD Floating-Point Exception",
+};
+
+const char *trapname(int trapno)
+{
+	if (trapno >= 0 && trapno < T_NEXCEPTIONS)
+		return exception_names[trapno];
+	if (trapno == T_SYSCALL)
+		return "System call";
+	if (trapno >= IRQ_OFFSET && trapno < IRQ_OFFSET + 16)
+		return "Hardware Interrupt";
+	return "(unknown trap)";
+}
+
+/*
+ * The fault report, in the manner of the register dump of the course's
+ * patched QEMU: trap number and name, error code, eip, cr2 (page faults
+ * only: for other traps CR2 is stale), esp and the other registers.
+ */
+void print_trapframe(struct Trapframe *tf)
+{
+	bool user = (tf->tf_cs & 3) == 3;
+
+	cprintf("  trap 0x%08x %s\n", tf->tf_trapno, trapname(tf->tf_trapno));
+	if (tf->tf_trapno == T_PGFLT)
+		cprintf("  err  0x%08x [%s, %s, %s]\n", tf->tf_err,
+			tf->tf_err & FEC_U ? "user" : "kernel",
+			tf->tf_err & FEC_WR ? "write" : "read",
+			tf->tf_err & FEC_PR ? "protection" : "not-present");
+	else
+		cprintf("  err  0x%08x\n", tf->tf_err);
+	cprintf("  eip  0x%08x\n", tf->tf_eip);
+	if (tf->tf_trapno == T_PGFLT)
+		cprintf("  cr2  0x%08x\n", rcr2());
+	if (user)
+		cprintf("  esp  0x%08x\n", tf->tf_esp);
+	cprintf("  eflags 0x%08x  cs 0x%04x  ds 0x%04x  es 0x%04x  ss 0x%04x\n",
+		tf->tf_eflags, tf->tf_cs, tf->tf_ds, tf->tf_es, user ? tf->tf_ss : GD_KD);
+	cprintf("  eax 0x%08x  ebx 0x%08x  ecx 0x%08x  edx 0x%08x\n",
+		tf->tf_regs.reg_eax, tf->tf_regs.reg_ebx, tf->tf_regs.reg_ecx,
+		tf->tf_regs.reg_edx);
+	cprintf("  esi 0x%08x  edi 0x%08x  ebp 0x%08x\n",
+		tf->tf_regs.reg_esi, tf->tf_regs.reg_edi, tf->tf_regs.reg_ebp);
+}
+
+/* An exception the environment cannot handle: report it and destroy it. */
+static void user_fault(struct Trapframe *tf, const char *why)
+{
+	cprintf("[%08x] user fault: %s\n", curenv->env_id, why);
+	print_trapframe(tf);
+	env_destroy(curenv);
+}
+
+/* Push a UTrapframe on the user exception stack and resume at the upcall. */
+static void page_fault_handler(struct Trapframe *tf)
+{
+	uint32_t fault_va = rcr2();
+
+	if ((tf->tf_cs & 3) != 3) {
+		cprintf("jos: page fault in the kernel at va %08x\n", fault_va);
+		print_trapframe(tf);
+		panic("kernel page fault");
+	}
+	if (curenv->env_pgfault_upcall == NULL) {
+		user_fault(tf, "unhandled page fault");
+		return;
+	}
+
+	/* A fault while already on the exception stack nests below the current
+	 * frame, leaving one word for lib/pfentry.S to write the return eip. */
+	uintptr_t top = UXSTACKTOP;
+	if (tf->tf_esp >= UXSTACKTOP - PGSIZE && tf->tf_esp < UXSTACKTOP)
+		top = tf->tf_esp - 4;
+	struct UTrapframe *utf = (struct UTrapframe *)(top - sizeof(struct UTrapframe));
+	if (user_mem_check(curenv, utf, sizeof(*utf), PTE_U | PTE_W) < 0) {
+		user_fault(tf, (uintptr_t)utf < UXSTACKTOP - PGSIZE ?
+			   "page fault with the exception stack full" :
+			   "page fault without an exception stack");
+		return;
+	}
+	utf->utf_fault_va = fault_va;
+	utf->utf_err = tf->tf_err;
+	utf->utf_regs = tf->tf_regs;
+	utf->utf_eip = tf->tf_eip;
+	utf->utf_eflags = tf->tf_eflags;
+	utf->utf_esp = tf->tf_esp;
+	tf->tf_esp = (uintptr_t)utf;
+	tf->tf_eip = (uintptr_t)curenv->env_pgfault_upcall;
+}
+
+static void trap_dispatch(struct Trapframe *tf)
+{
+	switch (tf->tf_trapno) {
+	case T_PGFLT:
+		page_fault_handler(tf);
+		return;
+	case T_SYSCALL:
+		tf->tf_regs.reg_eax = syscall(tf->tf_regs.reg_eax, tf->tf_regs.reg_edx,
+					      tf->tf_regs.reg_ecx, tf->tf_regs.reg_ebx,
+					      tf->tf_regs.reg_edi, tf->tf_regs.reg_esi);
+		return;
+	case IRQ_OFFSET + IRQ_TIMER:
+		pic_eoi(IRQ_TIMER);
+		sched_yield();
+	case IRQ_OFFSET + IRQ_COM1:
+		serial_intr();
+		pic_eoi(IRQ_COM1);
+		return;
+	case IRQ_OFFSET + IRQ_SPURIOUS:
+		/* A spurious IRQ 7 has no in-service bit and gets no EOI. */
+		if (pic_master_isr() & (1 << IRQ_SPURIOUS))
+			pic_eoi(IRQ_SPURIOUS);
+		return;
+	}
+	if (tf->tf_trapno >= IRQ_OFFSET && tf->tf_trapno < IRQ_OFFSET + 16) {
+		pic_eoi(tf->tf_trapno - IRQ_OFFSET);
+		return;
+	}
+	if ((tf->tf_cs & 3) != 3) {
+		cprintf("jos: trap in the kernel\n");
+		print_trapframe(tf);
+		panic("unexpected trap in the kernel");
+	}
+	user_fault(tf, "unhandled trap");
+}
+
+/* Called by alltraps (trapentry.S) with interrupts off. */
+void trap(struct Trapframe *tf)
+{
+	asm volatile("cld" ::: "cc");
+
+	if ((tf->tf_cs & 3) == 3) {
+		/* From user mode: keep the frame in the env, the stack is reused. */
+		assert(curenv && curenv->env_status == ENV_RUNNING);
+		curenv->env_tf = *tf;
+		tf = &curenv->env_tf;
+	}
+	trap_dispatch(tf);
+
+	if (curenv && curenv->env_status == ENV_RUNNING)
+		env_run(curenv);
+	sched_yield();
+}

@@ -1,0 +1,8 @@
+#include <lib.h>
+
+void exit(void)
+{
+	sys_env_destroy(0);
+	for (;;)
+		;
+}
