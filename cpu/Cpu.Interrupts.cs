@@ -24,7 +24,9 @@ public sealed unsafe partial class Cpu
     /// </summary>
     internal bool RaiseException(int vector, int errorCode, bool external)
     {
-        int ext = external ? 1 : 0;
+        // An exception or interrupt is an event from outside the program: a fault while delivering it
+        // sets EXT in its error code (only INT n, INT3 and INTO, delivered elsewhere, leave it clear).
+        int ext = 1;
         int first = vector;
         for (int attempt = 0; attempt < 4; attempt++)
         {

@@ -20,6 +20,10 @@ internal static unsafe class InsnBuilder
         if (decodeError || ins.IsInvalid || UsesFpuOrVectorRegisters(in ins))
             return true;
 
+        // LOCK is valid only on a read-modify-write of memory; anywhere else the processor raises #UD.
+        if (ins.HasLockPrefix && !IsLockable(in ins))
+            return true;
+
         Operands(ref d, in ins);
         if (ins.HasRepePrefix || ins.HasRepPrefix)
             d.Prefix |= Cpu.PrefixRep;
@@ -46,6 +50,11 @@ internal static unsafe class InsnBuilder
 
         return false;
     }
+
+    private static bool IsLockable(in Instruction ins) => ins.OpCount > 0 && ins.GetOpKind(0) == OpKind.Memory
+        && ins.Mnemonic is Mnemonic.Add or Mnemonic.Adc or Mnemonic.And or Mnemonic.Btc or Mnemonic.Btr or Mnemonic.Bts
+            or Mnemonic.Cmpxchg or Mnemonic.Cmpxchg8b or Mnemonic.Dec or Mnemonic.Inc or Mnemonic.Neg or Mnemonic.Not
+            or Mnemonic.Or or Mnemonic.Sbb or Mnemonic.Sub or Mnemonic.Xor or Mnemonic.Xadd or Mnemonic.Xchg;
 
     private static byte Num(Register r) => (byte)r.GetNumber();
 
