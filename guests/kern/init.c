@@ -9,6 +9,7 @@ static char *progs[MAXTOKENS];      /* the values of prog=NAME */
 static int nprogs;
 static char *args[MAXTOKENS];       /* every other key=value word */
 static int nargs;
+bool show_ticks;
 
 /*
  * Split the command line into words.  Words of the form prog=NAME choose the
@@ -36,6 +37,8 @@ static void parse_cmdline(void)
 		if (strncmp(word, "prog=", 5) == 0) {
 			if (nprogs < MAXTOKENS)
 				progs[nprogs++] = word + 5;
+		} else if (strcmp(word, "jos.ticks=1") == 0) {
+			show_ticks = true;
 		} else if (nargs < MAXTOKENS) {
 			args[nargs++] = word;
 		}

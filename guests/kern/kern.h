@@ -110,6 +110,8 @@ void pic_init(void);
 void pic_eoi(int irq);
 uint8_t pic_master_isr(void);
 void timer_init(void);
+extern uint32_t timer_ticks;
+extern bool show_ticks;
 
 /* The user programs linked into the kernel (build/kern/progs.S). */
 struct user_prog {

@@ -11,7 +11,9 @@
 #define PIT_CH0     0x40
 #define PIT_CMD     0x43
 #define PIT_HZ      1193182
-#define TIMER_HZ    100
+#ifndef TIMER_HZ
+#define TIMER_HZ    100         /* make TIMER_HZ=N overrides it, for experiments */
+#endif
 
 void pic_init(void)
 {
@@ -50,6 +52,8 @@ uint8_t pic_master_isr(void)
 	outb(PIC1_CMD, 0x0A);       /* OCW3: back to IRR */
 	return isr;
 }
+
+uint32_t timer_ticks;
 
 /* Channel 0, mode 2 (rate generator), at TIMER_HZ. */
 void timer_init(void)

@@ -52,7 +52,7 @@ static void detect_memory(void)
 	if (npages < 1024)
 		panic("only %uK of memory: need at least 4 MiB", total);
 
-	cprintf("jos: physical memory %uK (base %uK, extended %uK, from %s), %u pages\n",
+	cprintf("jos: physical memory %uK (base %uK, extended %uK, from %s), using %u pages\n",
 		total, basemem, extmem, source, npages);
 }
 
@@ -378,6 +378,5 @@ void mem_init(void)
 	lcr0(rcr0() | CR0_PE | CR0_PG | CR0_WP);
 
 	check_page_ops();
-	cprintf("jos: page tables and page allocator checked, %u pages free\n",
-		count_free_pages());
+	cprintf("jos: page tables and page allocator checked\n");
 }

@@ -9,6 +9,9 @@ static void sched_halt(void)
 	for (uint32_t i = 0; i < env_hiwater; i++)
 		if (envs[i].env_status != ENV_FREE)
 			left++;
+	/* Timing dependent, so only on request (jos.ticks=1). */
+	if (show_ticks)
+		cprintf("jos: %u timer ticks\n", timer_ticks);
 	if (left == 0)
 		cprintf("jos: no runnable environments, halting\n");
 	else

@@ -184,6 +184,7 @@ static void trap_dispatch(struct Trapframe *tf)
 					      tf->tf_regs.reg_edi, tf->tf_regs.reg_esi);
 		return;
 	case IRQ_OFFSET + IRQ_TIMER:
+		timer_ticks++;
 		pic_eoi(IRQ_TIMER);
 		sched_yield();
 	case IRQ_OFFSET + IRQ_COM1:

@@ -1,8 +1,11 @@
-/* The smallest program: print and exit. */
+/* Write address 0: nothing is mapped there, the kernel reports the fault. */
 #include <lib.h>
 
 void umain(int argc, char **argv)
 {
-	printf("hello, world\n");
-	printf("i am environment %08x\n", thisenv->env_id);
+	volatile uint32_t *p = NULL;
+
+	printf("faultwrite: writing address 0\n");
+	*p = 0;
+	printf("faultwrite: wrote address 0, which should have faulted\n");
 }

@@ -1,8 +1,32 @@
-/* The smallest program: print and exit. */
+/*
+ * Preemption: the child spins forever without a system call, so the parent
+ * can only run again because the timer interrupt takes the CPU away from it.
+ * The parent then yields a few times (each time the child spins until the
+ * next tick) and destroys the child.
+ */
 #include <lib.h>
+
+#define YIELDS 2
 
 void umain(int argc, char **argv)
 {
-	printf("hello, world\n");
-	printf("i am environment %08x\n", thisenv->env_id);
+	printf("spin: I am the parent, forking a child that spins\n");
+	envid_t child = fork();
+	if (child < 0)
+		panic("fork: %d", child);
+
+	if (child == 0) {
+		printf("spin: I am the child, spinning\n");
+		ipc_send(thisenv->env_parent_id, 0, NULL, 0);
+		for (volatile unsigned n = 0;; n++)
+			;
+	}
+
+	ipc_recv(NULL, NULL, NULL);
+	printf("spin: the parent runs again: the timer preempted the spinning child\n");
+	for (int i = 0; i < YIELDS; i++)
+		sys_yield();
+	printf("spin: the parent yielded %d times to the child, destroying it\n", YIELDS);
+	sys_env_destroy(child);
+	printf("spin: done\n");
 }
