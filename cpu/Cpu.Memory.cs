@@ -210,7 +210,7 @@ public sealed unsafe partial class Cpu
             // Crosses into the next page: both pages must translate before anything is read.
             uint value = 0;
             Probe(lin, false, supervisor);
-            Probe(lin + (uint)size - 1, false, supervisor);
+            Probe((lin + (uint)size - 1) & 0xFFFFF000, false, supervisor); // CR2 names the second page's first byte, as QEMU reports
             for (int i = 0; i < size; i++)
                 value |= ReadSlow(lin + (uint)i, 1, supervisor) << (8 * i);
             return value;
@@ -294,7 +294,7 @@ public sealed unsafe partial class Cpu
         if ((lin & 0xFFF) > 0x1000 - size)
         {
             Probe(lin, true, supervisor);
-            Probe(lin + (uint)size - 1, true, supervisor);
+            Probe((lin + (uint)size - 1) & 0xFFFFF000, true, supervisor); // CR2 names the second page's first byte, as QEMU reports
             for (int i = 0; i < size; i++)
                 WriteSlow(lin + (uint)i, 1, (value >> (8 * i)) & 0xFF, supervisor);
             return;

@@ -67,7 +67,7 @@ public sealed unsafe partial class Cpu
     {
         Probe(lin, true);
         if ((lin & 0xFFF) > 0x1000 - size)
-            Probe(lin + (uint)size - 1, true);
+            Probe((lin + (uint)size - 1) & 0xFFFFF000, true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
