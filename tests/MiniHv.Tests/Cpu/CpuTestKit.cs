@@ -114,6 +114,7 @@ internal sealed class SystemTables
         m.Memory.Write16(TssBase + 0x66, 0x68);
         m.Cpu.Tr = SegmentCache.FromDescriptor(TssSelector, Desc.Segment(TssBase, 0x67, 0x8B, 0));
         m.Cpu.FlushCodeCache();
+        m.Cpu.AbortBlock = false;
     }
 
     public void SetGdt(int index, ulong descriptor) => _m.Memory.Write64(GdtBase + ((uint)index * 8), descriptor);

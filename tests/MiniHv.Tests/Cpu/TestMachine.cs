@@ -101,6 +101,10 @@ public sealed class TestMachine : IDisposable
         a.Assemble(new StreamCodeWriter(stream), address);
         Memory.Write(address, stream.ToArray());
         Cpu.FlushCodeCache();
+
+        // The flush also asks a running block to stop early; between runs there is none, and a
+        // leftover request would cut the first block of the next run after one instruction.
+        Cpu.AbortBlock = false;
         return (int)stream.Length;
     }
 
