@@ -24,19 +24,26 @@
  *                     +------------------------------+ 0xEEFFF000
  *                     | guard, never mapped          |  --/--
  *    USTACKTOP -----> +------------------------------+ 0xEEFFE000
- *                     | user stack (1 page at start, |  RW/RW
- *                     | growstack grows it down)     |
- *                     | - - - - - - - - - - - - - - -|
- *                     | unmapped: stack guard        |
+ *                     | user stack: one page at the  |  RW/RW
+ *                     | start, growstack grows it    |
+ *                     | down to USTACKMAX            |
+ *                     +------------------------------+ 0xEEEFE000
+ *                     .  unmapped, below the stack:  .
+ *                     .  a guard                     .
+ *                     | dedupwork's pages            |  RW/RW
+ *    UDEDUP --------> +------------------------------+ 0x20000000
+ *                     | dedupwork's page versions    |  RW/RW
+ *    UDEDUP_META ---> +------------------------------+ 0x1F000000
  *                     .                              .
- *                     | program regions: lazyalloc   |
- *                     | at ULAZY, dedupwork at UDEDUP|
+ *                     | lazyalloc's 16 MiB region    |  RW/RW
+ *    ULAZY ---------> +------------------------------+ 0x10000000
  *                     .                              .
- *                     +------------------------------+
  *                     | program text, data, bss      |  RW/RW
  *    UTEXT ---------> +------------------------------+ 0x00800000
- *    PFTEMP --------> | scratch page for COW faults  |
- *                     | scratch pages (dumbfork)     |
+ *                     | COW fault scratch page       |
+ *    PFTEMP --------> +------------------------------+ 0x007FF000
+ *                     .                              .
+ *                     | scratch mappings (dumbfork)  |
  *    UTEMP ---------> +------------------------------+ 0x00400000
  *                     | unmapped: null guard         |  --/--
  *    0 -------------> +------------------------------+
@@ -68,6 +75,7 @@
 
 #define ULAZY           0x10000000        /* lazyalloc's region */
 #define UDEDUP          0x20000000        /* dedupwork's pages */
+#define UDEDUP_META     0x1F000000        /* dedupwork's page versions */
 
 /* Physical addresses. */
 #define IOPHYSMEM       0x0A0000

@@ -21,7 +21,6 @@
  */
 #include <lib.h>
 
-#define UDEDUP_META     (UDEDUP - 0x01000000)   /* the version of each page */
 #define MAXPAGES        ((USTACKTOP - USTACKMAX - UDEDUP) / PGSIZE)
 #define WORDS           (PGSIZE / 4)
 
