@@ -63,7 +63,14 @@ public sealed class RecordingIo : IIoBus
         return Inputs.TryGetValue(port, out var v) ? v : size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
     }
 
-    public void Out(ushort port, int size, uint value) => Outs.Add((port, size, value));
+    /// <summary>Called after each OUT is recorded, so a test can make a device react (raise an interrupt).</summary>
+    public Action<ushort, uint>? OnOut { get; set; }
+
+    public void Out(ushort port, int size, uint value)
+    {
+        Outs.Add((port, size, value));
+        OnOut?.Invoke(port, value);
+    }
 }
 
 /// <summary>A CPU on flat RAM with code assembled by Iced, in the multiboot boot state.</summary>
