@@ -61,7 +61,11 @@ public sealed unsafe partial class Cpu
     internal static void Popa(Cpu c, ref Insn i)
     {
         int size = i.Size;
-        c.Probe(c.Linear((int)SegReg.SS, c.R[4], 8 * size, false), false);
+
+        // Both ends, so a frame that runs into an unmapped page faults before any register changes.
+        uint lin = c.Linear((int)SegReg.SS, c.StackIs32 ? c.R[4] : c.R[4] & 0xFFFF, 8 * size, false);
+        c.Probe(lin, false);
+        c.Probe((lin + (uint)(8 * size) - 1) & 0xFFFFF000, false);
         for (int r = 7; r >= 0; r--)
         {
             uint v = c.PopSized(size);
@@ -100,11 +104,13 @@ public sealed unsafe partial class Cpu
 
     internal static void Leave(Cpu c, ref Insn i)
     {
+        // Read the saved frame pointer before moving ESP, so a fault leaves ESP as it was.
+        uint sp = c.StackIs32 ? c.R[5] : c.R[5] & 0xFFFF;
+        uint v = c.Read(c.Linear((int)SegReg.SS, sp, i.Size, false), i.Size);
         if (c.StackIs32)
-            c.R[4] = c.R[5];
+            c.R[4] = sp + (uint)i.Size;
         else
-            c.SetReg(4, 2, c.R[5]);
-        uint v = c.PopSized(i.Size);
+            c.SetReg(4, 2, sp + (uint)i.Size);
         c.SetReg(5, i.Size, v);
     }
 

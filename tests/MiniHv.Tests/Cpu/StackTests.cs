@@ -369,4 +369,50 @@ public class StackTests
         Assert.That(m.Cpu.Edi, Is.EqualTo(0xFFFFFFFFu));
         Assert.That(m.Cpu.Edx, Is.EqualTo(0u));
     }
+
+    [Test]
+    public void Leave_WhoseSavedFramePointerIsUnmapped_FaultsWithEspUnchanged()
+    {
+        using var m = new TestMachine();
+        var t = new SystemTables(m);
+        var pt = new PageTables(m);
+        m.Load(a =>
+        {
+            a.mov(ebp, 0x800000);       // not mapped
+            a.leave();
+            a.hlt();
+        });
+        pt.Enable();
+        var stop = m.Cpu.Run(100);
+        t.AssertHaltedIn(Vectors.PF, stop);
+        Assert.That(m.Cpu.Esp, Is.EqualTo(Top - 16), "the #PF frame went below the unchanged ESP");
+        Assert.That(t.Stack(1), Is.EqualTo(TestMachine.CodeBase + 5), "EIP of the LEAVE");
+        Assert.That(m.Cpu.Ebp, Is.EqualTo(0x800000u));
+    }
+
+    [Test]
+    public void Popad_CrossingIntoAnUnmappedPage_FaultsWithEveryRegisterUnchanged()
+    {
+        using var m = new TestMachine();
+        var t = new SystemTables(m);
+        var pt = new PageTables(m);
+        pt.SetPte(0x80000, 0);
+        m.Load(a =>
+        {
+            a.mov(esp, 0x7FFF0);        // 16 bytes below the unmapped page: EBX and up lie in it
+            a.mov(edi, 0x1111);
+            a.mov(esi, 0x2222);
+            a.mov(ebp, 0x3333);
+            a.popad();
+            a.hlt();
+        });
+        pt.Enable();
+        var stop = m.Cpu.Run(100);
+        t.AssertHaltedIn(Vectors.PF, stop);
+        Assert.That(m.Cpu.Cr2, Is.EqualTo(0x80000u));
+        Assert.That(m.Cpu.Edi, Is.EqualTo(0x1111u));
+        Assert.That(m.Cpu.Esi, Is.EqualTo(0x2222u));
+        Assert.That(m.Cpu.Ebp, Is.EqualTo(0x3333u));
+        Assert.That(m.Cpu.Esp, Is.EqualTo(0x7FFF0u - 16));
+    }
 }
