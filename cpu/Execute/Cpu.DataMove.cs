@@ -81,8 +81,7 @@ public sealed unsafe partial class Cpu
     internal static void Cmpxchg8b(Cpu c, ref Insn i)
     {
         uint lin = c.Linear(ref i, 8, true);
-        c.Probe(lin, true);
-        c.Probe(lin + 7, true);
+        c.ProbeWrite(lin, 8);
         uint lo = c.Read32(lin), hi = c.Read32(lin + 4);
         if (lo == c.R[0] && hi == c.R[2])
         {

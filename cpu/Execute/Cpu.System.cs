@@ -20,6 +20,8 @@ public sealed unsafe partial class Cpu
         switch (i.Op)
         {
             case 0:
+                if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0)
+                    throw c.Fault(Vectors.GP, 0);
                 if ((v & CR0_PE) == 0)
                 {
                     c.UnsupportedReason = "the guest left protected mode (real mode is not modelled)";
@@ -27,8 +29,6 @@ public sealed unsafe partial class Cpu
                     return;
                 }
 
-                if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0)
-                    throw c.Fault(Vectors.GP, 0);
                 c.WriteCr0(v);
                 break;
             case 2:
@@ -39,7 +39,8 @@ public sealed unsafe partial class Cpu
                 c.AbortBlock = true;
                 break;
             case 4:
-                if ((v & ~0x3FFu) != 0)
+                // PAE (bit 5) is reserved too: CPUID does not offer it and the walker has two levels only.
+                if ((v & ~0x3DFu) != 0)
                     throw c.Fault(Vectors.GP, 0);
                 c.Cr4 = v;
                 c.AbortBlock = true;
@@ -95,8 +96,7 @@ public sealed unsafe partial class Cpu
         else
         {
             var table = i.Op == 2 ? c.Gdtr : c.Idtr;
-            c.Probe(lin, true);
-            c.Probe(lin + 5, true);
+            c.ProbeWrite(lin, 6);
             c.Write16(lin, (ushort)table.Limit);
             c.Write32(lin + 2, table.Base);
         }

@@ -299,20 +299,39 @@ public class SystemInstructionTests
         Assert.That(m.Cpu.Ebp, Is.EqualTo(0x7000u));
     }
 
-    [Test]
-    public void MovToCr4_WithAReservedBit_RaisesGeneralProtection()
+    [TestCase(1u << 20, TestName = "MovToCr4_SettingSmep_RaisesGeneralProtection")]
+    [TestCase(1u << 5, TestName = "MovToCr4_SettingPae_RaisesGeneralProtection")]
+    public void MovToCr4_WithAReservedBit_RaisesGeneralProtection(uint bit)
     {
         using var m = new TestMachine();
         var t = new SystemTables(m);
         var stop = m.Run(a =>
         {
-            a.mov(eax, 1u << 20);       // SMEP: not on this processor
+            a.mov(eax, bit);            // features this processor does not have
             a.mov(cr4, eax);
             a.hlt();
         });
         t.AssertHaltedIn(Vectors.GP, stop);
         Assert.That(t.Stack(0), Is.EqualTo(0u));
         Assert.That(m.Cpu.Cr4, Is.EqualTo(0u));
+    }
+
+    [Test]
+    public void MovToCr0_PagingWithoutProtection_RaisesGeneralProtection()
+    {
+        using var m = new TestMachine();
+        var t = new SystemTables(m);
+        var stop = m.Run(a =>
+        {
+            a.mov(eax, 0x80000011);     // PG | ET | PE
+            a.and(eax, ~1);             // clear PE
+            a.mov(cr0, eax);
+            a.hlt();
+        });
+        t.AssertHaltedIn(Vectors.GP, stop);
+        Assert.That(t.Stack(0), Is.EqualTo(0u));
+        Assert.That(m.Cpu.PagingEnabled, Is.False);
+        Assert.That(m.Cpu.UnsupportedReason, Is.Null);
     }
 
     [Test]
