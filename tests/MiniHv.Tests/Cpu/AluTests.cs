@@ -428,4 +428,45 @@ public class AluTests
         Assert.That(f2 & PF, Is.EqualTo(PF));
         Assert.That(f3 & PF, Is.EqualTo(0u));
     }
+
+    [Test]
+    public void AdcAndSbb8And16_CarryAtTheirOwnWidth()
+    {
+        using var m = Exec.Code(asm =>
+        {
+            asm.mov(eax, 0x111111FF);
+            asm.mov(ebx, 0);
+            asm.stc();
+            asm.adc(al, bl);            // 0xFF + 0 + 1 = 0x100: AL 0, carry out of the byte
+            asm.SaveFlags(esi);
+            asm.mov(ecx, 0x22220000);
+            asm.mov(edx, 0xFF);
+            asm.stc();
+            asm.sbb(cl, dl);            // 0 - 0xFF - 1 = 0x00 with a borrow
+            asm.SaveFlags(edi);
+            asm.mov(ebp, 0x33337FFF);
+            asm.stc();
+            asm.adc(bp, 0);             // 0x7FFF + 1 = 0x8000: signed overflow
+        });
+        Assert.That(m.Cpu.Eax, Is.EqualTo(0x11111100u));
+        AssertFlags(m.Cpu.Esi, CF | ZF | AF | PF);
+        Assert.That(m.Cpu.Ecx, Is.EqualTo(0x22220000u));
+        AssertFlags(m.Cpu.Edi, CF | ZF | AF | PF);
+        Assert.That(m.Cpu.Ebp, Is.EqualTo(0x33338000u));
+        AssertFlags(m.Cpu.Eflags, OF | SF | AF | PF);
+    }
+
+    [Test]
+    public void TestOnMemory_SetsSignFromTheOperandWidth()
+    {
+        using var m = Exec.Code(asm =>
+        {
+            asm.mov(__dword_ptr[0x9000], 0x00008080);
+            asm.test(__byte_ptr[0x9000], 0x80);
+            asm.SaveFlags(esi);
+            asm.test(__dword_ptr[0x9000], 0x8000);
+        });
+        AssertFlags(m.Cpu.Esi, SF, LogicMask);
+        AssertFlags(m.Cpu.Eflags, PF, LogicMask);
+    }
 }

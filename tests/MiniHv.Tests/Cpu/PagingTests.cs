@@ -449,4 +449,39 @@ public class PagingTests
         Assert.That(m.Cpu.PagingEnabled, Is.True);
         Assert.That(m.Cpu.Ebx, Is.EqualTo(0xFEEDu));
     }
+
+    [Test]
+    public void Ring3WithSupervisorOnlySystemTables_CanStillTakeInterruptsAndLoadSegments()
+    {
+        // GDT, IDT, TSS and the kernel stack sit on supervisor pages: the processor's own accesses
+        // to them are supervisor accesses even while CPL is 3.
+        using var m = new TestMachine();
+        var t = new SystemTables(m);
+        var pt = new PageTables(m, P | RW);
+        pt.Map(UserCode, UserCode, P | US);
+        pt.Map(0x7E000, 0x7E000, P | RW | US);
+        t.SetGate(0x40, Desc.Gate(SystemTables.KernelCode, 0x190000, dpl: 3));
+        t.SetGate(0x80, Desc.Gate(SystemTables.KernelCode, SystemTables.Stub(0x80), dpl: 3));
+        t.SetGdt(4, Desc.FlatData(3));              // not yet accessed: the load must set A
+        m.Assemble(0x190000, a =>
+        {
+            a.mov(ebx, 0x42);
+            a.iretd();
+        });
+        m.Assemble(UserCode, a =>
+        {
+            a.@int(0x40);
+            a.mov(eax, SystemTables.UserData);
+            a.mov(ds, ax);
+            a.mov(__dword_ptr[0x7E100], 0x99);
+            a.@int(0x80);
+        });
+        t.EnterUserMode(UserCode, 0x7F000);
+        pt.Enable(wp: true);
+        var stop = m.Cpu.Run(100);
+        t.AssertHaltedIn(0x80, stop);
+        Assert.That(m.Cpu.Ebx, Is.EqualTo(0x42u));
+        Assert.That(m.Memory.Read32(0x7E100), Is.EqualTo(0x99u));
+        Assert.That((t.GetGdt(4) >> 40) & 1, Is.EqualTo(1ul), "accessed bit written through a supervisor page");
+    }
 }
