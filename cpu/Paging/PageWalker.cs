@@ -42,6 +42,13 @@ internal static unsafe class PageWalker
         }
         else
         {
+            // Used to find the table, so accessed even when the PTE then faults (as QEMU sets it).
+            if ((pde & A) == 0)
+            {
+                pde |= A;
+                WritePhys(memory, pdeAddr, pde);
+            }
+
             pteAddr = (pde & 0xFFFFF000) | (((linear >> 12) & 0x3FF) << 2);
             pte = ReadPhys(memory, pteAddr);
             if ((pte & P) == 0)

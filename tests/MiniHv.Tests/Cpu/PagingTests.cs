@@ -141,6 +141,28 @@ public class PagingTests
     }
 
     [Test]
+    public void FaultBelowTheDirectory_StillMarksTheDirectoryEntryAccessed()
+    {
+        // The directory entry was used to reach the table (the manual: "whenever the processor uses
+        // a paging-structure entry ... it sets the accessed flag"; QEMU does the same).
+        var (m, t, pt, stop) = Access(P | RW | US, P | US, 3, true, true);
+        using (m)
+        {
+            t.AssertHaltedIn(Vectors.PF, stop);
+            Assert.That(pt.Pde(TargetPage) & A, Is.EqualTo(A));
+            // Whether real processors set the PTE's A on a protection fault is not clear to us; QEMU does not.
+            Assert.That(pt.Pte(TargetPage) & D, Is.EqualTo(0u), "no write happened");
+        }
+
+        var (m2, t2, pt2, stop2) = Access(P | RW | US, 0, 0, false, true);
+        using (m2)
+        {
+            t2.AssertHaltedIn(Vectors.PF, stop2);
+            Assert.That(pt2.Pde(TargetPage) & A, Is.EqualTo(A));
+        }
+    }
+
+    [Test]
     public void WriteAfterARead_ThroughTheSameTlbEntry_StillSetsDirty()
     {
         using var m = new TestMachine();
