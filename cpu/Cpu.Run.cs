@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace MiniHv.Cpu;
 
@@ -51,7 +52,7 @@ public sealed unsafe partial class Cpu
                 return StopReason.Budget;
 
             int max = remaining < limit ? (int)Math.Min(remaining, int.MaxValue) : limit;
-            int done = ExecuteBlock(max, ref previous, out bool tripleFault);
+            int done = ExecuteBlocks(max, ref previous, out bool tripleFault);
             remaining -= done;
             InstructionsExecuted += done;
             if (tripleFault)
@@ -60,61 +61,98 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// Run one block, at most <paramref name="max"/> instructions of it; returns how many retired.
+    /// Run blocks, at most <paramref name="max"/> instructions in all; returns how many retired.
     /// <paramref name="previous"/> is the block that ran just before and ran to its end, or null.
     /// </summary>
-    private int ExecuteBlock(int max, ref Block? previous, out bool tripleFault)
+    /// <remarks>
+    /// A block that runs to its end without asking to stop chains straight into the next one: nothing
+    /// that Run checks between blocks can have changed, since every instruction that could make an
+    /// interrupt deliverable (STI, POPF, IRET, port I/O), halt, or change the mode sets AbortBlock.
+    /// </remarks>
+    private int ExecuteBlocks(int max, ref Block? previous, out bool tripleFault)
     {
         tripleFault = false;
-        uint start = EipValue;
-        Block? block = previous?.Successor(start, TranslationEpoch);
-        if (block == null || !block.Valid)
+        int total = 0;
+        while (true)
         {
+            uint start = EipValue;
+            Block? block = previous?.Successor(start, TranslationEpoch);
+            if (block == null || !block.Valid)
+            {
+                try
+                {
+                    block = GetBlock(start);
+                }
+                catch (GuestFault f)
+                {
+                    previous = null;
+                    tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
+                    AbortBlock = false;
+                    return total;
+                }
+
+                if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
+                    previous.Link(start, block, TranslationEpoch);
+            }
+
+            int left = max - total;
+            int n = block.Count < left ? block.Count : left;
+            int i;
             try
             {
-                block = GetBlock(start);
+                i = ExecuteInstructions(block.Insns, start, n);
             }
             catch (GuestFault f)
             {
+                // A fault: EIP names the instruction that caused it, which did not retire.
+                i = _executingIndex;
+                EipValue = start + block.Insns[i].Offset;
+                if (block.Bitness == 16)
+                    EipValue &= 0xFFFF;
                 previous = null;
                 tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
                 AbortBlock = false;
-                return 0;
+                return total + i;
             }
 
-            if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
-                previous.Link(start, block, TranslationEpoch);
-        }
-
-        int n = block.Count < max ? block.Count : max;
-        int i = 0;
-        ref Insn first = ref block.Insns[0];
-        try
-        {
-            while (i < n)
+            total += i;
+            if (AbortBlock || i != block.Count || !block.Valid)
             {
-                ref Insn insn = ref Unsafe.Add(ref first, i);
-                EipValue = start + insn.NextOffset;
-                insn.Exec(this, ref insn);
-                i++;
-                if (AbortBlock)
-                    break;
+                previous = !AbortBlock && i == block.Count && block.Valid ? block : null;
+                AbortBlock = false;
+                return total;
             }
+
+            previous = block;
+            if (total >= max)
+                return total;
         }
-        catch (GuestFault f)
+    }
+
+    // The index of the instruction ExecuteInstructions is running, for the fault path.
+    private int _executingIndex;
+
+    /// <summary>
+    /// The hot loop: up to <paramref name="n"/> instructions of a block. Kept free of exception handling
+    /// so the JIT holds its locals in registers; a fault unwinds to ExecuteBlock, which finds the faulting
+    /// instruction in <see cref="_executingIndex"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int ExecuteInstructions(Insn[] insns, uint start, int n)
+    {
+        ref Insn first = ref MemoryMarshal.GetArrayDataReference(insns);
+        int i = 0;
+        while (i < n)
         {
-            // A fault: EIP names the instruction that caused it, which did not retire.
-            EipValue = start + Unsafe.Add(ref first, i).Offset;
-            if (block.Bitness == 16)
-                EipValue &= 0xFFFF;
-            previous = null;
-            tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
-            AbortBlock = false;
-            return i;
+            ref Insn insn = ref Unsafe.Add(ref first, i);
+            _executingIndex = i;
+            EipValue = start + insn.NextOffset;
+            insn.Exec(this, ref insn);
+            i++;
+            if (AbortBlock)
+                break;
         }
 
-        previous = !AbortBlock && i == block.Count && block.Valid ? block : null;
-        AbortBlock = false;
         return i;
     }
 }

@@ -100,6 +100,10 @@ public sealed unsafe partial class Cpu
             writable &= 0xFFFF;
         uint current = GetEflags();
         SetEflags((current & ~writable) | (value & writable));
+
+        // Interrupts just became deliverable: leave the block so Run looks at the interrupt line.
+        if ((current & IF) == 0 && (FlagsRest & IF) != 0)
+            AbortBlock = true;
     }
 
     internal static void Leave(Cpu c, ref Insn i)

@@ -92,6 +92,7 @@ public sealed unsafe partial class Cpu
                 Probe(lin, true);
                 Write(lin, size, _io.In((ushort)R[2], size));
                 AdvanceIndex(7, delta, a16);
+                AbortBlock = true; // as IN: a device may have changed its interrupt request
                 break;
             }
 
@@ -100,6 +101,7 @@ public sealed unsafe partial class Cpu
                 uint v = Read(Linear(i.Seg, si, size, false), size);
                 _io.Out((ushort)R[2], size, v);
                 AdvanceIndex(6, delta, a16);
+                AbortBlock = true; // as OUT
                 break;
             }
         }

@@ -203,6 +203,7 @@ public sealed unsafe partial class Cpu
         ushort port = (ushort)((i.Form & FormOp1Imm) != 0 ? i.Imm : c.R[2]);
         c.CheckIoPermission(port, i.Size);
         c.SetReg(0, i.Size, c._io.In(port, i.Size) & SizeMask(i.Size));
+        c.AbortBlock = true; // a device may have changed its interrupt request
     }
 
     internal static void Out(Cpu c, ref Insn i)
@@ -210,6 +211,7 @@ public sealed unsafe partial class Cpu
         ushort port = (ushort)((i.Form & FormOp1Imm) != 0 ? i.Imm : c.R[2]);
         c.CheckIoPermission(port, i.Size);
         c._io.Out(port, i.Size, c.GetReg(0, i.Size));
+        c.AbortBlock = true; // a device may have changed its interrupt request, or stopped the machine
     }
 
     // ---- Flags ------------------------------------------------------------------------------
@@ -279,6 +281,7 @@ public sealed unsafe partial class Cpu
         ulong tsc = (ulong)c.InstructionsExecuted;
         c.R[0] = (uint)tsc;
         c.R[2] = (uint)(tsc >> 32);
+        c.AbortBlock = true; // the count is brought up to date between blocks: the next read sees it move
     }
 
     /// <summary>RDMSR (Op 0) and WRMSR (1): only the time-stamp counter MSR exists.</summary>

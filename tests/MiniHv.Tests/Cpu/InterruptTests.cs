@@ -181,9 +181,9 @@ public class InterruptTests
     }
 
     [Test]
-    public void InterruptRaisedByAnOut_IsDeliveredAfterTheMovSsShadow()
+    public void InterruptRaisedByAnOut_IsDeliveredRightAfterTheOut()
     {
-        // MOV SS holds off interrupts for one instruction so that SS:ESP can be loaded as a pair.
+        // The line rises during the OUT; the next instruction boundary takes it, as QEMU does.
         var (m, t, pic) = Machine();
         using (m)
         {
@@ -191,15 +191,37 @@ public class InterruptTests
             m.Cpu.Eflags = 0x2 | IF;
             var stop = m.Run(a =>
             {
-                a.mov(eax, SystemTables.KernelData);    // 5 bytes
+                a.mov(eax, 7);                          // 5 bytes
                 a.@out(0x80, al);                       // 2 bytes: raises the line
+                a.mov(ebx, 1);                          // interrupted before this
+                a.hlt();
+            });
+            t.AssertHaltedIn(Vector, stop);
+            Assert.That(t.Stack(0), Is.EqualTo(TestMachine.CodeBase + 7));
+            Assert.That(m.Cpu.Ebx, Is.EqualTo(0u));
+        }
+    }
+
+    [Test]
+    public void PendingInterrupt_WaitsOutTheStiThenTheMovSsShadow()
+    {
+        // STI holds off interrupts for one instruction; a MOV SS there holds them off for one more, so
+        // that SS:ESP is loaded as a pair (QEMU chains the two shadows the same way).
+        var (m, t, pic) = Machine();
+        using (m)
+        {
+            pic.Pending.Enqueue(Vector);
+            var stop = m.Run(a =>
+            {
+                a.mov(eax, SystemTables.KernelData);    // 5 bytes
+                a.sti();                                // 1 byte
                 a.mov(ss, ax);                          // 3 bytes (Iced writes the 66 prefix)
                 a.mov(esp, 0x60000);                    // 5 bytes, in the shadow
                 a.mov(ebx, 1);                          // interrupted before this
                 a.hlt();
             });
             t.AssertHaltedIn(Vector, stop);
-            Assert.That(t.Stack(0), Is.EqualTo(TestMachine.CodeBase + 15));
+            Assert.That(t.Stack(0), Is.EqualTo(TestMachine.CodeBase + 14));
             Assert.That(m.Cpu.Esp, Is.EqualTo(0x60000u - 12), "the frame went on the new stack");
             Assert.That(m.Cpu.Ebx, Is.EqualTo(0u));
         }
