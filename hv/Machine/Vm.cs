@@ -1,0 +1,302 @@
+using System.Diagnostics;
+using MiniHv.Cpu;
+using MiniHv.Hv.Devices;
+using MiniHv.Hv.Loader;
+using MiniHv.Hv.Memory;
+using Serilog;
+
+namespace MiniHv.Hv.Machine;
+
+/// <summary>What a call to <see cref="Vm.Run"/> left the guest doing.</summary>
+public enum VmRunState
+{
+    /// <summary>The quantum is used up; call Run again.</summary>
+    Running,
+
+    /// <summary>Halted until input arrives on COM1 (nothing else can wake it); see <see cref="Vm.WaitForInput"/>.</summary>
+    WaitingForInput,
+
+    /// <summary>Stopped for good; see <see cref="Vm.Exit"/>.</summary>
+    Exited,
+}
+
+/// <summary>
+/// One guest: a CPU with its RAM over the shared machine memory, its PC devices, and a loaded multiboot
+/// kernel. Time is the guest's instruction count: the PIT and RTC see it pass at
+/// <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips ahead to the next timer event, so a
+/// run replays exactly and an idle guest costs no host time. Whatever the guest does, <see cref="Run"/>
+/// never throws: a guest that misbehaves, or trips a defect in MiniHv, stops with an <see cref="Exit"/>.
+/// </summary>
+/// <remarks>Not thread-safe: one thread runs it. <see cref="RequestStop"/> and COM1 input may come from any thread.</remarks>
+public sealed class Vm : IDisposable
+{
+    /// <summary>Exceptions kept for the register dump.</summary>
+    public const int RecentFaultCount = 8;
+
+    private readonly ILogger _log;
+    private readonly Queue<FaultRecord> _recentFaults = new();
+    private readonly SemaphoreSlim _inputSignal = new(0);
+    private readonly Stopwatch _wallClock = new();
+    private volatile bool _stopRequested;
+    private volatile bool _inputClosed;
+    private bool _disposed;
+
+    /// <summary>Creates the guest and loads its kernel.</summary>
+    /// <param name="config">Image, command line, memory size and limits.</param>
+    /// <param name="machine">The pool this guest's frames come from.</param>
+    /// <param name="serialOutput">Receives each byte the guest sends on COM1, on the VM's thread.</param>
+    /// <param name="log">Where the guest's machine events go; tagged with its name.</param>
+    /// <exception cref="InvalidImageException">The image cannot boot in this guest.</exception>
+    /// <exception cref="MachineMemoryExhaustedException">The pool cannot hold the kernel.</exception>
+    public Vm(VmConfig config, MachineMemory machine, Action<byte> serialOutput, ILogger? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(machine);
+        ArgumentNullException.ThrowIfNull(serialOutput);
+        Config = config;
+        _log = (log ?? Serilog.Core.Logger.None).ForContext("Guest", config.Name);
+
+        MultibootImage image = MultibootImage.Parse(config.Image);
+        Memory = new GuestPhysicalMemory(machine, config.MemoryBytes);
+        try
+        {
+            Io = new IoBus(message => _log.Information("{Guest}: {Message}", config.Name, message));
+            Pic = new Pic8259Pair();
+            Pit = new Pit8254(Pic, config.InstructionsPerSecond);
+            Serial = new Uart16550(Pic, serialOutput);
+            Cmos = new CmosRtc(config.MemoryBytes, () => CmosRtc.DefaultTime + Pit.VirtualTime);
+            Cga = new CgaText(Memory.ReadByte);
+            DebugExit = new DebugExit(_ => Cpu?.RequestStop());
+            Pic.Attach(Io);
+            Pit.Attach(Io);
+            Serial.Attach(Io);
+            Cmos.Attach(Io);
+            Cga.Attach(Io);
+            DebugExit.Attach(Io);
+
+            Cpu = new Cpu.Cpu(Memory, Io) { InterruptController = Pic, FaultObserver = RecordFault };
+            Memory.BackingChanged += Cpu.FlushTlbFrame;
+            Serial.InputArrived += () => _inputSignal.Release();
+
+            Entry = MultibootLoader.Load(Memory, image, config.CommandLine);
+            Cpu.ResetFlat();
+            Cpu.Eip = Entry.EntryPoint;
+            Cpu.Eax = Entry.Eax;
+            Cpu.Ebx = Entry.Ebx;
+        }
+        catch
+        {
+            Cpu?.Dispose();
+            Memory.Dispose();
+            throw;
+        }
+    }
+
+    public VmConfig Config { get; }
+
+    public string Name => Config.Name;
+
+    public Cpu.Cpu Cpu { get; }
+
+    public GuestPhysicalMemory Memory { get; }
+
+    public IoBus Io { get; }
+
+    public Pic8259Pair Pic { get; }
+
+    public Pit8254 Pit { get; }
+
+    public Uart16550 Serial { get; }
+
+    public CmosRtc Cmos { get; }
+
+    public CgaText Cga { get; }
+
+    public DebugExit DebugExit { get; }
+
+    /// <summary>Where the kernel was entered.</summary>
+    public KernelEntry Entry { get; }
+
+    /// <summary>Why the guest stopped, or null while it can still run.</summary>
+    public VmExit? Exit { get; private set; }
+
+    /// <summary>The register dump taken when the guest stopped on a triple fault, unsupported operation or error.</summary>
+    public string? FinalRegisterDump { get; private set; }
+
+    /// <summary>Guest instructions retired.</summary>
+    public long Instructions => Cpu.InstructionsExecuted;
+
+    /// <summary>Instructions' worth of virtual time skipped while the CPU was halted.</summary>
+    public long IdleInstructions { get; private set; }
+
+    /// <summary>Host time spent inside <see cref="Run"/>.</summary>
+    public TimeSpan HostTime => _wallClock.Elapsed;
+
+    /// <summary>The last exceptions the CPU raised, oldest first.</summary>
+    public IReadOnlyCollection<FaultRecord> RecentFaults => _recentFaults;
+
+    /// <summary>Ask the guest to stop; the next <see cref="Run"/> (or the one in progress) ends it. Thread-safe.</summary>
+    public void RequestStop()
+    {
+        _stopRequested = true;
+        Cpu.RequestStop();
+        _inputSignal.Release();
+    }
+
+    /// <summary>Queue bytes for the guest's COM1 to receive. Thread-safe.</summary>
+    public void SendInput(ReadOnlySpan<byte> bytes) => Serial.EnqueueInput(bytes);
+
+    /// <summary>No more input will ever arrive (stdin reached its end): a guest waiting only for input then stops. Thread-safe.</summary>
+    public void CloseInput()
+    {
+        _inputClosed = true;
+        _inputSignal.Release();
+    }
+
+    /// <summary>Block until COM1 input arrives, input closes or a stop is requested, or the timeout passes.</summary>
+    public bool WaitForInput(TimeSpan timeout) => _inputSignal.Wait(timeout);
+
+    /// <summary>
+    /// Run the guest for up to <paramref name="quantum"/> instructions of virtual time (executed or skipped
+    /// while halted). Never throws for anything the guest does.
+    /// </summary>
+    public VmRunState Run(long quantum)
+    {
+        if (Exit != null)
+            return VmRunState.Exited;
+        _wallClock.Start();
+        try
+        {
+            return RunQuantum(quantum);
+        }
+        catch (MachineMemoryExhaustedException e)
+        {
+            Finish(VmExitKind.OutOfMemory, e.Message);
+        }
+        catch (Exception e)
+        {
+            // A defect of ours, not the guest's: stop this guest only, and keep the evidence.
+            _log.Error(e, "{Guest}: internal error at eip {Eip:x8}", Name, Cpu.Eip);
+            Finish(VmExitKind.EmulatorError, $"internal error in MiniHv: {e.GetType().Name}: {e.Message}", dump: true);
+        }
+        finally
+        {
+            _wallClock.Stop();
+        }
+
+        return VmRunState.Exited;
+    }
+
+    /// <summary>Run until the guest stops: waits for input when the guest waits for it.</summary>
+    public VmExit RunToEnd(long quantum = 1_000_000)
+    {
+        while (true)
+        {
+            switch (Run(quantum))
+            {
+                case VmRunState.Exited:
+                    return Exit!;
+                case VmRunState.WaitingForInput:
+                    WaitForInput(TimeSpan.FromMilliseconds(50));
+                    break;
+            }
+        }
+    }
+
+    private VmRunState RunQuantum(long quantum)
+    {
+        long remaining = quantum;
+        while (remaining > 0)
+        {
+            if (_stopRequested)
+                return Finish(VmExitKind.Stopped, "stopped");
+            if (Config.Timeout is TimeSpan limit && _wallClock.Elapsed >= limit)
+                return Finish(VmExitKind.TimeLimit, $"time limit of {limit.TotalSeconds:0.###} s reached");
+
+            long chunk = Math.Min(remaining, Pit.InstructionsUntilNextEvent());
+            if (Config.MaxInstructions is long max)
+            {
+                long left = max - Cpu.InstructionsExecuted;
+                if (left <= 0)
+                    return Finish(VmExitKind.InstructionLimit, $"instruction limit of {max} reached");
+                chunk = Math.Min(chunk, left);
+            }
+
+            Serial.Poll();
+            long before = Cpu.InstructionsExecuted;
+            StopReason reason = Cpu.Run(chunk);
+            long done = Cpu.InstructionsExecuted - before;
+            Pit.Advance(done);
+            remaining -= done;
+
+            switch (reason)
+            {
+                case StopReason.Halted:
+                    if ((Cpu.Eflags & MiniHv.Cpu.Cpu.IF) == 0)
+                        return Finish(VmExitKind.HaltedForever, $"halted with interrupts disabled at eip {Cpu.Eip:x8}");
+                    long wait = TimerWakeup();
+                    if (wait == long.MaxValue)
+                    {
+                        if (Serial.HasPendingInput)
+                            continue;
+                        if (_inputClosed)
+                            return Finish(VmExitKind.HaltedForever,
+                                $"halted at eip {Cpu.Eip:x8} waiting for an interrupt, with no timer running and no input to come");
+                        return VmRunState.WaitingForInput;
+                    }
+
+                    Pit.Advance(wait);
+                    IdleInstructions += wait;
+                    remaining -= wait;
+                    break;
+                case StopReason.StopRequested:
+                    if (DebugExit.ExitStatus is int status)
+                        return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
+                    break; // the loop head sees a stop request of ours
+                case StopReason.TripleFault:
+                    return Finish(VmExitKind.TripleFault, $"triple fault at eip {Cpu.Eip:x8}", dump: true);
+                case StopReason.Unsupported:
+                    return Finish(VmExitKind.Unsupported, $"unsupported: {Cpu.UnsupportedReason}", dump: true);
+            }
+        }
+
+        return VmRunState.Running;
+    }
+
+    /// <summary>Instructions of virtual time until the timer can wake the halted CPU, or long.MaxValue.</summary>
+    private long TimerWakeup()
+    {
+        // A PIT tick only wakes the CPU if the master PIC lets IRQ 0 through.
+        if ((Pic.Imr & 1) != 0)
+            return long.MaxValue;
+        return Pit.InstructionsUntilNextEvent();
+    }
+
+    private VmRunState Finish(VmExitKind kind, string message, int? debugExitStatus = null, bool dump = false)
+    {
+        Exit = new VmExit(kind, debugExitStatus, message);
+        if (dump)
+            FinalRegisterDump = RegisterDump.Format(Cpu, _recentFaults);
+        _log.Information("{Guest}: {Message} after {Instructions} instructions", Name, message, Cpu.InstructionsExecuted);
+        return VmRunState.Exited;
+    }
+
+    private void RecordFault(FaultRecord fault)
+    {
+        if (fault.Vector >= 32)
+            return; // interrupts and system calls are not faults
+        if (_recentFaults.Count == RecentFaultCount)
+            _recentFaults.Dequeue();
+        _recentFaults.Enqueue(fault);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        Cpu.Dispose();
+        Memory.Dispose();
+        _inputSignal.Dispose();
+    }
+}

@@ -1,0 +1,28 @@
+namespace MiniHv.Hv.Machine;
+
+/// <summary>Everything needed to create one guest: its image, command line, memory and limits.</summary>
+public sealed record VmConfig
+{
+    public const long DefaultMemoryBytes = 128L << 20;
+
+    /// <summary>Guest instructions per virtual second: the rate the PIT and RTC see time pass at.</summary>
+    public const long DefaultInstructionsPerSecond = 100_000_000;
+
+    public required string Name { get; init; }
+
+    /// <summary>The multiboot ELF image.</summary>
+    public required ReadOnlyMemory<byte> Image { get; init; }
+
+    /// <summary>The whole multiboot command line, as the kernel will find it (QEMU's is "PATH APPEND").</summary>
+    public string CommandLine { get; init; } = "";
+
+    public long MemoryBytes { get; init; } = DefaultMemoryBytes;
+
+    /// <summary>Stop the guest after this many instructions; null for no limit.</summary>
+    public long? MaxInstructions { get; init; }
+
+    /// <summary>Stop the guest after this much host time; null for no limit.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    public long InstructionsPerSecond { get; init; } = DefaultInstructionsPerSecond;
+}
