@@ -1,0 +1,30 @@
+using System.Globalization;
+
+namespace MiniHv.Cli.Bench;
+
+/// <summary>Benchmark results as one plain-text table, each row with its ratio to its baseline row.</summary>
+internal static class BenchTable
+{
+    public static void Write(TextWriter output, IReadOnlyList<BenchResult> results, string machine)
+    {
+        output.WriteLine($"minihv bench on {machine}; median of {results.Max(r => r.Runs.Count)} runs");
+        output.WriteLine();
+        string[] header = ["benchmark", "median", "min", "max", "unit", "vs baseline", "note"];
+        var rows = new List<string[]> { header };
+        foreach (BenchResult r in results)
+        {
+            string ratio = "";
+            if (r.Baseline != null && results.FirstOrDefault(b => b.Name == r.Baseline) is { } baseline && baseline.Median > 0)
+                ratio = string.Create(CultureInfo.InvariantCulture, $"{r.Median / baseline.Median:0.00}x {Short(baseline.Name)}");
+            rows.Add([r.Name, F(r.Median), F(r.Min), F(r.Max), r.Unit, ratio, r.Note ?? ""]);
+        }
+
+        int[] widths = Enumerable.Range(0, header.Length).Select(c => rows.Max(row => row[c].Length)).ToArray();
+        foreach (string[] row in rows)
+            output.WriteLine(string.Join("  ", row.Select((cell, c) => c is >= 1 and <= 3 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd());
+    }
+
+    private static string Short(string name) => name.StartsWith("baseline: ", StringComparison.Ordinal) ? name["baseline: ".Length..] : name;
+
+    private static string F(double v) => v.ToString(v >= 100 ? "0" : "0.0", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using Iced.Intel;
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
+
+namespace MiniHv.Cli.Bench;
+
+/// <summary>
+/// The CPU core's speed: the fixed loop in <see cref="CpuLoopWorkload"/>, a real guest (the embedded
+/// JOS-style kernel running dedupwork), and as the baseline, Iced decoding the same loop's code: the
+/// ceiling of an interpreter that decoded every instruction on every execution.
+/// </summary>
+internal static class CpuBenchmarks
+{
+    public const string LoopName = "cpu loop (paging on)";
+    public const string DecodeName = "baseline: Iced decode of the loop";
+    public const string GuestName = "jos dedupwork";
+
+    public static IEnumerable<BenchResult> Run(int runs, bool quick)
+    {
+        long loopInstructions = quick ? 20_000_000 : 200_000_000;
+        yield return DecodeBaseline(runs, loopInstructions);
+        yield return Loop(runs, loopInstructions);
+        yield return Guest(runs, quick ? 20 : 100);
+    }
+
+    private static BenchResult Loop(int runs, long instructions)
+    {
+        using var w = new CpuLoopWorkload();
+        w.Run(instructions / 10); // warm up: decode the blocks, let the JIT tier up
+        var rates = new List<double>();
+        for (int r = 0; r < runs; r++)
+        {
+            long before = w.Cpu.InstructionsExecuted;
+            var sw = Stopwatch.StartNew();
+            w.Run(instructions);
+            rates.Add(Mips(w.Cpu.InstructionsExecuted - before, sw.Elapsed));
+        }
+
+        return new BenchResult(LoopName, "MIPS", rates, Baseline: DecodeName);
+    }
+
+    private static BenchResult DecodeBaseline(int runs, long instructions)
+    {
+        byte[] code = new CpuLoopWorkload().CodeBytes;
+        var rates = new List<double>();
+        for (int r = -1; r < runs; r++)
+        {
+            long decoded = 0;
+            var sw = Stopwatch.StartNew();
+            long target = r < 0 ? instructions / 10 : instructions / 4;
+            var reader = new ByteArrayCodeReader(code);
+            var decoder = Decoder.Create(32, reader, 0x100000, DecoderOptions.NoInvalidCheck);
+            while (decoded < target)
+            {
+                reader.Position = 0;
+                decoder.IP = 0x100000;
+                while (reader.CanReadByte)
+                {
+                    decoder.Decode(out Instruction _);
+                    decoded++;
+                }
+            }
+
+            if (r >= 0)
+                rates.Add(Mips(decoded, sw.Elapsed));
+        }
+
+        return new BenchResult(DecodeName, "MIPS", rates);
+    }
+
+    private static BenchResult Guest(int runs, int rounds)
+    {
+        byte[] image = EmbeddedGuests.Jos();
+        var rates = new List<double>();
+        for (int r = -1; r < runs; r++)
+        {
+            var config = new VmConfig
+            {
+                Name = "bench",
+                Image = image,
+                CommandLine = $"{EmbeddedGuests.JosName} prog=dedupwork dedup.rounds={rounds}",
+                MemoryBytes = 64L << 20,
+            };
+            using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
+            using var vm = new Vm(config, machine, _ => { });
+            var sw = Stopwatch.StartNew();
+            VmExit exit = vm.RunToEnd();
+            if (exit.Kind != VmExitKind.DebugExit)
+                throw new InvalidOperationException($"the benchmark guest did not finish: {exit.Message}");
+            if (r >= 0)
+                rates.Add(Mips(vm.Instructions, sw.Elapsed));
+        }
+
+        return new BenchResult(GuestName, "MIPS", rates, Baseline: LoopName, Note: $"boot + dedupwork, {rounds} rounds");
+    }
+
+    private static double Mips(long instructions, TimeSpan elapsed) => instructions / elapsed.TotalSeconds / 1e6;
+}

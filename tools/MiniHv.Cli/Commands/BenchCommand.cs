@@ -1,0 +1,44 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using MiniHv.Cli.Bench;
+
+namespace MiniHv.Cli.Commands;
+
+/// <summary><c>minihv bench</c>: measure MiniHv's speed and print one table, ratios against baselines run alongside.</summary>
+internal static class BenchCommand
+{
+    public static Command Create(CliStreams streams)
+    {
+        var suite = new Argument<string>("SUITE")
+        {
+            Description = "what to measure: cpu, or all",
+            DefaultValueFactory = _ => "all",
+        };
+        suite.AcceptOnlyFromAmong("cpu", "all");
+        var runs = new Option<int>("--runs")
+        {
+            Description = "timed runs per benchmark; the table shows their median",
+            DefaultValueFactory = _ => 5,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 1000) r.AddError("--runs must be from 1 to 1000"); } },
+        };
+        var quick = new Option<bool>("--quick") { Description = "short runs, for a smoke test rather than a figure" };
+
+        var command = new Command("bench", """
+            Measure MiniHv's speed. Every figure is a median over --runs timed runs after a warm-up, and
+            where a row names a baseline, the ratio to that baseline measured in the same run: compare
+            ratios across machines, not absolute figures.
+            """)
+        {
+            suite, runs, quick,
+        };
+        command.SetAction(parse =>
+        {
+            var results = new List<BenchResult>();
+            results.AddRange(CpuBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
+            string machine = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}";
+            BenchTable.Write(streams.Output, results, machine);
+            return ExitStatus.Ok;
+        });
+        return command;
+    }
+}

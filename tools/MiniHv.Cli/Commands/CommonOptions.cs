@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using MiniHv.Hv.Loader;
+using MiniHv.Hv.Memory;
+
+namespace MiniHv.Cli.Commands;
+
+/// <summary>Options that several commands share, with one spelling and one meaning.</summary>
+internal static class CommonOptions
+{
+    /// <summary>Guest RAM, QEMU's -m: "64M", "1G"; a bare number is MiB.</summary>
+    /// <remarks>Null when not given: the caller applies its default, which the help shows as written.</remarks>
+    public static Option<long?> Memory(string defaultText) => new("--memory", "-m")
+    {
+        Description = $"guest RAM, like QEMU's -m: 64M, 1G, 512K (a bare number is MiB) [default: {defaultText}]",
+        HelpName = "SIZE",
+        CustomParser = r => ParseGuestMemory(r, r.Tokens[0].Value),
+    };
+
+    public static Option<double?> Timeout() => new("--timeout")
+    {
+        Description = "stop the guest after this many seconds of host time",
+        HelpName = "SECONDS",
+        Validators = { r => { if (r.GetValueOrDefault<double?>() is <= 0 or double.NaN) r.AddError("--timeout must be a positive number of seconds"); } },
+    };
+
+    public static Option<long?> MaxInstructions() => new("--max-instructions")
+    {
+        Description = "stop the guest after this many instructions",
+        HelpName = "N",
+        Validators = { r => { if (r.GetValueOrDefault<long?>() is <= 0) r.AddError("--max-instructions must be a positive count"); } },
+    };
+
+    public static Option<bool> Verbose() => new("--verbose", "-v")
+    {
+        Description = "log machine events (unclaimed ports, guest ends) on stderr",
+    };
+
+    private static long ParseGuestMemory(ArgumentResult r, string text)
+    {
+        if (!SizeParser.TryParse(text, out long bytes, out string error))
+        {
+            r.AddError($"--memory '{text}': {error}");
+            return 0;
+        }
+
+        if (bytes < MultibootLoader.MinimumRamBytes || bytes > GuestPhysicalMemory.MaxRamBytes)
+        {
+            r.AddError($"--memory '{text}': a guest has from {SizeParser.Format(MultibootLoader.MinimumRamBytes)} "
+                + "up to just under 3.5 GiB of RAM (the rest of 4 GiB is the PCI hole)");
+            return 0;
+        }
+
+        if (bytes % MachineMemory.FrameSize != 0)
+        {
+            r.AddError($"--memory '{text}': guest RAM is a whole number of 4 KiB pages");
+            return 0;
+        }
+
+        return bytes;
+    }
+}

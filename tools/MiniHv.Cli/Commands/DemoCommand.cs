@@ -1,0 +1,29 @@
+using System.CommandLine;
+using MiniHv.Hv.Machine;
+
+namespace MiniHv.Cli.Commands;
+
+/// <summary><c>minihv</c> with no command: the embedded JOS-style guest runs a few of its programs.</summary>
+internal static class DemoCommand
+{
+    /// <summary>The programs the demo starts, one environment each.</summary>
+    public const string DemoAppend = "prog=dedupwork prog=forktree dedup.rounds=10";
+
+    public static void Attach(RootCommand root, CliStreams streams)
+    {
+        var verbose = CommonOptions.Verbose();
+        root.Options.Add(verbose);
+        root.SetAction((parse, cancel) =>
+        {
+            streams.Error.WriteLine($"minihv: demo: the embedded JOS-style guest, \"{DemoAppend}\"");
+            var config = new VmConfig
+            {
+                Name = "jos",
+                Image = EmbeddedGuests.Jos(),
+                CommandLine = $"{EmbeddedGuests.JosName} {DemoAppend}",
+                MemoryBytes = 64L << 20,
+            };
+            return Task.FromResult(RunCommand.Boot(config, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel));
+        });
+    }
+}
