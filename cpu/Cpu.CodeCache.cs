@@ -20,6 +20,9 @@ public sealed unsafe partial class Cpu
     private readonly Dictionary<uint, List<Block>> _blocksByFrame = new();
     private readonly Block?[] _fastBlocks = new Block?[FastBlockEntries];
 
+    // Where a block is decoded before its instructions are copied into a block of the right size.
+    private readonly Insn[] _decodeScratch = new Insn[MaxBlockInstructions];
+
     /// <summary>Number of blocks decoded since creation (a decode-cache miss counter).</summary>
     public long BlocksDecoded { get; private set; }
 
@@ -99,7 +102,7 @@ public sealed unsafe partial class Cpu
         int available = 0x1000 - (int)(lin & 0xFFF);
         var reader = new PageCodeReader(this, host, available, lin);
         var decoder = Decoder.Create(bitness, reader, eip, DecoderOptions.NoInvalidCheck);
-        var insns = new Insn[MaxBlockInstructions];
+        Insn[] insns = _decodeScratch;
         int count = 0;
         bool crossesPage = false;
         while (count < MaxBlockInstructions)
@@ -117,6 +120,7 @@ public sealed unsafe partial class Cpu
             if (reader.Crossed)
                 crossesPage = true;
             ref Insn insn = ref insns[count++];
+            insn = default;
             insn.Offset = (ushort)offset;
             insn.NextOffset = (ushort)(offset + (uint)ins.Length);
             insn.Length = (byte)ins.Length;

@@ -64,14 +64,53 @@ public sealed unsafe partial class Cpu
     /// Run blocks, at most <paramref name="max"/> instructions in all; returns how many retired.
     /// <paramref name="previous"/> is the block that ran just before and ran to its end, or null.
     /// </summary>
-    /// <remarks>
-    /// A block that runs to its end without asking to stop chains straight into the next one: nothing
-    /// that Run checks between blocks can have changed, since every instruction that could make an
-    /// interrupt deliverable (STI, POPF, IRET, port I/O), halt, or change the mode sets AbortBlock.
-    /// </remarks>
     private int ExecuteBlocks(int max, ref Block? previous, out bool tripleFault)
     {
         tripleFault = false;
+        try
+        {
+            return ChainBlocks(max, ref previous);
+        }
+        catch (GuestFault f)
+        {
+            // A fault: EIP names the instruction that caused it, which did not retire. A fault while
+            // fetching a block leaves EIP at the block's start.
+            int total = _chainRetired;
+            if (_chainFirst != null)
+            {
+                EipValue = _chainStart + _executing->Offset;
+                if (_chain16)
+                    EipValue &= 0xFFFF;
+                total += (int)(_executing - _chainFirst);
+            }
+
+            previous = null;
+            tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
+            AbortBlock = false;
+            return total;
+        }
+    }
+
+    // Where ChainBlocks is, for the fault path: instructions retired before the current block, the
+    // block's first instruction (null while fetching a block), its start and bitness, and the instruction
+    // running. Plain values and pointers into pinned arrays: no GC write barrier on the hot path.
+    private int _chainRetired;
+    private Insn* _chainFirst;
+    private uint _chainStart;
+    private bool _chain16;
+    private Insn* _executing;
+
+    /// <summary>
+    /// The hot loop. A block that runs to its end without asking to stop chains straight into the next:
+    /// nothing that Run checks between blocks can have changed, since every instruction that could make an
+    /// interrupt deliverable (STI, POPF, IRET, port I/O), halt, or change the mode sets AbortBlock.
+    /// It has no exception handling, so the JIT keeps its locals in registers; a fault unwinds to
+    /// <see cref="ExecuteBlocks"/>, which finds where it was in the fields above.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised at once: no on-stack replacement mid-loop
+    private int ChainBlocks(int max, ref Block? previousBlock)
+    {
+        Block? previous = previousBlock;
         int total = 0;
         while (true)
         {
@@ -79,80 +118,46 @@ public sealed unsafe partial class Cpu
             Block? block = previous?.Successor(start, TranslationEpoch);
             if (block == null || !block.Valid)
             {
-                try
-                {
-                    block = GetBlock(start);
-                }
-                catch (GuestFault f)
-                {
-                    previous = null;
-                    tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
-                    AbortBlock = false;
-                    return total;
-                }
-
+                _chainFirst = null;
+                _chainRetired = total;
+                block = GetBlock(start);
                 if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
                     previous.Link(start, block, TranslationEpoch);
             }
 
+            Insn* first = block.First;
             int left = max - total;
-            int n = block.Count < left ? block.Count : left;
-            int i;
-            try
+            Insn* end = first + (block.Count < left ? block.Count : left);
+            _chainFirst = first;
+            _chainStart = start;
+            _chainRetired = total;
+            _chain16 = block.Bitness == 16;
+            Insn* p = first;
+            while (p < end)
             {
-                i = ExecuteInstructions(block.Insns, start, n);
-            }
-            catch (GuestFault f)
-            {
-                // A fault: EIP names the instruction that caused it, which did not retire.
-                i = _executingIndex;
-                EipValue = start + block.Insns[i].Offset;
-                if (block.Bitness == 16)
-                    EipValue &= 0xFFFF;
-                previous = null;
-                tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
-                AbortBlock = false;
-                return total + i;
+                _executing = p;
+                EipValue = start + p->NextOffset;
+                p->Exec(this, ref *p);
+                p++;
+                if (AbortBlock)
+                    break;
             }
 
-            total += i;
-            if (AbortBlock || i != block.Count || !block.Valid)
+            int retired = (int)(p - first);
+            total += retired;
+            if (AbortBlock || retired != block.Count || !block.Valid)
             {
-                previous = !AbortBlock && i == block.Count && block.Valid ? block : null;
+                previousBlock = !AbortBlock && retired == block.Count && block.Valid ? block : null;
                 AbortBlock = false;
                 return total;
             }
 
             previous = block;
             if (total >= max)
+            {
+                previousBlock = block;
                 return total;
+            }
         }
-    }
-
-    // The index of the instruction ExecuteInstructions is running, for the fault path.
-    private int _executingIndex;
-
-    /// <summary>
-    /// The hot loop: up to <paramref name="n"/> instructions of a block. Kept free of exception handling
-    /// so the JIT holds its locals in registers; a fault unwinds to ExecuteBlock, which finds the faulting
-    /// instruction in <see cref="_executingIndex"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private int ExecuteInstructions(Insn[] insns, uint start, int n)
-    {
-        ref Insn first = ref MemoryMarshal.GetArrayDataReference(insns);
-        int i = 0;
-        while (i < n)
-        {
-            ref Insn insn = ref Unsafe.Add(ref first, i);
-            _executingIndex = i;
-            EipValue = start + insn.NextOffset;
-            insn.Exec(this, ref insn);
-            i++;
-            if (AbortBlock)
-                break;
-        }
-
-        return i;
     }
 }

@@ -1,19 +1,29 @@
+using System.Runtime.CompilerServices;
+
 namespace MiniHv.Cpu;
 
 /// <summary>
 /// A run of decoded instructions that starts at one guest-physical address and ends at a
 /// control transfer, an instruction that changes processor mode, or the end of the page.
 /// </summary>
-internal sealed class Block
+internal sealed unsafe class Block
 {
-    public Block(uint physical, int bitness, Insn[] insns, int count, uint lastFrame)
+    /// <param name="decoded">The decoded instructions; the first <paramref name="count"/> are copied.</param>
+    public Block(uint physical, int bitness, ReadOnlySpan<Insn> decoded, int count, uint lastFrame)
     {
         Physical = physical;
         Bitness = bitness;
-        Insns = insns;
+
+        // Pinned, so the execution loop can hold plain pointers into it (no GC write barriers per block).
+        Insns = GC.AllocateUninitializedArray<Insn>(count, pinned: true);
+        decoded[..count].CopyTo(Insns);
+        First = (Insn*)Unsafe.AsPointer(ref Insns[0]);
         Count = count;
         LastFrame = lastFrame;
     }
+
+    /// <summary>The first instruction, in the pinned <see cref="Insns"/>.</summary>
+    public readonly Insn* First;
 
     public uint Physical { get; }
 
@@ -35,6 +45,7 @@ internal sealed class Block
     public uint NextEip0, NextEip1;
     public Block? Next0, Next1;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Block? Successor(uint eip, long epoch)
     {
         if (ChainEpoch != epoch)

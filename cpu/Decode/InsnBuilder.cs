@@ -533,7 +533,7 @@ internal static unsafe class InsnBuilder
         }
 
         d.Exec = &Cpu.MovGeneric;
-        if (d.Size != 4)
+        if (d.Size != 4 || d.Addr16)
             return false;
         if (IsReg32(in ins, 0))
         {

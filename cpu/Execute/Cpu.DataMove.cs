@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace MiniHv.Cpu;
 
 /// <summary>MOV and its relatives: MOVZX/MOVSX, LEA, XCHG, CMPXCHG, XADD, BSWAP, CMOVcc, SETcc, conversions.</summary>
@@ -7,9 +9,46 @@ public sealed unsafe partial class Cpu
 
     internal static void MovRI32(Cpu c, ref Insn i) => c.R[i.R0] = i.Imm;
 
-    internal static void MovRM32(Cpu c, ref Insn i) => c.R[i.R0] = c.Read32(c.Linear(ref i, 4, false));
+    // The commonest memory instructions: a flat segment and a TLB hit are handled here; anything else
+    // (a checked segment, a miss, a page-crossing access) redoes the whole access out of line, so the
+    // fast path keeps nothing live across a call.
+    internal static void MovRM32(Cpu c, ref Insn i)
+    {
+        if ((c.CheckedSegments & (1 << i.Seg)) == 0)
+        {
+            uint lin = c.R[i.Base] + (c.R[i.Index] << i.Scale) + i.Disp;
+            TlbEntry* e = c.TlbRead + ((lin >> 12) & TlbMask);
+            if (e->Tag == ((lin + 3) & 0xFFFFF000))
+            {
+                c.R[i.R0] = *(uint*)(e->Addend + lin);
+                return;
+            }
+        }
 
-    internal static void MovMR32(Cpu c, ref Insn i) => c.Write32(c.Linear(ref i, 4, true), c.R[i.R1]);
+        MovRM32Slow(c, ref i);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MovRM32Slow(Cpu c, ref Insn i) => c.R[i.R0] = c.Read32(c.Linear(ref i, 4, false));
+
+    internal static void MovMR32(Cpu c, ref Insn i)
+    {
+        if ((c.CheckedSegments & (1 << i.Seg)) == 0)
+        {
+            uint lin = c.R[i.Base] + (c.R[i.Index] << i.Scale) + i.Disp;
+            TlbEntry* e = c.TlbWrite + ((lin >> 12) & TlbMask);
+            if (e->Tag == ((lin + 3) & 0xFFFFF000))
+            {
+                *(uint*)(e->Addend + lin) = c.R[i.R1];
+                return;
+            }
+        }
+
+        MovMR32Slow(c, ref i);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MovMR32Slow(Cpu c, ref Insn i) => c.Write32(c.Linear(ref i, 4, true), c.R[i.R1]);
 
     internal static void MovMI32(Cpu c, ref Insn i) => c.Write32(c.Linear(ref i, 4, true), i.Imm);
 
