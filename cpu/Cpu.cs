@@ -188,6 +188,8 @@ public sealed unsafe partial class Cpu : IDisposable
             TranslationEpoch++;
         }
 
+        if (seg == SegReg.SS)
+            FlatStack32 = (CheckedSegments & (1 << (int)SegReg.SS)) == 0 && cache.Big;
         if (seg == SegReg.CS || seg == SegReg.SS)
             SelectTlbForCpl();
     }

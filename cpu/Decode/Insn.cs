@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Iced.Intel;
 
 namespace MiniHv.Cpu;
 
@@ -50,7 +49,4 @@ internal unsafe struct Insn
     public uint Disp;
     public uint Imm;
     public uint Imm2;
-
-    /// <summary>Iced's full decode, for the less common handlers that read it directly.</summary>
-    public Instruction Iced;
 }

@@ -12,7 +12,6 @@ internal static unsafe class InsnBuilder
     /// <summary>Fill <paramref name="d"/>; returns true when the instruction must end its block.</summary>
     public static bool Build(ref Insn d, in Instruction ins, bool decodeError)
     {
-        d.Iced = ins;
         d.Base = (byte)Cpu.NoReg;
         d.Index = (byte)Cpu.NoReg;
         d.Seg = (byte)SegReg.DS;

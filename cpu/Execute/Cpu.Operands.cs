@@ -124,35 +124,45 @@ public sealed unsafe partial class Cpu
 
     internal bool StackIs32 => Segs[(int)SegReg.SS].Big;
 
+    /// <summary>True while SS is a flat 32-bit segment: pushes and pops need no checks beyond the TLB.</summary>
+    internal bool FlatStack32;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Push32(uint value)
     {
-        if (StackIs32)
+        if (FlatStack32)
         {
             uint esp = R[4] - 4;
-            Write32(Linear((int)SegReg.SS, esp, 4, true), value);
-            R[4] = esp;
+            TlbEntry* e = TlbWrite + ((esp >> 12) & TlbMask);
+            if (e->Tag == ((esp + 3) & 0xFFFFF000))
+            {
+                *(uint*)(e->Addend + esp) = value;
+                R[4] = esp;
+                return;
+            }
         }
-        else
-        {
-            PushSized(value, 4);
-        }
+
+        PushSized(value, 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal uint Pop32()
     {
-        if (StackIs32)
+        if (FlatStack32)
         {
             uint esp = R[4];
-            uint value = Read32(Linear((int)SegReg.SS, esp, 4, false));
-            R[4] = esp + 4;
-            return value;
+            TlbEntry* e = TlbRead + ((esp >> 12) & TlbMask);
+            if (e->Tag == ((esp + 3) & 0xFFFFF000))
+            {
+                R[4] = esp + 4;
+                return *(uint*)(e->Addend + esp);
+            }
         }
 
         return PopSized(4);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal void PushSized(uint value, int size)
     {
         if (StackIs32)
@@ -169,6 +179,7 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal uint PopSized(int size)
     {
         uint sp = StackIs32 ? R[4] : R[4] & 0xFFFF;
