@@ -156,7 +156,7 @@ public class MultibootLoaderTests
 
     // ---- Bad images ----------------------------------------------------------------------
 
-    private static IEnumerable<TestCaseData> BadImages()
+    internal static IEnumerable<TestCaseData> BadImages()
     {
         yield return Bad("empty", [], "empty");
         var random = new byte[4096];

@@ -24,9 +24,8 @@ internal static class BenchCommand
         var quick = new Option<bool>("--quick") { Description = "short runs, for a smoke test rather than a figure" };
 
         var command = new Command("bench", """
-            Measure MiniHv's speed. Every figure is a median over --runs timed runs after a warm-up, and
-            where a row names a baseline, the ratio to that baseline measured in the same run: compare
-            ratios across machines, not absolute figures.
+            Measure MiniHv's speed: medians of --runs timed runs after a warm-up, with each row's ratio to
+            a baseline measured in the same run (compare ratios across machines, not absolute figures).
             """)
         {
             suite, runs, quick,

@@ -8,9 +8,9 @@ internal static class CommandTree
     public static RootCommand Create(CliStreams streams)
     {
         var root = new RootCommand("""
-            MiniHv: an i386 hypervisor for memory-management teaching and research. It runs JOS-style
-            kernels (and multiboot kernels of your own) side by side, with shadow page tables and
-            content-based page sharing. Without a command it runs the demo on the embedded guest.
+            MiniHv: an i386 PC emulator and hypervisor for memory-management teaching and research. It boots
+            multiboot kernels (the JOS-style guests in guests/, or your own) as qemu-system-i386 -kernel does.
+            Without a command it runs the demo: the embedded JOS-style guest, then a summary.
             """)
         {
             RunCommand.Create(streams),

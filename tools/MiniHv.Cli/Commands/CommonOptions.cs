@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.CommandLine.Parsing;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Memory;
@@ -21,14 +22,28 @@ internal static class CommonOptions
     {
         Description = "stop the guest after this many seconds of host time",
         HelpName = "SECONDS",
-        Validators = { r => { if (r.GetValueOrDefault<double?>() is <= 0 or double.NaN) r.AddError("--timeout must be a positive number of seconds"); } },
+        CustomParser = r =>
+        {
+            string text = r.Tokens[0].Value;
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0 && double.IsFinite(s))
+                return s;
+            r.AddError($"--timeout '{text}': --timeout must be a positive number of seconds");
+            return null;
+        },
     };
 
     public static Option<long?> MaxInstructions() => new("--max-instructions")
     {
         Description = "stop the guest after this many instructions",
         HelpName = "N",
-        Validators = { r => { if (r.GetValueOrDefault<long?>() is <= 0) r.AddError("--max-instructions must be a positive count"); } },
+        CustomParser = r =>
+        {
+            string text = r.Tokens[0].Value.Replace("_", "", StringComparison.Ordinal);
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n > 0)
+                return n;
+            r.AddError($"--max-instructions '{r.Tokens[0].Value}': --max-instructions must be a positive count");
+            return null;
+        },
     };
 
     public static Option<bool> Verbose() => new("--verbose", "-v")

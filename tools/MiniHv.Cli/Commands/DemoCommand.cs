@@ -23,7 +23,10 @@ internal static class DemoCommand
                 CommandLine = $"{EmbeddedGuests.JosName} {DemoAppend}",
                 MemoryBytes = 64L << 20,
             };
-            return Task.FromResult(RunCommand.Boot(config, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel));
+            int status = RunCommand.Boot(config, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel, summary: true);
+
+            // The guest ends by writing 0 to the debug-exit port (QEMU's status 1): for the demo, success.
+            return Task.FromResult(status == 1 ? ExitStatus.Ok : status);
         });
     }
 }

@@ -28,11 +28,10 @@ internal static class RunCommand
         var verbose = CommonOptions.Verbose();
 
         var command = new Command("run", """
-            Boot a multiboot kernel. Its COM1 output goes to stdout and stdin goes to its COM1 input.
-            The run ends when the guest writes to QEMU's isa-debug-exit port 0xf4 (minihv then exits with
-            QEMU's status, (value << 1) | 1), halts for good (status 0), triple-faults (a register dump on
-            stderr, status 6), reaches --timeout or --max-instructions (status 8), runs out of memory
-            (status 10) or does something MiniHv does not model (status 12). Ctrl-C stops it (status 130).
+            Boot a multiboot kernel with COM1 on stdin/stdout, like qemu-system-i386 -kernel. Exit status:
+            QEMU's (v << 1) | 1 after a write of v to the isa-debug-exit port 0xf4; 0 when the guest halts
+            for good; 4 bad image; 6 triple fault (register dump on stderr); 8 --timeout or
+            --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
             image, append, memory, timeout, maxInstructions, verbose,
@@ -67,7 +66,8 @@ internal static class RunCommand
     }
 
     /// <summary>Boot one guest on the console streams and report how it ended.</summary>
-    internal static int Boot(VmConfig config, CliStreams streams, Serilog.ILogger log, CancellationToken cancel)
+    /// <param name="summary">Print how the run went and what it cost on the output afterwards.</param>
+    internal static int Boot(VmConfig config, CliStreams streams, Serilog.ILogger log, CancellationToken cancel, bool summary = false)
     {
         using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
         Vm vm;
@@ -92,6 +92,8 @@ internal static class RunCommand
             if (vm.FinalRegisterDump is string dump)
                 streams.Error.Write(dump);
             streams.Error.Flush();
+            if (summary)
+                RunSummary.Write(streams.Output, vm, machine);
             return GuestExitStatus.For(exit);
         }
     }

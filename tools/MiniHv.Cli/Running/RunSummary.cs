@@ -1,0 +1,23 @@
+using System.Globalization;
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
+
+namespace MiniHv.Cli.Running;
+
+/// <summary>The few lines after a run: how it ended, how fast it went, and what its memory cost.</summary>
+internal static class RunSummary
+{
+    public static void Write(TextWriter output, Vm vm, MachineMemory machine)
+    {
+        double seconds = vm.HostTime.TotalSeconds;
+        double mips = seconds > 0 ? vm.Instructions / seconds / 1e6 : 0;
+        long ramFrames = vm.Memory.FrameCount;
+        output.WriteLine();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{vm.Name}: {vm.Exit?.Message}; {vm.Instructions:N0} instructions in {seconds:0.00} s ({mips:0} MIPS)"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{vm.Name}: guest RAM {ramFrames} frames ({SizeParser.Format(ramFrames << 12)}): {vm.Memory.PrivateFrames} private, "
+            + $"{vm.Memory.ZeroMappedFrames} still on the zero frame; machine frames in use at the end {machine.FramesInUse}, "
+            + $"at most {machine.PeakFramesInUse} ({SizeParser.Format(machine.PeakFramesInUse << 12)})"));
+    }
+}
