@@ -62,7 +62,8 @@ public sealed unsafe partial class Cpu
     /// <summary>Set the arithmetic flags eagerly: <paramref name="flags"/> holds the new values of the bits in <paramref name="mask"/>.</summary>
     internal void SetArith(uint flags, uint mask)
     {
-        uint current = LazyOp == FlagOp.None ? FlagsRest : (FlagsRest & ~ArithFlags) | ArithmeticFlags();
+        // Every arithmetic flag replaced (SHL, SHR, SAR...): the old ones need not be worked out.
+        uint current = LazyOp == FlagOp.None || mask == ArithFlags ? FlagsRest : (FlagsRest & ~ArithFlags) | ArithmeticFlags();
         FlagsRest = (current & ~mask) | (flags & mask);
         LazyOp = FlagOp.None;
     }
