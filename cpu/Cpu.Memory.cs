@@ -93,25 +93,28 @@ public sealed unsafe partial class Cpu
     // ---- Translation -----------------------------------------------------------------------
 
     /// <summary>
-    /// Translate a linear address for an access, raising #PF as the architecture does. Returns the
-    /// guest-physical address and whether a write entry may be cached for it.
+    /// Translate a linear address for an access, raising #PF as the architecture does. With paging off
+    /// the address is the physical one; with paging on the MMU answers (<see cref="Mmu"/>).
     /// </summary>
-    internal uint Translate(uint linear, AccessKind access, out bool writeAllowed)
+    internal Translation Translate(uint linear, AccessKind access)
     {
+        Translation t;
         if ((_cr0 & CR0_PG) == 0)
         {
-            writeAllowed = true;
-            return linear;
+            t = default;
+            t.PhysicalPage = linear & 0xFFFFF000;
+            t.Host = (access & AccessKind.Write) != 0 ? _memory.FrameForWrite(linear >> 12) : _memory.FrameForRead(linear >> 12);
+            t.Cacheable = true;
+            return t;
         }
 
-        if (!PageWalker.Walk(_memory, _cr3, (_cr4 & CR4_PSE) != 0, (_cr0 & CR0_WP) != 0, linear, access,
-                out uint physical, out writeAllowed, out int error))
+        if (!Mmu.Translate(linear, access, out t, out int error))
         {
             Cr2Value = linear;
             throw Fault(Vectors.PF, error);
         }
 
-        return physical | (linear & 0xFFF);
+        return t;
     }
 
     private AccessKind AccessFor(bool write, bool supervisor)
@@ -120,44 +123,51 @@ public sealed unsafe partial class Cpu
     /// <summary>Fill the read TLB for <paramref name="linear"/>; returns the entry, or null when the frame is not RAM.</summary>
     private TlbEntry* FillRead(uint linear, bool supervisor, out uint physical)
     {
-        physical = Translate(linear, AccessFor(false, supervisor), out _);
-        byte* frame = _memory.FrameForRead(physical >> 12);
-        if (frame == null)
+        Translation t = Translate(linear, AccessFor(false, supervisor));
+        physical = t.PhysicalPage | (linear & 0xFFF);
+        if (t.Host == null)
             return null;
         TlbEntry* e = (supervisor || CplValue != 3 ? SupRead : UserRead) + ((linear >> 12) & TlbMask);
+        if (!t.Cacheable)
+            e = ScratchEntry;
         e->Tag = linear & 0xFFFFF000;
-        e->Gfn = physical >> 12;
-        e->Addend = (nint)frame - (nint)(linear & 0xFFFFF000);
+        e->Gfn = t.PhysicalPage >> 12;
+        e->Addend = (nint)t.Host - (nint)(linear & 0xFFFFF000);
         return e;
     }
 
-    private TlbEntry* FillWrite(uint linear, bool supervisor, out uint physical)
+    /// <summary>
+    /// Fill the write TLB for <paramref name="linear"/>; returns the entry, or null when the frame is not
+    /// RAM. A translation the TLB may not keep is returned in a scratch entry used for this store only;
+    /// <paramref name="notify"/> then says whether the MMU wants to hear of the store.
+    /// </summary>
+    private TlbEntry* FillWrite(uint linear, bool supervisor, out uint physical, out bool notify)
     {
-        physical = Translate(linear, AccessFor(true, supervisor), out bool writeAllowed);
-        uint gfn = physical >> 12;
+        Translation t = Translate(linear, AccessFor(true, supervisor));
+        physical = t.PhysicalPage | (linear & 0xFFF);
+        notify = t.NotifyWrite;
+        uint gfn = t.PhysicalPage >> 12;
         if (CodeFrames[gfn] != 0)
             InvalidateCodeFrame(gfn);
-        byte* frame = _memory.FrameForWrite(gfn);
-        if (frame == null)
+        if (t.Host == null)
             return null;
         TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((linear >> 12) & TlbMask);
-        if (!writeAllowed)
+        if (!t.Cacheable || t.NotifyWrite)
         {
-            // Not dirty yet in the guest PTE: the next write must walk again to set D.
             e->Tag = TlbEntry.Invalid;
-            _scratchEntry.Tag = linear & 0xFFFFF000;
-            _scratchEntry.Gfn = gfn;
-            _scratchEntry.Addend = (nint)frame - (nint)(linear & 0xFFFFF000);
-            return ScratchEntry;
+            e = ScratchEntry;
         }
 
         e->Tag = linear & 0xFFFFF000;
         e->Gfn = gfn;
-        e->Addend = (nint)frame - (nint)(linear & 0xFFFFF000);
+        e->Addend = (nint)t.Host - (nint)(linear & 0xFFFFF000);
         return e;
     }
 
+    // Holds a translation the TLB may not keep, for the one access that asked for it.
+#pragma warning disable CS0649 // written through ScratchEntry
     private TlbEntry _scratchEntry;
+#pragma warning restore CS0649
 
     private TlbEntry* ScratchEntry => (TlbEntry*)Unsafe.AsPointer(ref _scratchEntry);
 
@@ -241,7 +251,7 @@ public sealed unsafe partial class Cpu
             + ((lin >> 12) & TlbMask);
         if (e->Tag == (lin & 0xFFFFF000))
             return;
-        Translate(lin, AccessFor(write, supervisor), out _);
+        Translate(lin, AccessFor(write, supervisor));
     }
 
     // ---- Writes ----------------------------------------------------------------------------
@@ -301,9 +311,11 @@ public sealed unsafe partial class Cpu
         }
 
         TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((lin >> 12) & TlbMask);
+        bool notify = false;
+        uint physical = 0;
         if (e->Tag != (lin & 0xFFFFF000))
         {
-            e = FillWrite(lin, supervisor, out uint physical);
+            e = FillWrite(lin, supervisor, out physical, out notify);
             if (e == null)
             {
                 _memory.WriteUnbacked(physical, size, value);
@@ -318,6 +330,9 @@ public sealed unsafe partial class Cpu
             case 2: *(ushort*)p = (ushort)value; break;
             default: *(uint*)p = value; break;
         }
+
+        if (notify)
+            Mmu.WriteCompleted(physical, size);
     }
 
     // ---- Public helpers for loaders, debuggers and tests --------------------------------------

@@ -64,6 +64,7 @@ public sealed unsafe partial class Cpu : IDisposable
     {
         _memory = memory;
         _io = io;
+        Mmu = new WalkingMmu(this, memory);
         R = (uint*)NativeMemory.AllocZeroed(16 * sizeof(uint));
         SegBase = (uint*)NativeMemory.AllocZeroed(8 * sizeof(uint));
         InitTlb();
@@ -72,6 +73,9 @@ public sealed unsafe partial class Cpu : IDisposable
     }
 
     public IInterruptController? InterruptController { get; set; }
+
+    /// <summary>Who translates linear addresses with paging on: the plain <see cref="WalkingMmu"/> unless a hypervisor installs its own.</summary>
+    public IMmu Mmu { get; set; }
 
     /// <summary>Guest instructions retired since creation.</summary>
     public long InstructionsExecuted { get; internal set; }
@@ -115,6 +119,7 @@ public sealed unsafe partial class Cpu : IDisposable
         {
             _cr3 = value;
             FlushTlb();
+            Mmu.PagingChanged(PagingChange.Cr3Loaded);
         }
     }
 
@@ -125,6 +130,7 @@ public sealed unsafe partial class Cpu : IDisposable
         {
             _cr4 = value;
             FlushTlb();
+            Mmu.PagingChanged(PagingChange.Cr4Changed);
         }
     }
 
@@ -169,6 +175,7 @@ public sealed unsafe partial class Cpu : IDisposable
         Halted = false;
         InterruptShadow = false;
         FlushTlb();
+        Mmu.PagingChanged(PagingChange.Cr0Changed);
     }
 
     /// <summary>Install a segment register's descriptor cache directly (loader and tests).</summary>
@@ -205,7 +212,10 @@ public sealed unsafe partial class Cpu : IDisposable
         uint changed = _cr0 ^ value;
         _cr0 = value;
         if ((changed & (CR0_PG | CR0_WP | CR0_PE)) != 0)
+        {
             FlushTlb();
+            Mmu.PagingChanged(PagingChange.Cr0Changed);
+        }
         AbortBlock = true;
     }
 

@@ -150,7 +150,9 @@ public sealed unsafe partial class Cpu
     internal static void Invlpg(Cpu c, ref Insn i)
     {
         c.RequireCpl0();
-        c.FlushTlbPage(c.SegBase[i.Seg] + c.EffectiveAddress(ref i));
+        uint linear = c.SegBase[i.Seg] + c.EffectiveAddress(ref i);
+        c.FlushTlbPage(linear);
+        c.Mmu.InvalidatePage(linear);
         c.AbortBlock = true;
     }
 

@@ -5,7 +5,7 @@ namespace MiniHv.Cpu;
 /// U/S and R/W checked with CR0.WP; Accessed and Dirty set as hardware sets them. The walker
 /// knows guest-physical addresses only; what backs them is the physical memory's business.
 /// </summary>
-internal static unsafe class PageWalker
+public static unsafe class PageWalker
 {
     public const uint P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, PS = 0x80;
 
@@ -13,28 +13,30 @@ internal static unsafe class PageWalker
     public const int ErrPresent = 1, ErrWrite = 2, ErrUser = 4;
 
     /// <summary>
-    /// Translate <paramref name="linear"/>. Returns true with the physical address and whether a
-    /// write through this translation would be allowed now (the entry is writable for this access
-    /// kind and already dirty); false with the page-fault error code.
+    /// The architectural walk of <paramref name="linear"/> for <paramref name="access"/>: on success every
+    /// level walked is marked Accessed and, for a write, the leaf Dirty, and the record holds what the walk
+    /// saw; on failure <see cref="WalkRecord.ErrorCode"/> is the page-fault error code. With CR0.WP clear
+    /// (<paramref name="wp"/> false) a supervisor write to a read-only page succeeds.
     /// </summary>
-    public static bool Walk(IPhysicalMemory memory, uint cr3, bool pse, bool wp, uint linear, AccessKind access,
-        out uint physical, out bool writeAllowed, out int errorCode)
+    public static bool Walk(IPhysicalMemory memory, uint cr3, bool pse, bool wp, uint linear, AccessKind access, out WalkRecord walk)
     {
         bool write = (access & AccessKind.Write) != 0;
         bool user = (access & AccessKind.User) != 0;
         int errAccess = (write ? ErrWrite : 0) | (user ? ErrUser : 0);
-        physical = 0;
-        writeAllowed = false;
+        walk = default;
 
         uint pdeAddr = (cr3 & 0xFFFFF000) | ((linear >> 22) << 2);
         uint pde = ReadPhys(memory, pdeAddr);
+        walk.PdeAddress = pdeAddr;
+        walk.Pde = pde;
         if ((pde & P) == 0)
         {
-            errorCode = errAccess;
+            walk.ErrorCode = errAccess;
             return false;
         }
 
         bool large = pse && (pde & PS) != 0;
+        walk.Large = large;
         uint pteAddr = 0, pte = 0, perms;
         if (large)
         {
@@ -47,23 +49,28 @@ internal static unsafe class PageWalker
             {
                 pde |= A;
                 WritePhys(memory, pdeAddr, pde);
+                walk.Pde = pde;
             }
 
             pteAddr = (pde & 0xFFFFF000) | (((linear >> 12) & 0x3FF) << 2);
             pte = ReadPhys(memory, pteAddr);
+            walk.PteAddress = pteAddr;
+            walk.Pte = pte;
             if ((pte & P) == 0)
             {
-                errorCode = errAccess;
+                walk.ErrorCode = errAccess;
                 return false;
             }
 
             perms = pde & pte;
         }
 
-        bool canWrite = (perms & RW) != 0 || (!user && !wp);
-        if ((user && (perms & US) == 0) || (write && !canWrite))
+        walk.User = (perms & US) != 0;
+        walk.Writable = (perms & RW) != 0;
+        bool canWrite = walk.Writable || (!user && !wp);
+        if ((user && !walk.User) || (write && !canWrite))
         {
-            errorCode = errAccess | ErrPresent;
+            walk.ErrorCode = errAccess | ErrPresent;
             return false;
         }
 
@@ -74,13 +81,13 @@ internal static unsafe class PageWalker
             if (large && write)
                 pde |= D;
             WritePhys(memory, pdeAddr, pde);
+            walk.Pde = pde;
         }
 
-        bool dirty;
         if (large)
         {
-            physical = (pde & 0xFFC00000) | (linear & 0x003FF000);
-            dirty = (pde & D) != 0;
+            walk.PhysicalPage = (pde & 0xFFC00000) | (linear & 0x003FF000);
+            walk.Dirty = (pde & D) != 0;
         }
         else
         {
@@ -90,16 +97,18 @@ internal static unsafe class PageWalker
                 if (write)
                     pte |= D;
                 WritePhys(memory, pteAddr, pte);
+                walk.Pte = pte;
             }
 
-            physical = pte & 0xFFFFF000;
-            dirty = (pte & D) != 0;
+            walk.PhysicalPage = pte & 0xFFFFF000;
+            walk.Dirty = (pte & D) != 0;
         }
 
-        writeAllowed = canWrite && dirty;
-        errorCode = 0;
         return true;
     }
+
+    /// <summary>May an access of this privilege write through the walked page, given CR0.WP?</summary>
+    public static bool CanWrite(in WalkRecord walk, bool user, bool wp) => walk.Writable || (!user && !wp);
 
     /// <summary>Walk for a debugger or dump: no A/D updates, no faults; false when not mapped.</summary>
     public static bool Peek(IPhysicalMemory memory, uint cr3, bool pse, uint linear, out uint physical, out uint flags)
