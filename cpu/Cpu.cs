@@ -150,6 +150,9 @@ public sealed unsafe partial class Cpu : IDisposable
 
     public bool IsHalted => Halted;
 
+    /// <summary>Leave the HLT state without an interrupt, as a debugger or a test that moves EIP wants.</summary>
+    public void Wake() => Halted = false;
+
     /// <summary>
     /// The state a multiboot loader leaves: protected mode, paging off, flat 4 GiB segments
     /// with CS=0x08 and data 0x10, CPL 0, interrupts off.

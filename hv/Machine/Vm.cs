@@ -3,6 +3,7 @@ using MiniHv.Cpu;
 using MiniHv.Hv.Devices;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Memory;
+using MiniHv.Hv.Shadow;
 using Serilog;
 
 namespace MiniHv.Hv.Machine;
@@ -76,6 +77,8 @@ public sealed class Vm : IDisposable
 
             Cpu = new Cpu.Cpu(Memory, Io) { InterruptController = Pic, FaultObserver = RecordFault };
             Memory.BackingChanged += Cpu.FlushTlbFrame;
+            if (config.Paging == PagingMode.Shadow)
+                Cpu.Mmu = Shadow = new ShadowMmu(Cpu, Memory);
             Serial.InputArrived += () => _inputSignal.Release();
 
             Entry = MultibootLoader.Load(Memory, image, config.CommandLine);
@@ -113,6 +116,9 @@ public sealed class Vm : IDisposable
     public CgaText Cga { get; }
 
     public DebugExit DebugExit { get; }
+
+    /// <summary>The shadow MMU, or null when the guest runs on the plain walk.</summary>
+    public ShadowMmu? Shadow { get; }
 
     /// <summary>Where the kernel was entered.</summary>
     public KernelEntry Entry { get; }

@@ -25,4 +25,7 @@ public sealed record VmConfig
     public TimeSpan? Timeout { get; init; }
 
     public long InstructionsPerSecond { get; init; } = DefaultInstructionsPerSecond;
+
+    /// <summary>Shadow page tables, or the plain walk for comparison.</summary>
+    public PagingMode Paging { get; init; } = PagingMode.Shadow;
 }

@@ -1,3 +1,4 @@
+using MiniHv.Hv.Machine;
 using Iced.Intel;
 using MiniHv.Cpu;
 using static Iced.Intel.AssemblerRegisters;
@@ -9,8 +10,17 @@ namespace MiniHv.Tests.Cpu;
 /// (present/write/user, CR0.WP on and off) with CR2 and the pushed error code, Accessed and Dirty
 /// bits exactly when hardware sets them, 4 KiB and 4 MiB (CR4.PSE) pages, and the TLB flush rules.
 /// </summary>
+[TestFixture(PagingMode.Walk)]
+[TestFixture(PagingMode.Shadow)]
 public class PagingTests
 {
+    private readonly PagingMode _paging;
+
+    /// <summary>Every architectural paging test runs on the plain walk and again on the shadow MMU.</summary>
+    public PagingTests(PagingMode paging) => _paging = paging;
+
+    private TestMachine NewMachine() => new(_paging);
+
     private const uint P = PageTables.P, RW = PageTables.RW, US = PageTables.US, A = PageTables.A, D = PageTables.D, PS = PageTables.PS;
     private const uint Target = 0x800123, TargetPage = 0x800000, Frame = 0x600000, UserCode = 0x400000;
 
@@ -18,9 +28,9 @@ public class PagingTests
     /// Map the target page with the given entries, then read or write it at CPL 0 or 3. Returns the
     /// machine, its tables and how Run stopped; user code ends with INT 0x80, kernel code with HLT.
     /// </summary>
-    private static (TestMachine M, SystemTables T, PageTables Pt, StopReason Stop) Access(uint pde, uint pte, int cpl, bool write, bool wp)
+    private (TestMachine M, SystemTables T, PageTables Pt, StopReason Stop) Access(uint pde, uint pte, int cpl, bool write, bool wp)
     {
-        var m = new TestMachine();
+        var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m, P | RW | US);
         t.SetGate(0x80, Desc.Gate(SystemTables.KernelCode, SystemTables.Stub(0x80), dpl: 3));
@@ -165,7 +175,7 @@ public class PagingTests
     [Test]
     public void WriteAfterARead_ThroughTheSameTlbEntry_StillSetsDirty()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var pt = new PageTables(m);
         pt.Map(TargetPage, Frame, P | RW);
         m.Load(a =>
@@ -185,7 +195,7 @@ public class PagingTests
     [Test]
     public void DirtyClearedByTheKernel_IsSetAgainByTheNextWrite_AfterInvlpg()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var pt = new PageTables(m);
         pt.Map(TargetPage, Frame, P | RW);
         uint pteAddress = pt.PteAddress(TargetPage);
@@ -209,7 +219,7 @@ public class PagingTests
     [Test]
     public void InstructionFetch_SetsAccessedOnTheCodePage()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var pt = new PageTables(m);
         pt.Map(UserCode, UserCode, P | RW);
         m.Assemble(UserCode, a =>
@@ -228,7 +238,7 @@ public class PagingTests
     [Test]
     public void FourMegabytePage_WithPse_MapsTheWholeRegion()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var pt = new PageTables(m);
         pt.Map4M(0x800000, 0xC00000, P | RW);
         m.Memory.Write32(0xC01234, 0x4444);
@@ -249,7 +259,7 @@ public class PagingTests
     [Test]
     public void FourMegabytePage_Write_SetsDirtyInTheDirectoryEntry()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var pt = new PageTables(m);
         pt.Map4M(0x800000, 0xC00000, P | RW);
         m.Load(a =>
@@ -269,7 +279,7 @@ public class PagingTests
     [Test]
     public void PsBit_WithoutCr4Pse_IsIgnored_AndTheEntryPointsToAPageTable()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var pt = new PageTables(m);
         pt.Map4M(0x800000, 0xC00000, P | RW);
         m.Memory.Write32(0xC00000 + (1 * 4), 0x500000 | P | RW);  // PTE 1 of the "table" at 0xC00000
@@ -291,7 +301,7 @@ public class PagingTests
     [TestCase(PS, 0, false, true, 0, TestName = "FourMegabyteNotPresent_KernelRead_ErrorCode0")]
     public void FourMegabytePage_Protection_RaisesPageFaultWithTheErrorCode(uint pde, int cpl, bool write, bool wp, int errorCode)
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m, P | RW | US);
         pt.Map(UserCode, UserCode, P | US);
@@ -324,7 +334,7 @@ public class PagingTests
     [Test]
     public void InstructionFetchFromAnUnmappedPage_FaultsWithTheTargetInCr2AndEip()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m);
         m.Load(a =>
@@ -343,7 +353,7 @@ public class PagingTests
     [Test]
     public void InstructionFetchFromASupervisorPage_AtCpl3_FaultsWithErrorCode5()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m, P | RW | US);
         pt.Map(UserCode, UserCode, P | RW);
@@ -359,7 +369,7 @@ public class PagingTests
     [Test]
     public void InstructionCrossingIntoAnUnmappedPage_FaultsAtTheSecondPage_WithEipAtTheInstruction()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m);
         pt.Map(UserCode, UserCode, P | RW);
@@ -376,7 +386,7 @@ public class PagingTests
     [Test]
     public void DataAccessCrossingIntoAnUnmappedPage_FaultsBeforeWritingAnything()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m);
         pt.Map(TargetPage, Frame, P | RW);
@@ -398,7 +408,7 @@ public class PagingTests
     public void SupervisorPageCachedByTheKernel_StillFaultsForRing3()
     {
         // The kernel's read fills a translation; ring 3 must not reuse it without the user check.
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m, P | RW | US);
         pt.Map(UserCode, UserCode, P | US);
@@ -429,7 +439,7 @@ public class PagingTests
     [Test]
     public void TurningWpOn_RevokesAKernelWriteToAReadOnlyPage_ThatWasAllowedBefore()
     {
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m);
         pt.Map(TargetPage, Frame, P);
@@ -453,7 +463,7 @@ public class PagingTests
     public void EnablingPagingByMovCr0_TranslatesTheNextInstructionFetch()
     {
         // Identity-mapped code keeps running across the switch; data at a remapped address shows paging is on.
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var pt = new PageTables(m);
         pt.Map(TargetPage, Frame, P | RW);
         m.Memory.Write32(Frame, 0xFEED);
@@ -477,7 +487,7 @@ public class PagingTests
     {
         // GDT, IDT, TSS and the kernel stack sit on supervisor pages: the processor's own accesses
         // to them are supervisor accesses even while CPL is 3.
-        using var m = new TestMachine();
+        using var m = NewMachine();
         var t = new SystemTables(m);
         var pt = new PageTables(m, P | RW);
         pt.Map(UserCode, UserCode, P | US);

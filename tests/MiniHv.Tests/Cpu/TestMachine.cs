@@ -1,13 +1,21 @@
 using System.Runtime.InteropServices;
 using Iced.Intel;
 using MiniHv.Cpu;
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
+using MiniHv.Hv.Shadow;
 
 namespace MiniHv.Tests.Cpu;
 
-/// <summary>Plain RAM for CPU unit tests: every frame below the size is backed, nothing is shared.</summary>
+/// <summary>
+/// RAM for CPU unit tests: every frame below the size is backed. Either one plain native buffer, or a
+/// hypervisor guest memory (lazily allocated frames over a machine pool) for tests of the shadow MMU;
+/// the helpers read and write it the same way, as a device would, without going through the CPU.
+/// </summary>
 public sealed unsafe class FlatMemory : IPhysicalMemory, IDisposable
 {
     private readonly byte* _ram;
+    private readonly MachineMemory? _machine;
 
     public FlatMemory(uint bytes)
     {
@@ -15,37 +23,83 @@ public sealed unsafe class FlatMemory : IPhysicalMemory, IDisposable
         _ram = (byte*)NativeMemory.AllocZeroed(bytes);
     }
 
+    /// <summary>RAM as a guest of the hypervisor has it: frames on the zero frame until written.</summary>
+    public FlatMemory(uint bytes, bool guestMemory)
+    {
+        Size = bytes;
+        if (!guestMemory)
+        {
+            _ram = (byte*)NativeMemory.AllocZeroed(bytes);
+            return;
+        }
+
+        _machine = new MachineMemory(bytes >> 12);
+        Guest = new GuestPhysicalMemory(_machine, bytes);
+    }
+
     public uint Size { get; }
+
+    /// <summary>The guest memory behind this RAM, or null for a plain buffer.</summary>
+    public GuestPhysicalMemory? Guest { get; }
 
     public int UnbackedWrites { get; private set; }
 
-    public byte* FrameForRead(uint gfn) => (ulong)gfn << 12 < Size ? _ram + ((ulong)gfn << 12) : null;
+    public byte* FrameForRead(uint gfn)
+        => Guest != null ? Guest.FrameForRead(gfn) : (ulong)gfn << 12 < Size ? _ram + ((ulong)gfn << 12) : null;
 
-    public byte* FrameForWrite(uint gfn) => FrameForRead(gfn);
+    public byte* FrameForWrite(uint gfn)
+        => Guest != null ? Guest.FrameForWrite(gfn) : FrameForRead(gfn);
 
     public uint ReadUnbacked(uint physicalAddress, int size) => size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
 
     public void WriteUnbacked(uint physicalAddress, int size, uint value) => UnbackedWrites++;
 
-    public void Write(uint address, ReadOnlySpan<byte> bytes) => bytes.CopyTo(new Span<byte>(_ram + address, bytes.Length));
+    public void Write(uint address, ReadOnlySpan<byte> bytes)
+    {
+        if (Guest != null)
+            Guest.Write(address, bytes);
+        else
+            bytes.CopyTo(new Span<byte>(_ram + address, bytes.Length));
+    }
 
-    public void Write8(uint address, byte value) => _ram[address] = value;
+    public void Write8(uint address, byte value) => Write(address, [value]);
 
-    public void Write16(uint address, ushort value) => *(ushort*)(_ram + address) = value;
+    public void Write16(uint address, ushort value) => Write(address, BitConverter.GetBytes(value));
 
-    public void Write32(uint address, uint value) => *(uint*)(_ram + address) = value;
+    public void Write32(uint address, uint value) => Write(address, BitConverter.GetBytes(value));
 
-    public void Write64(uint address, ulong value) => *(ulong*)(_ram + address) = value;
+    public void Write64(uint address, ulong value) => Write(address, BitConverter.GetBytes(value));
 
-    public uint Read32(uint address) => *(uint*)(_ram + address);
+    public uint Read32(uint address) => BitConverter.ToUInt32(Read(address, 4));
 
-    public ushort Read16(uint address) => *(ushort*)(_ram + address);
+    public ushort Read16(uint address) => BitConverter.ToUInt16(Read(address, 2));
 
-    public ulong Read64(uint address) => *(ulong*)(_ram + address);
+    public ulong Read64(uint address) => BitConverter.ToUInt64(Read(address, 8));
 
-    public byte Read8(uint address) => _ram[address];
+    public byte Read8(uint address) => Read(address, 1)[0];
 
-    public void Dispose() => NativeMemory.Free(_ram);
+    private byte[] Read(uint address, int n)
+    {
+        var bytes = new byte[n];
+        if (Guest != null)
+            Guest.Read(address, bytes);
+        else
+            new ReadOnlySpan<byte>(_ram + address, n).CopyTo(bytes);
+        return bytes;
+    }
+
+    public void Dispose()
+    {
+        if (Guest != null)
+        {
+            Guest.Dispose();
+            _machine!.Dispose();
+        }
+        else
+        {
+            NativeMemory.Free(_ram);
+        }
+    }
 }
 
 /// <summary>Port I/O for tests: records OUTs, answers INs from a table (all ones otherwise).</summary>
@@ -79,12 +133,27 @@ public sealed class TestMachine : IDisposable
     public const uint CodeBase = 0x100000;
 
     public TestMachine(uint ramBytes = 16 << 20)
+        : this(PagingMode.Walk, ramBytes)
     {
-        Memory = new FlatMemory(ramBytes);
+    }
+
+    /// <summary>A machine whose MMU is the plain walk over plain RAM, or the hypervisor's shadow MMU over guest memory.</summary>
+    public TestMachine(PagingMode paging, uint ramBytes = 16 << 20)
+    {
+        Memory = new FlatMemory(ramBytes, guestMemory: paging == PagingMode.Shadow);
         Io = new RecordingIo();
         Cpu = new MiniHv.Cpu.Cpu(Memory, Io);
+        if (Memory.Guest != null)
+        {
+            Memory.Guest.BackingChanged += Cpu.FlushTlbFrame;
+            Cpu.Mmu = Shadow = new ShadowMmu(Cpu, Memory.Guest);
+        }
+
         Cpu.Esp = 0x80000;
     }
+
+    /// <summary>The shadow MMU, when the machine has one.</summary>
+    public ShadowMmu? Shadow { get; }
 
     public FlatMemory Memory { get; }
 

@@ -10,23 +10,28 @@ namespace MiniHv.Tests.EndToEnd;
 /// </summary>
 public class GoldenTranscriptTests
 {
+    // Both ways of translating: the shadow MMU, and the plain walk it is checked against.
     public static IEnumerable<TestCaseData> TestKernels()
-        => TestImages.Manifest("kernels").Select(f => new TestCaseData(f[0], f[1], f[2], f[3]).SetName($"Kernel_{f[0]}"));
+        => from f in TestImages.Manifest("kernels")
+           from mode in new[] { PagingMode.Shadow, PagingMode.Walk }
+           select new TestCaseData(f[0], f[1], f[2], f[3], mode).SetName($"Kernel_{f[0]}_{mode}");
 
     public static IEnumerable<TestCaseData> JosPrograms()
-        => TestImages.Manifest("jos").Select(f => new TestCaseData(f[0], f[1], f[2]).SetName($"Jos_{f[0]}"));
+        => from f in TestImages.Manifest("jos")
+           from mode in new[] { PagingMode.Shadow, PagingMode.Walk }
+           select new TestCaseData(f[0], f[1], f[2], mode).SetName($"Jos_{f[0]}_{mode}");
 
     [TestCaseSource(nameof(TestKernels))]
-    public void TestKernel_PrintsWhatQemuPrinted(string name, string append, string memory, string stdin)
+    public void TestKernel_PrintsWhatQemuPrinted(string name, string append, string memory, string stdin, PagingMode paging)
     {
-        var run = GuestRun.Boot(TestImages.TestKernel(name), append, GuestRun.ParseQemuSize(memory), GuestRun.Unescape(stdin));
+        var run = GuestRun.Boot(TestImages.TestKernel(name), append, GuestRun.ParseQemuSize(memory), GuestRun.Unescape(stdin), paging: paging);
         AssertSameAsQemu(run, TestImages.Golden("kernels", name));
     }
 
     [TestCaseSource(nameof(JosPrograms))]
-    public void JosProgram_PrintsWhatQemuPrinted(string name, string append, string memory)
+    public void JosProgram_PrintsWhatQemuPrinted(string name, string append, string memory, PagingMode paging)
     {
-        var run = GuestRun.Boot(TestImages.Jos, append, GuestRun.ParseQemuSize(memory));
+        var run = GuestRun.Boot(TestImages.Jos, append, GuestRun.ParseQemuSize(memory), paging: paging);
         AssertSameAsQemu(run, TestImages.Golden("jos", name));
     }
 

@@ -2,11 +2,12 @@ using System.Text;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
+using MiniHv.Hv.Shadow;
 
 namespace MiniHv.Tests.EndToEnd;
 
 /// <summary>The outcome of booting one guest to its end: why it stopped and what it printed on COM1.</summary>
-internal sealed record GuestRunResult(VmExit Exit, string Transcript, long Instructions, string? RegisterDump);
+internal sealed record GuestRunResult(VmExit Exit, string Transcript, long Instructions, string? RegisterDump, ShadowStats? Shadow);
 
 /// <summary>Boots one image on MiniHv as <c>qemu-system-i386 -kernel IMAGE -append TEXT -m SIZE</c> would, for end-to-end tests.</summary>
 internal static class GuestRun
@@ -15,7 +16,7 @@ internal static class GuestRun
     public const long DefaultMaxInstructions = 4_000_000_000;
 
     public static GuestRunResult Boot(string imagePath, string append = "", long memoryBytes = 64 << 20,
-        byte[]? input = null, long maxInstructions = DefaultMaxInstructions)
+        byte[]? input = null, long maxInstructions = DefaultMaxInstructions, PagingMode paging = PagingMode.Shadow)
     {
         var output = new MemoryStream();
         var config = new VmConfig
@@ -26,6 +27,7 @@ internal static class GuestRun
             MemoryBytes = memoryBytes,
             MaxInstructions = maxInstructions,
             Timeout = TimeSpan.FromSeconds(120),
+            Paging = paging,
         };
         using var machine = new MachineMemory(memoryBytes >> 12);
         using var vm = new Vm(config, machine, output.WriteByte);
@@ -33,7 +35,7 @@ internal static class GuestRun
             vm.SendInput(input);
         vm.CloseInput();
         VmExit exit = vm.RunToEnd();
-        return new GuestRunResult(exit, Encoding.UTF8.GetString(output.ToArray()), vm.Instructions, vm.FinalRegisterDump);
+        return new GuestRunResult(exit, Encoding.UTF8.GetString(output.ToArray()), vm.Instructions, vm.FinalRegisterDump, vm.Shadow?.Stats);
     }
 
     /// <summary>"64M", "1G", "4096K" as QEMU's -m reads them (a bare number is MiB).</summary>

@@ -1,0 +1,416 @@
+using MiniHv.Cpu;
+using MiniHv.Hv.Memory;
+
+namespace MiniHv.Hv.Shadow;
+
+/// <summary>
+/// One VM's shadow MMU: for each guest address space (keyed by CR3) a shadow table maps linear pages
+/// straight to machine frames with the effective permissions, filled on demand from the architectural
+/// walk and the P2M, and kept coherent with the guest's own tables.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A TLB miss looks up the current space's shadow entry. An entry that permits the access answers at once;
+/// anything else (no entry, a write through an entry that is not yet dirty, a frame that is shared or holds
+/// a guest page table) walks the guest's tables with <see cref="PageWalker"/>, which faults exactly as
+/// hardware does and sets Accessed and Dirty exactly when hardware would, and rebuilds the entry from the
+/// walk. So the guest sees the architecture and nothing else.
+/// </para>
+/// <para>
+/// Coherence: every guest frame a shadow was built from (page directories and tables, see
+/// <see cref="GuestTableRegistry"/>) is write-protected in every shadow, for its own reason, apart from the
+/// "the machine frame is shared" reason the P2M gives. A guest store to one is done for the guest and then
+/// drops exactly the shadow entries derived from the entry it changed: a changed page-table entry drops the
+/// pages that came from it in every space whose slot uses that table; a changed directory entry drops that
+/// whole 4 MiB slot. A frame that is a directory and a table at once (the UVPT self-map) is both. A table
+/// written again and again with no walk going through it is being recycled: after
+/// <see cref="FloodWrites"/> such stores its shadows are dropped and it is no longer protected.
+/// </para>
+/// <para>
+/// Backing changes (a zero-frame break, a merge, a copy-on-write break) shoot down, through the reverse
+/// map, every entry that maps the gfn whose machine frame changed. Shadows survive CR3 switches in a cache
+/// of <see cref="CachedSpaces"/> address spaces, least recently used dropped. INVLPG drops the page's
+/// entry; turning paging off or changing CR4.PSE drops every shadow.
+/// </para>
+/// </remarks>
+public sealed unsafe class ShadowMmu : IMmu
+{
+    /// <summary>Address spaces whose shadows are kept across CR3 switches.</summary>
+    public const int CachedSpaces = 16;
+
+    /// <summary>Stores to a guest table without a walk through it after which it counts as recycled memory.</summary>
+    public const int FloodWrites = 16;
+
+    private readonly Cpu.Cpu _cpu;
+    private readonly GuestPhysicalMemory _memory;
+    private readonly MachineMemory _machine;
+    private readonly P2m _p2m;
+    private readonly uint _frames;
+    private readonly ShadowEntryTable _entries;
+    private readonly GuestTableRegistry _tables;
+    private readonly ShadowSpace?[] _spaces = new ShadowSpace?[CachedSpaces];
+    private ShadowSpace? _current;
+    private long _clock;
+    private bool _pse;
+
+    public ShadowMmu(Cpu.Cpu cpu, GuestPhysicalMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
+        ArgumentNullException.ThrowIfNull(memory);
+        _cpu = cpu;
+        _memory = memory;
+        _machine = memory.Machine;
+        _p2m = memory.P2m;
+        _frames = memory.FrameCount;
+        _entries = new ShadowEntryTable(_frames);
+        _tables = new GuestTableRegistry(_frames);
+        _pse = (cpu.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
+        memory.BackingChanged += OnBackingChanged;
+    }
+
+    public ShadowStats Stats { get; } = new();
+
+    /// <summary>Shadow entries in all cached spaces.</summary>
+    public int EntryCount => _entries.Count;
+
+    /// <summary>Address spaces whose shadows are cached now.</summary>
+    public int SpaceCount => _spaces.Count(s => s != null);
+
+    /// <summary>True while some shadow was built from guest frame <paramref name="gfn"/> (so guest stores to it are tracked).</summary>
+    public bool IsGuestTable(uint gfn) => _tables.IsTracked(gfn);
+
+    /// <summary>Every (CR3 page, linear page) whose shadow entry maps guest frame <paramref name="gfn"/>, from the reverse map.</summary>
+    public IReadOnlyList<(uint DirectoryGfn, uint LinearPage)> MappingsOf(uint gfn)
+    {
+        var result = new List<(uint, uint)>();
+        if (gfn >= _frames)
+            return result;
+        for (int e = _entries.FirstMapping(gfn); e != 0; e = _entries.NextMapping(e))
+            result.Add((_spaces[_entries.Space(e)]!.DirectoryGfn, _entries.LinearPage(e)));
+        return result;
+    }
+
+    // ---- IMmu --------------------------------------------------------------------------------
+
+    public bool Translate(uint linear, AccessKind access, out Translation translation, out int pageFaultError)
+    {
+        ShadowSpace space = _current ?? SelectCurrent(countSwitch: false);
+        uint lp = linear >> 12;
+        int[]? slot = space.Entries[lp >> 10];
+        if (slot != null)
+        {
+            int e = slot[lp & (ShadowSpace.PagesPerSlot - 1)];
+            if (e != 0 && Permits(_entries.Flags(e), access))
+            {
+                translation = default;
+                translation.PhysicalPage = _entries.Gfn(e) << 12;
+                translation.Host = _machine.FrameAddress(new Mfn(_entries.Mfn(e)));
+                translation.Cacheable = true;
+                pageFaultError = 0;
+                return true;
+            }
+        }
+
+        return Miss(space, linear, access, out translation, out pageFaultError);
+    }
+
+    public void WriteCompleted(uint physical, int size)
+    {
+        uint gfn = physical >> 12;
+        GuestTableRegistry.GuestTable? table = _tables.Get(gfn);
+        if (table == null)
+            return;
+        Stats.PageTableWrites++;
+        if (++table.WritesSinceUse > FloodWrites)
+        {
+            Unshadow(table);
+            return;
+        }
+
+        int first = (int)((physical & 0xFFF) >> 2);
+        int last = Math.Min((int)(((physical & 0xFFF) + (uint)size - 1) >> 2), ShadowSpace.PagesPerSlot - 1);
+        ShadowSpace[] directories = table.AsDirectory.ToArray();
+        (ShadowSpace Space, int Slot)[] users = table.AsTable.ToArray();
+        for (int index = first; index <= last; index++)
+        {
+            foreach (ShadowSpace space in directories)
+                DropSlot(space, index);
+            foreach ((ShadowSpace space, int slot) in users)
+                DropEntry(space, ((uint)slot << 10) | (uint)index);
+        }
+    }
+
+    public void PagingChanged(PagingChange change)
+    {
+        bool paging = _cpu.PagingEnabled;
+        bool pse = (_cpu.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
+        if (!paging || pse != _pse)
+        {
+            // With paging off, stores to guest tables bypass the MMU; with PSE changed, directory entries
+            // mean something else. Either way no shadow can be trusted.
+            DropAll();
+            _pse = pse;
+            return;
+        }
+
+        if (change == PagingChange.Cr3Loaded)
+            SelectCurrent(countSwitch: true);
+    }
+
+    public void InvalidatePage(uint linear)
+    {
+        if (_current != null && DropEntry(_current, linear >> 12))
+            Stats.InvlpgDrops++;
+    }
+
+    // ---- Misses ------------------------------------------------------------------------------
+
+    private bool Permits(byte flags, AccessKind access)
+    {
+        bool user = (access & AccessKind.User) != 0;
+        if (user && (flags & ShadowEntryTable.User) == 0)
+            return false;
+        if ((access & AccessKind.Write) == 0)
+            return true;
+        if ((flags & ShadowEntryTable.Direct) == 0)
+            return false;
+        return (flags & ShadowEntryTable.Writable) != 0 || (!user && (_cpu.Cr0 & Cpu.Cpu.CR0_WP) == 0);
+    }
+
+    /// <summary>Walk the guest's tables, then build or refresh the shadow entry from the walk.</summary>
+    private bool Miss(ShadowSpace space, uint linear, AccessKind access, out Translation translation, out int pageFaultError)
+    {
+        translation = default;
+        uint lp = linear >> 12;
+        int slotIndex = (int)(lp >> 10);
+        bool wp = (_cpu.Cr0 & Cpu.Cpu.CR0_WP) != 0;
+        bool ok = PageWalker.Walk(_memory, _cpu.Cr3, _pse, wp, linear, access, out WalkRecord walk);
+        _tables.MarkUsed(space.DirectoryGfn);
+        if (!ok)
+        {
+            pageFaultError = walk.ErrorCode;
+            if ((walk.ErrorCode & PageWalker.ErrPresent) == 0)
+                DropEntry(space, lp); // never needed while shadows are coherent, but never wrong either
+            return false;
+        }
+
+        pageFaultError = 0;
+        BindSlot(space, slotIndex, walk.Large ? ShadowSpace.LargePage : walk.Pde >> 12);
+        uint gfn = walk.PhysicalPage >> 12;
+        translation.PhysicalPage = walk.PhysicalPage;
+        translation.Cacheable = true;
+        if (gfn >= _frames)
+        {
+            DropEntry(space, lp); // not RAM: accesses go to the unbacked handlers, and nothing is shadowed
+            return true;
+        }
+
+        // A write may break the frame away from the zero frame or a shared one first; that shoots down
+        // the old entries of this gfn, this page's included.
+        bool write = (access & AccessKind.Write) != 0;
+        translation.Host = write ? _memory.FrameForWrite(gfn) : _memory.FrameForRead(gfn);
+        bool isTable = _tables.IsTracked(gfn);
+        byte flags = (byte)((walk.User ? ShadowEntryTable.User : 0)
+            | (walk.Writable ? ShadowEntryTable.Writable : 0)
+            | (walk.Dirty ? ShadowEntryTable.Dirty : 0));
+        if (walk.Dirty && !isTable && _p2m.IsWritable(gfn))
+            flags |= ShadowEntryTable.Direct;
+
+        int[] slot = space.Entries[slotIndex] ??= new int[ShadowSpace.PagesPerSlot];
+        int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
+        int e = slot[index];
+        if (e != 0 && _entries.Gfn(e) == gfn)
+        {
+            if (write && (_entries.Flags(e) & ShadowEntryTable.Dirty) == 0)
+                Stats.AdUpdates++;
+            _entries.SetFlags(e, flags);
+        }
+        else
+        {
+            if (e != 0)
+                RemoveEntry(space, e);
+            slot[index] = _entries.Add(space.Id, lp, gfn, _p2m.GetMfn(gfn).Value, flags);
+            space.EntryCount++;
+            Stats.ShadowFills++;
+        }
+
+        if (write && isTable)
+        {
+            // The store goes through this once, then the shadows derived from what it changed are dropped.
+            translation.Cacheable = false;
+            translation.NotifyWrite = true;
+        }
+
+        return true;
+    }
+
+    /// <summary>Make <paramref name="tableGfn"/> (or a 4 MiB page) the source of a slot's entries, dropping entries built from another.</summary>
+    private void BindSlot(ShadowSpace space, int slotIndex, uint tableGfn)
+    {
+        uint old = space.TableGfn[slotIndex];
+        if (old == tableGfn)
+        {
+            if (tableGfn != ShadowSpace.LargePage)
+                _tables.MarkUsed(tableGfn);
+            return;
+        }
+
+        if (old != ShadowSpace.NoTable)
+            DropSlot(space, slotIndex);
+        space.TableGfn[slotIndex] = tableGfn;
+        if (tableGfn != ShadowSpace.LargePage && _tables.AddTable(tableGfn, space, slotIndex))
+            Protect(tableGfn);
+    }
+
+    /// <summary>A frame has just become a guest table: no shadow entry may let the guest write it directly any more.</summary>
+    private void Protect(uint gfn)
+    {
+        for (int e = _entries.FirstMapping(gfn); e != 0; e = _entries.NextMapping(e))
+            _entries.SetFlags(e, (byte)(_entries.Flags(e) & ~ShadowEntryTable.Direct));
+        _cpu.FlushTlbFrame(gfn);
+    }
+
+    // ---- Address spaces ----------------------------------------------------------------------
+
+    private ShadowSpace SelectCurrent(bool countSwitch)
+    {
+        uint root = _cpu.Cr3 >> 12;
+        if (countSwitch)
+            Stats.Cr3Switches++;
+        ShadowSpace? space = _spaces.FirstOrDefault(s => s != null && s.DirectoryGfn == root);
+        if (space != null)
+        {
+            if (countSwitch)
+                Stats.Cr3SwitchHits++;
+        }
+        else
+        {
+            space = CreateSpace(root);
+        }
+
+        space.LastUsed = ++_clock;
+        _current = space;
+        return space;
+    }
+
+    private ShadowSpace CreateSpace(uint root)
+    {
+        int id = Array.IndexOf(_spaces, null);
+        if (id < 0)
+        {
+            ShadowSpace oldest = _spaces.MinBy(s => s!.LastUsed)!;
+            id = oldest.Id;
+            DropSpace(oldest);
+        }
+
+        var space = new ShadowSpace(id, root);
+        _spaces[id] = space;
+        if (_tables.AddDirectory(root, space))
+            Protect(root);
+        Stats.ShadowsCreated++;
+        return space;
+    }
+
+    private void DropSpace(ShadowSpace space)
+    {
+        for (int slot = 0; slot < ShadowSpace.SlotCount; slot++)
+        {
+            if (space.TableGfn[slot] != ShadowSpace.NoTable || space.Entries[slot] != null)
+                DropSlot(space, slot, flush: false);
+        }
+
+        _tables.RemoveDirectory(space.DirectoryGfn, space);
+        _spaces[space.Id] = null;
+        if (space == _current)
+        {
+            _current = null;
+            _cpu.FlushTlb();
+        }
+
+        Stats.ShadowsDropped++;
+    }
+
+    private void DropAll()
+    {
+        foreach (ShadowSpace? space in _spaces)
+        {
+            if (space != null)
+                DropSpace(space);
+        }
+
+        _current = null;
+    }
+
+    /// <summary>A recycled guest table: drop every shadow built from it, so it is no longer protected.</summary>
+    private void Unshadow(GuestTableRegistry.GuestTable table)
+    {
+        Stats.TablesUnshadowed++;
+        foreach (ShadowSpace space in table.AsDirectory.ToArray())
+            DropSpace(space);
+        foreach ((ShadowSpace space, int slot) in table.AsTable.ToArray())
+            DropSlot(space, slot);
+    }
+
+    // ---- Entries -----------------------------------------------------------------------------
+
+    /// <summary>Drop every entry of a 4 MiB slot and unbind it from its guest table.</summary>
+    private void DropSlot(ShadowSpace space, int slotIndex, bool flush = true)
+    {
+        int[]? entries = space.Entries[slotIndex];
+        int dropped = 0;
+        if (entries != null)
+        {
+            foreach (int e in entries)
+            {
+                if (e != 0)
+                {
+                    _entries.Remove(e);
+                    dropped++;
+                }
+            }
+
+            space.Entries[slotIndex] = null;
+            space.EntryCount -= dropped;
+        }
+
+        uint table = space.TableGfn[slotIndex];
+        if (table != ShadowSpace.NoTable && table != ShadowSpace.LargePage)
+            _tables.RemoveTable(table, space, slotIndex);
+        space.TableGfn[slotIndex] = ShadowSpace.NoTable;
+        if (flush && dropped > 0 && space == _current)
+            _cpu.FlushTlb();
+    }
+
+    /// <summary>Drop the entry of linear page <paramref name="lp"/>, if any; true when there was one.</summary>
+    private bool DropEntry(ShadowSpace space, uint lp)
+    {
+        int[]? slot = space.Entries[lp >> 10];
+        int e = slot?[lp & (ShadowSpace.PagesPerSlot - 1)] ?? 0;
+        if (e == 0)
+            return false;
+        RemoveEntry(space, e);
+        return true;
+    }
+
+    private void RemoveEntry(ShadowSpace space, int e)
+    {
+        uint lp = _entries.LinearPage(e);
+        space.Entries[lp >> 10]![lp & (ShadowSpace.PagesPerSlot - 1)] = 0;
+        space.EntryCount--;
+        _entries.Remove(e);
+        if (space == _current)
+            _cpu.FlushTlbPage(lp << 12);
+    }
+
+    /// <summary>The P2M gave <paramref name="gfn"/> another machine frame or took write access away: shoot its entries down.</summary>
+    private void OnBackingChanged(uint gfn)
+    {
+        if (gfn >= _frames)
+            return;
+        foreach (int e in _entries.Mappings(gfn))
+        {
+            RemoveEntry(_spaces[_entries.Space(e)]!, e);
+            Stats.Shootdowns++;
+        }
+    }
+}

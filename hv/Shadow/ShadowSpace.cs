@@ -1,0 +1,49 @@
+namespace MiniHv.Hv.Shadow;
+
+/// <summary>
+/// The shadow of one guest address space (one page directory, keyed by the guest's CR3): for each 4 MiB
+/// slot of the linear space, the guest page table it was built from and the shadow entries of its pages.
+/// Slots are allocated when first used.
+/// </summary>
+internal sealed class ShadowSpace
+{
+    public const int SlotCount = 1024;
+    public const int PagesPerSlot = 1024;
+
+    /// <summary>The slot's pages come from a 4 MiB page of the directory entry, not from a table.</summary>
+    public const uint LargePage = uint.MaxValue;
+
+    /// <summary>No guest table bound to the slot yet.</summary>
+    public const uint NoTable = uint.MaxValue - 1;
+
+    public ShadowSpace(int id, uint directoryGfn)
+    {
+        Id = id;
+        DirectoryGfn = directoryGfn;
+    }
+
+    /// <summary>Index of this space in the MMU's table of spaces; entries name their space by it.</summary>
+    public int Id { get; }
+
+    /// <summary>The guest frame holding the page directory (CR3 >> 12).</summary>
+    public uint DirectoryGfn { get; }
+
+    /// <summary>When this space was last made current, for least-recently-used eviction.</summary>
+    public long LastUsed { get; set; }
+
+    /// <summary>Per slot: entry indices of its 1024 pages (0: none), or null when nothing in the slot is shadowed.</summary>
+    public readonly int[]?[] Entries = new int[SlotCount][];
+
+    /// <summary>Per slot: the guest page-table frame the slot's entries came from, <see cref="LargePage"/>, or <see cref="NoTable"/>.</summary>
+    public readonly uint[] TableGfn = CreateTableGfns();
+
+    /// <summary>Entries in this space.</summary>
+    public int EntryCount { get; set; }
+
+    private static uint[] CreateTableGfns()
+    {
+        var t = new uint[SlotCount];
+        Array.Fill(t, NoTable);
+        return t;
+    }
+}
