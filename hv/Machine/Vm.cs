@@ -36,7 +36,7 @@ public sealed class Vm : IDisposable
 
     private readonly ILogger _log;
     private readonly Queue<FaultRecord> _recentFaults = new();
-    private readonly SemaphoreSlim _inputSignal = new(0);
+    private readonly AutoResetEvent _inputSignal = new(false);
     private readonly Stopwatch _wallClock = new();
     private volatile bool _stopRequested;
     private volatile bool _inputClosed;
@@ -79,7 +79,7 @@ public sealed class Vm : IDisposable
             Memory.BackingChanged += Cpu.FlushTlbFrame;
             if (config.Paging == PagingMode.Shadow)
                 Cpu.Mmu = Shadow = new ShadowMmu(Cpu, Memory);
-            Serial.InputArrived += () => _inputSignal.Release();
+            Serial.InputArrived += () => _inputSignal.Set();
 
             Entry = MultibootLoader.Load(Memory, image, config.CommandLine);
             Cpu.ResetFlat();
@@ -138,6 +138,15 @@ public sealed class Vm : IDisposable
     /// <summary>Host time spent inside <see cref="Run"/>.</summary>
     public TimeSpan HostTime => _wallClock.Elapsed;
 
+    /// <summary>Page faults the guest's own handlers were given (delivered or not), never the hidden ones.</summary>
+    public long GuestPageFaults { get; private set; }
+
+    /// <summary>Exceptions (vectors 0-31) raised in the guest, page faults included.</summary>
+    public long GuestExceptions { get; private set; }
+
+    /// <summary>Signalled when COM1 input arrives, input closes or a stop is requested: for a scheduler waiting on several guests.</summary>
+    public WaitHandle InputWaitHandle => _inputSignal;
+
     /// <summary>The last exceptions the CPU raised, oldest first.</summary>
     public IReadOnlyCollection<FaultRecord> RecentFaults => _recentFaults;
 
@@ -146,7 +155,7 @@ public sealed class Vm : IDisposable
     {
         _stopRequested = true;
         Cpu.RequestStop();
-        _inputSignal.Release();
+        _inputSignal.Set();
     }
 
     /// <summary>Queue bytes for the guest's COM1 to receive. Thread-safe.</summary>
@@ -156,11 +165,11 @@ public sealed class Vm : IDisposable
     public void CloseInput()
     {
         _inputClosed = true;
-        _inputSignal.Release();
+        _inputSignal.Set();
     }
 
     /// <summary>Block until COM1 input arrives, input closes or a stop is requested, or the timeout passes.</summary>
-    public bool WaitForInput(TimeSpan timeout) => _inputSignal.Wait(timeout);
+    public bool WaitForInput(TimeSpan timeout) => _inputSignal.WaitOne(timeout);
 
     /// <summary>
     /// Run the guest for up to <paramref name="quantum"/> instructions of virtual time (executed or skipped
@@ -291,6 +300,9 @@ public sealed class Vm : IDisposable
     {
         if (fault.Vector >= 32)
             return; // interrupts and system calls are not faults
+        GuestExceptions++;
+        if (fault.Vector == Vectors.PF)
+            GuestPageFaults++;
         if (_recentFaults.Count == RecentFaultCount)
             _recentFaults.Dequeue();
         _recentFaults.Enqueue(fault);

@@ -53,25 +53,34 @@ internal static class CommonOptions
 
     private static long ParseGuestMemory(ArgumentResult r, string text)
     {
-        if (!SizeParser.TryParse(text, out long bytes, out string error))
+        if (TryParseGuestMemory(text, out long bytes, out string error))
+            return bytes;
+        r.AddError(error);
+        return 0;
+    }
+
+    /// <summary>A guest RAM size, with the message for one that no guest can have.</summary>
+    public static bool TryParseGuestMemory(string text, out long bytes, out string error)
+    {
+        if (!SizeParser.TryParse(text, out bytes, out error))
         {
-            r.AddError($"--memory '{text}': {error}");
-            return 0;
+            error = $"--memory '{text}': {error}";
+            return false;
         }
 
         if (bytes < MultibootLoader.MinimumRamBytes || bytes > GuestPhysicalMemory.MaxRamBytes)
         {
-            r.AddError($"--memory '{text}': a guest has from {SizeParser.Format(MultibootLoader.MinimumRamBytes)} "
-                + "up to just under 3.5 GiB of RAM (the rest of 4 GiB is the PCI hole)");
-            return 0;
+            error = $"--memory '{text}': a guest has from {SizeParser.Format(MultibootLoader.MinimumRamBytes)} "
+                + "up to just under 3.5 GiB of RAM (the rest of 4 GiB is the PCI hole)";
+            return false;
         }
 
         if (bytes % MachineMemory.FrameSize != 0)
         {
-            r.AddError($"--memory '{text}': guest RAM is a whole number of 4 KiB pages");
-            return 0;
+            error = $"--memory '{text}': guest RAM is a whole number of 4 KiB pages";
+            return false;
         }
 
-        return bytes;
+        return true;
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MiniHv.Cli.Running;
 using MiniHv.Hv.Machine;
 
 namespace MiniHv.Cli.Commands;
@@ -23,7 +24,8 @@ internal static class DemoCommand
                 CommandLine = $"{EmbeddedGuests.JosName} {DemoAppend}",
                 MemoryBytes = 64L << 20,
             };
-            int status = RunCommand.Boot(config, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel, summary: true);
+            var plan = new RunPlan([config], Summary: true);
+            int status = GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel);
 
             // The guest ends by writing 0 to the debug-exit port (QEMU's status 1): for the demo, success.
             return Task.FromResult(status == 1 ? ExitStatus.Ok : status);

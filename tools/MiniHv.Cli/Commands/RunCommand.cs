@@ -2,19 +2,22 @@ using System.CommandLine;
 using MiniHv.Cli.Running;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
-using MiniHv.Hv.Memory;
 
 namespace MiniHv.Cli.Commands;
 
-/// <summary><c>minihv run IMAGE</c>: boot a multiboot kernel with COM1 on stdin and stdout, as <c>qemu-system-i386 -kernel</c> does.</summary>
+/// <summary>
+/// <c>minihv run</c>: boot one multiboot kernel with COM1 on stdin and stdout, as <c>qemu-system-i386
+/// -kernel</c> does, or several side by side in one process.
+/// </summary>
 internal static class RunCommand
 {
     public static Command Create(CliStreams streams)
     {
-        var image = new Argument<string>("IMAGE")
+        var image = new Argument<string?>("IMAGE")
         {
-            Description = "a multiboot v1 ELF32 kernel image",
-            Validators = { r => { if (r.GetValueOrDefault<string>() is ['-', ..] word) r.AddError($"unknown option '{word}'"); } },
+            Description = "a multiboot v1 ELF32 kernel image (optional with --guest)",
+            Arity = ArgumentArity.ZeroOrOne,
+            Validators = { r => { if (r.GetValueOrDefault<string?>() is ['-', ..] word) r.AddError($"unknown option '{word}'"); } },
         };
         var append = new Option<string>("--append")
         {
@@ -23,78 +26,156 @@ internal static class RunCommand
             DefaultValueFactory = _ => "",
         };
         var memory = CommonOptions.Memory("128M");
+        var count = new Option<int>("--count")
+        {
+            Description = "run N copies of IMAGE, named IMAGE-1 ... IMAGE-N",
+            HelpName = "N",
+            DefaultValueFactory = _ => 1,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 1024) r.AddError("--count must be from 1 to 1024"); } },
+        };
+        var guest = new Option<GuestSpec[]>("--guest")
+        {
+            Description = "one more guest: IMAGE[,append=TEXT][,memory=SIZE][,name=NAME] (repeatable; ',,' is a comma)",
+            HelpName = "SPEC",
+            AllowMultipleArgumentsPerToken = false,
+            CustomParser = r =>
+            {
+                var specs = new List<GuestSpec>();
+                foreach (var token in r.Tokens)
+                {
+                    if (GuestSpec.TryParse(token.Value, out GuestSpec? spec, out string error))
+                        specs.Add(spec!);
+                    else
+                        r.AddError(error);
+                }
+
+                return specs.ToArray();
+            },
+        };
+        var deterministic = new Option<bool>("--deterministic")
+        {
+            Description = "run all guests on one thread in fixed quanta, so a run replays exactly (default: in parallel)",
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "host threads for the guests in parallel mode [default: the number of cores]",
+            HelpName = "N",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 1024) r.AddError("--threads must be from 1 to 1024"); } },
+        };
+        var quantum = new Option<long?>("--quantum")
+        {
+            Description = "instructions each guest runs per turn [default: 100000 deterministic, 1000000 parallel]",
+            HelpName = "N",
+            Validators = { r => { if (r.GetValueOrDefault<long?>() is <= 0) r.AddError("--quantum must be a positive count"); } },
+        };
+        var paging = new Option<string>("--paging")
+        {
+            Description = "shadow: shadow page tables; walk: walk the guest's tables on every TLB miss (for comparison)",
+            HelpName = "MODE",
+            DefaultValueFactory = _ => "shadow",
+        };
+        paging.AcceptOnlyFromAmong("shadow", "walk");
+        var serialDir = new Option<string?>("--serial-dir")
+        {
+            Description = "also write each guest's COM1 output to DIR/NAME.log",
+            HelpName = "DIR",
+        };
+        var stats = new Option<string?>("--stats")
+        {
+            Description = "write the run's statistics (per guest: end, instructions, shadow MMU counters) as JSON",
+            HelpName = "FILE",
+        };
         var timeout = CommonOptions.Timeout();
         var maxInstructions = CommonOptions.MaxInstructions();
         var verbose = CommonOptions.Verbose();
 
         var command = new Command("run", """
-            Boot a multiboot kernel with COM1 on stdin/stdout, like qemu-system-i386 -kernel. Exit status:
-            QEMU's (v << 1) | 1 after a write of v to the isa-debug-exit port 0xf4; 0 when the guest halts
-            for good; 4 bad image; 6 triple fault (register dump on stderr); 8 --timeout or
+            Boot multiboot kernels: one with COM1 on stdin/stdout, like qemu-system-i386 -kernel, or several
+            side by side (--count, --guest), each output line prefixed with [name]. Exit status: QEMU's
+            (v << 1) | 1 after a write of v to the isa-debug-exit port 0xf4; 0 when the guest halts for good;
+            2 bad option; 4 bad image; 6 triple fault (register dump on stderr); 8 --timeout or
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, memory, timeout, maxInstructions, verbose,
+            image, append, memory, count, guest, deterministic, threads, quantum, paging, serialDir, stats, timeout, maxInstructions, verbose,
         };
 
         command.SetAction((parse, cancel) =>
         {
-            string path = parse.GetValue(image)!;
-            var log = Logging.ToStderr(parse.GetValue(verbose));
-            byte[] bytes;
-            try
+            var common = new GuestDefaults(
+                parse.GetValue(memory) ?? VmConfig.DefaultMemoryBytes,
+                parse.GetValue(timeout) is double s ? TimeSpan.FromSeconds(s) : null,
+                parse.GetValue(maxInstructions),
+                parse.GetValue(paging) == "walk" ? PagingMode.Walk : PagingMode.Shadow);
+            var wanted = new List<(string Image, string Append, long Memory, string? Name)>();
+            if (parse.GetValue(image) is string path)
             {
-                bytes = File.ReadAllBytes(path);
+                int n = parse.GetValue(count);
+                string baseName = Path.GetFileNameWithoutExtension(path);
+                for (int i = 1; i <= n; i++)
+                    wanted.Add((path, parse.GetValue(append)!, common.MemoryBytes, n == 1 ? baseName : $"{baseName}-{i}"));
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            else if (parse.GetValue(count) != 1)
             {
-                return Task.FromResult(streams.Fail(ExitStatus.BadImage, $"cannot read kernel image '{path}': {e.Message}"));
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, "--count needs an IMAGE"));
             }
 
-            var config = new VmConfig
-            {
-                Name = Path.GetFileNameWithoutExtension(path),
-                Image = bytes,
-                CommandLine = MultibootLoader.QemuCommandLine(path, parse.GetValue(append)!),
-                MemoryBytes = parse.GetValue(memory) ?? VmConfig.DefaultMemoryBytes,
-                Timeout = parse.GetValue(timeout) is double s ? TimeSpan.FromSeconds(s) : null,
-                MaxInstructions = parse.GetValue(maxInstructions),
-            };
-            return Task.FromResult(Boot(config, streams, log, cancel));
+            foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
+                wanted.Add((spec.Image, spec.Append ?? "", spec.MemoryBytes ?? common.MemoryBytes, spec.Name));
+            if (wanted.Count == 0)
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE or --guest (see 'minihv run --help')"));
+
+            if (!TryConfigure(wanted, common, streams, out List<VmConfig> configs, out int failure))
+                return Task.FromResult(failure);
+            var plan = new RunPlan(configs, parse.GetValue(deterministic), parse.GetValue(threads), parse.GetValue(quantum),
+                parse.GetValue(serialDir), parse.GetValue(stats));
+            return Task.FromResult(GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel));
         });
         return command;
     }
 
-    /// <summary>Boot one guest on the console streams and report how it ended.</summary>
-    /// <param name="summary">Print how the run went and what it cost on the output afterwards.</param>
-    internal static int Boot(VmConfig config, CliStreams streams, Serilog.ILogger log, CancellationToken cancel, bool summary = false)
+    /// <summary>What every guest of a run shares unless its --guest says otherwise.</summary>
+    private sealed record GuestDefaults(long MemoryBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging);
+
+    /// <summary>Reads each image once and names every guest uniquely.</summary>
+    private static bool TryConfigure(List<(string Image, string Append, long Memory, string? Name)> wanted, GuestDefaults common,
+        CliStreams streams, out List<VmConfig> configs, out int failure)
     {
-        using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
-        Vm vm;
-        try
+        configs = new List<VmConfig>();
+        failure = ExitStatus.Ok;
+        var images = new Dictionary<string, byte[]>();
+        var names = new HashSet<string>();
+        foreach (var (path, text, memoryBytes, name) in wanted)
         {
-            vm = new Vm(config, machine, streams.SerialOut.WriteByte, log);
-        }
-        catch (InvalidImageException e)
-        {
-            return streams.Fail(ExitStatus.BadImage, $"{config.Name}: {e.Message}");
-        }
-        catch (MachineMemoryExhaustedException e)
-        {
-            return streams.Fail(ExitStatus.OutOfMemory, $"{config.Name}: {e.Message}");
+            if (!images.TryGetValue(path, out byte[]? bytes))
+            {
+                try
+                {
+                    images[path] = bytes = File.ReadAllBytes(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                {
+                    failure = streams.Fail(ExitStatus.BadImage, $"cannot read kernel image '{path}': {e.Message}");
+                    return false;
+                }
+            }
+
+            string unique = name ?? Path.GetFileNameWithoutExtension(path);
+            for (int k = 2; !names.Add(unique); k++)
+                unique = $"{name ?? Path.GetFileNameWithoutExtension(path)}-{k}";
+            configs.Add(new VmConfig
+            {
+                Name = unique,
+                Image = bytes,
+                CommandLine = MultibootLoader.QemuCommandLine(path, text),
+                MemoryBytes = memoryBytes,
+                Timeout = common.Timeout,
+                MaxInstructions = common.MaxInstructions,
+                Paging = common.Paging,
+            });
         }
 
-        using (vm)
-        {
-            VmExit exit = ConsoleSession.Run(vm, streams.SerialOut, streams.SerialIn, cancel);
-            if (GuestExitStatus.IsWorthReporting(exit))
-                streams.Error.WriteLine($"minihv: {vm.Name}: {exit.Message}");
-            if (vm.FinalRegisterDump is string dump)
-                streams.Error.Write(dump);
-            streams.Error.Flush();
-            if (summary)
-                RunSummary.Write(streams.Output, vm, machine);
-            return GuestExitStatus.For(exit);
-        }
+        return true;
     }
 }

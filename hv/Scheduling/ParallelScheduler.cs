@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using MiniHv.Hv.Machine;
+
+namespace MiniHv.Hv.Scheduling;
+
+/// <summary>
+/// Guests run on up to <see cref="Threads"/> host threads at once: with as many threads as guests, each
+/// guest has a thread to itself; with fewer, the threads take guests from a queue a quantum at a time.
+/// </summary>
+public sealed class ParallelScheduler : IVmScheduler
+{
+    public const long DefaultQuantum = 1_000_000;
+
+    public ParallelScheduler(int threads, long quantum = DefaultQuantum)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(quantum, 1);
+        Threads = threads;
+        Quantum = quantum;
+    }
+
+    public int Threads { get; }
+
+    public long Quantum { get; }
+
+    public void Run(IReadOnlyList<Vm> vms, CancellationToken cancel, Action<Vm>? safepoint = null)
+    {
+        using CancellationTokenRegistration stop = cancel.Register(() =>
+        {
+            foreach (Vm vm in vms)
+                vm.RequestStop();
+        });
+
+        var ready = new ConcurrentQueue<Vm>(vms);
+        int remaining = vms.Count;
+        Exception? failure = null;
+        var threads = new Thread[Math.Min(Threads, Math.Max(1, vms.Count))];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            threads[t] = new Thread(() =>
+            {
+                try
+                {
+                    Work(ready, ref remaining, safepoint);
+                }
+                catch (Exception e)
+                {
+                    // Vm.Run never throws for a guest's doing; a safepoint hook might. Stop everyone.
+                    failure ??= e;
+                    foreach (Vm vm in vms)
+                        vm.RequestStop();
+                }
+            })
+            {
+                IsBackground = true,
+                Name = $"vcpu worker {t}",
+            };
+            threads[t].Start();
+        }
+
+        foreach (Thread thread in threads)
+            thread.Join();
+        if (failure != null)
+            throw new InvalidOperationException("a scheduler worker failed", failure);
+    }
+
+    private void Work(ConcurrentQueue<Vm> ready, ref int remaining, Action<Vm>? safepoint)
+    {
+        while (Volatile.Read(ref remaining) > 0)
+        {
+            if (!ready.TryDequeue(out Vm? vm))
+            {
+                Thread.Sleep(1); // every live guest is on another thread
+                continue;
+            }
+
+            VmRunState state = vm.Run(Quantum);
+            safepoint?.Invoke(vm);
+            if (state == VmRunState.Exited)
+            {
+                Interlocked.Decrement(ref remaining);
+                continue;
+            }
+
+            if (state == VmRunState.WaitingForInput)
+                vm.WaitForInput(TimeSpan.FromMilliseconds(ready.IsEmpty ? 20 : 0));
+            ready.Enqueue(vm);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+namespace MiniHv.Cli.Commands;
+
+/// <summary>
+/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME]</c> describes it. As in QEMU's
+/// option syntax, a doubled comma stands for a comma inside a value.
+/// </summary>
+internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes, string? Name)
+{
+    public static bool TryParse(string text, out GuestSpec? spec, out string error)
+    {
+        spec = null;
+        List<string> parts = SplitOnSingleCommas(text);
+        if (parts.Count == 0 || parts[0].Length == 0 || parts[0].Contains('='))
+        {
+            error = $"--guest '{text}': starts with the image path, then key=value pairs (append, memory, name)";
+            return false;
+        }
+
+        string? append = null, name = null;
+        long? memory = null;
+        foreach (string part in parts.Skip(1))
+        {
+            int eq = part.IndexOf('=');
+            string key = eq < 0 ? part : part[..eq];
+            string value = eq < 0 ? "" : part[(eq + 1)..];
+            switch (key)
+            {
+                case "append":
+                    append = value;
+                    break;
+                case "name" when value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'):
+                    name = value;
+                    break;
+                case "name":
+                    error = $"--guest '{text}': a name is letters, digits, '-', '_' and '.'";
+                    return false;
+                case "memory":
+                    if (!CommonOptions.TryParseGuestMemory(value, out long bytes, out string why))
+                    {
+                        error = $"--guest '{text}': {why}";
+                        return false;
+                    }
+
+                    memory = bytes;
+                    break;
+                default:
+                    error = $"--guest '{text}': unknown key '{key}' (append, memory, name)";
+                    return false;
+            }
+        }
+
+        spec = new GuestSpec(parts[0], append, memory, name);
+        error = "";
+        return true;
+    }
+
+    private static List<string> SplitOnSingleCommas(string text)
+    {
+        var parts = new List<string>();
+        var current = new System.Text.StringBuilder();
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] != ',')
+            {
+                current.Append(text[i]);
+            }
+            else if (i + 1 < text.Length && text[i + 1] == ',')
+            {
+                current.Append(',');
+                i++;
+            }
+            else
+            {
+                parts.Add(current.ToString());
+                current.Clear();
+            }
+        }
+
+        parts.Add(current.ToString());
+        return parts;
+    }
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using MiniHv.Cli.Stats;
+using MiniHv.Hv.Loader;
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
+using MiniHv.Hv.Scheduling;
+
+namespace MiniHv.Cli.Running;
+
+/// <summary>
+/// One run of one or more guests on a shared machine memory: their COM1 output on stdout (and in
+/// --serial-dir), stdin to the first guest, a scheduler, then how each ended and the statistics.
+/// </summary>
+internal static class GuestSession
+{
+    public static int Run(RunPlan plan, CliStreams streams, Serilog.ILogger log, CancellationToken cancel)
+    {
+        if (!PrepareOutputs(plan, streams, out FileStream? statsFile, out int failure))
+            return failure;
+
+        long capFrames = Math.Max(1, plan.Guests.Sum(g => g.MemoryBytes >> MachineMemory.FrameShift));
+        using var machine = new MachineMemory(capFrames);
+        var console = new SharedConsole(streams.SerialOut);
+        var sinks = new List<SerialSink>();
+        var vms = new List<Vm>();
+        try
+        {
+            bool prefixed = plan.Guests.Count > 1;
+            foreach (VmConfig config in plan.Guests)
+            {
+                string? logPath = plan.SerialDir == null ? null : Path.Combine(plan.SerialDir, config.Name + ".log");
+                var sink = new SerialSink(console, prefixed ? config.Name : null, logPath);
+                sinks.Add(sink);
+                try
+                {
+                    vms.Add(new Vm(config, machine, sink.Write, log));
+                }
+                catch (InvalidImageException e)
+                {
+                    return streams.Fail(ExitStatus.BadImage, $"{config.Name}: {e.Message}");
+                }
+                catch (MachineMemoryExhaustedException e)
+                {
+                    return streams.Fail(ExitStatus.OutOfMemory, $"{config.Name}: {e.Message}");
+                }
+            }
+
+            StdinPump.Start(vms[0], streams.SerialIn);
+            foreach (Vm vm in vms.Skip(1))
+                vm.CloseInput();
+
+            IVmScheduler scheduler = plan.Deterministic
+                ? new DeterministicScheduler(plan.Quantum ?? DeterministicScheduler.DefaultQuantum)
+                : new ParallelScheduler(plan.Threads, plan.Quantum ?? ParallelScheduler.DefaultQuantum);
+            var wall = Stopwatch.StartNew();
+            scheduler.Run(vms, cancel, safepoint: _ => console.Flush());
+            wall.Stop();
+
+            foreach (SerialSink sink in sinks)
+                sink.Finish();
+            console.Flush();
+            ReportEnds(vms, streams);
+            if (statsFile != null)
+            {
+                var run = new RunInfo(plan.Deterministic ? "deterministic" : "parallel", plan.Deterministic ? 1 : plan.Threads,
+                    plan.Quantum ?? (plan.Deterministic ? DeterministicScheduler.DefaultQuantum : ParallelScheduler.DefaultQuantum),
+                    plan.Guests[0].Paging.ToString().ToLowerInvariant(), wall.Elapsed.TotalSeconds);
+                StatsWriter.Write(statsFile, StatsWriter.Build(vms, run));
+            }
+
+            if (plan.Summary)
+            {
+                foreach (Vm vm in vms)
+                    RunSummary.Write(streams.Output, vm, machine);
+            }
+
+            return OverallStatus(vms);
+        }
+        finally
+        {
+            statsFile?.Dispose();
+            foreach (Vm vm in vms)
+                vm.Dispose();
+            foreach (SerialSink sink in sinks)
+                sink.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// One guest: its own status. Several: the status of the first guest (in command-line order) that did not
+    /// end by itself (a triple fault, a limit, Ctrl-C...), or else the first guest's.
+    /// </summary>
+    public static int OverallStatus(IReadOnlyList<Vm> vms)
+    {
+        Vm? troubled = vms.FirstOrDefault(v => v.Exit!.Kind is not (VmExitKind.DebugExit or VmExitKind.HaltedForever));
+        return GuestExitStatus.For((troubled ?? vms[0]).Exit!);
+    }
+
+    private static void ReportEnds(IReadOnlyList<Vm> vms, CliStreams streams)
+    {
+        foreach (Vm vm in vms)
+        {
+            if (GuestExitStatus.IsWorthReporting(vm.Exit!))
+                streams.Error.WriteLine($"minihv: {vm.Name}: {vm.Exit!.Message}");
+            if (vm.FinalRegisterDump is string dump)
+                streams.Error.Write(dump);
+        }
+
+        streams.Error.Flush();
+    }
+
+    /// <summary>Makes the serial directory and opens the stats file before anything runs, so a bad path fails at once.</summary>
+    private static bool PrepareOutputs(RunPlan plan, CliStreams streams, out FileStream? statsFile, out int failure)
+    {
+        statsFile = null;
+        failure = ExitStatus.Ok;
+        try
+        {
+            if (plan.SerialDir != null)
+                Directory.CreateDirectory(plan.SerialDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            failure = streams.Fail(ExitStatus.Usage, $"--serial-dir '{plan.SerialDir}': {e.Message}");
+            return false;
+        }
+
+        try
+        {
+            if (plan.StatsPath != null)
+                statsFile = new FileStream(plan.StatsPath, FileMode.Create, FileAccess.Write, FileShare.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            failure = streams.Fail(ExitStatus.Usage, $"--stats '{plan.StatsPath}': {e.Message}");
+            return false;
+        }
+
+        return true;
+    }
+}

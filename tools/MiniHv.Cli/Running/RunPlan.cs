@@ -1,0 +1,19 @@
+using MiniHv.Hv.Machine;
+
+namespace MiniHv.Cli.Running;
+
+/// <summary>Everything a run needs once the command line is understood: the guests and how to run them.</summary>
+/// <param name="Deterministic">All guests on one thread in fixed quanta (replayable), rather than in parallel.</param>
+/// <param name="Threads">Host threads for the parallel scheduler.</param>
+/// <param name="Quantum">Instructions per turn, or null for the scheduler's default.</param>
+/// <param name="SerialDir">A directory for one NAME.log per guest, or null.</param>
+/// <param name="StatsPath">Where the run's statistics go as JSON, or null.</param>
+/// <param name="Summary">Print a summary of the run on stdout at the end.</param>
+internal sealed record RunPlan(
+    IReadOnlyList<VmConfig> Guests,
+    bool Deterministic = false,
+    int Threads = 1,
+    long? Quantum = null,
+    string? SerialDir = null,
+    string? StatsPath = null,
+    bool Summary = false);
