@@ -50,6 +50,7 @@ public sealed unsafe class ShadowMmu : IMmu
     private readonly GuestTableRegistry _tables;
     private readonly ShadowSpace?[] _spaces = new ShadowSpace?[CachedSpaces];
     private ShadowSpace? _current;
+    private readonly HashSet<uint> _directoriesSeen = new();
     private long _clock;
     private bool _pse;
 
@@ -276,7 +277,11 @@ public sealed unsafe class ShadowMmu : IMmu
     {
         uint root = _cpu.Cr3 >> 12;
         if (countSwitch)
+        {
             Stats.Cr3Switches++;
+            if (_directoriesSeen.Add(root))
+                Stats.Cr3FirstVisits++;
+        }
         ShadowSpace? space = _spaces.FirstOrDefault(s => s != null && s.DirectoryGfn == root);
         if (space != null)
         {

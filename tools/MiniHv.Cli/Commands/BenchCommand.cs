@@ -11,10 +11,10 @@ internal static class BenchCommand
     {
         var suite = new Argument<string>("SUITE")
         {
-            Description = "what to measure: cpu, or all",
+            Description = "what to measure: cpu (the core), shadow (shadow paging against the plain walk), or all",
             DefaultValueFactory = _ => "all",
         };
-        suite.AcceptOnlyFromAmong("cpu", "all");
+        suite.AcceptOnlyFromAmong("cpu", "shadow", "all");
         var runs = new Option<int>("--runs")
         {
             Description = "timed runs per benchmark; the table shows their median",
@@ -33,7 +33,11 @@ internal static class BenchCommand
         command.SetAction(parse =>
         {
             var results = new List<BenchResult>();
-            results.AddRange(CpuBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
+            string which = parse.GetValue(suite)!;
+            if (which is "cpu" or "all")
+                results.AddRange(CpuBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
+            if (which is "shadow" or "all")
+                results.AddRange(ShadowBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
             string machine = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}";
             BenchTable.Write(streams.Output, results, machine);
             return ExitStatus.Ok;

@@ -39,6 +39,6 @@ internal static class StatsWriter
         ShadowStats s = mmu.Stats;
         var hidden = new HiddenFaults(s.PageTableWrites, vm.Memory.ZeroFrameBreaks, vm.Memory.CopyOnWriteBreaks, s.AdUpdates);
         return new ShadowCounters(vm.Instructions, vm.GuestPageFaults, hidden, s.ShadowFills, s.Cr3Switches, s.Cr3SwitchHits,
-            s.Cr3HitRate, s.ShadowsCreated, s.ShadowsDropped, s.Shootdowns, s.TablesUnshadowed, s.InvlpgDrops);
+            s.Cr3FirstVisits, s.Cr3HitRate, s.Cr3RevisitHitRate, s.ShadowsCreated, s.ShadowsDropped, s.Shootdowns, s.TablesUnshadowed, s.InvlpgDrops);
     }
 }
