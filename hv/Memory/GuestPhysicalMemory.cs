@@ -266,9 +266,19 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         Write(gpa, bytes);
     }
 
+    /// <summary>Raised once, before the frames go back to the pool: whoever keeps track of them (a sharing engine) lets go now.</summary>
+    public event Action? Disposing;
+
     /// <summary>Returns every machine frame of this guest to the pool. Afterwards nothing is RAM.</summary>
     public void Dispose()
     {
+        if (_frameCount != 0)
+        {
+            Action? disposing = Disposing;
+            Disposing = null;
+            disposing?.Invoke();
+        }
+
         _frameCount = 0;
         _entries = [];
         _p2m.Dispose();
