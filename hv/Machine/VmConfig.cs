@@ -26,6 +26,9 @@ public sealed record VmConfig
 
     public long InstructionsPerSecond { get; init; } = DefaultInstructionsPerSecond;
 
+    /// <summary>The guest's salt group under the salted sharing policy: guests share frames only with guests of the same salt.</summary>
+    public string? Salt { get; init; }
+
     /// <summary>Shadow page tables, or the plain walk for comparison.</summary>
     public PagingMode Paging { get; init; } = PagingMode.Shadow;
 }

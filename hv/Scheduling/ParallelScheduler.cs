@@ -23,6 +23,19 @@ public sealed class ParallelScheduler : IVmScheduler
 
     public long Quantum { get; }
 
+    /// <summary>
+    /// Work that needs every guest stopped (the sharing engine's merges), run every <c>Interval</c> of host
+    /// time with all guests paused at the end of their quanta; the argument is the host time since the last call.
+    /// </summary>
+    public (TimeSpan Interval, Action<TimeSpan> Work)? GlobalSafepoint { get; set; }
+
+    // Pausing every worker for the global safepoint work.
+    private volatile bool _pauseRequested;
+    private int _parked;
+    private int _active;
+    private readonly ManualResetEventSlim _resume = new(true);
+    private readonly SemaphoreSlim _parkedSignal = new(0);
+
     public void Run(IReadOnlyList<Vm> vms, CancellationToken cancel, Action<Vm>? safepoint = null)
     {
         using CancellationTokenRegistration stop = cancel.Register(() =>
@@ -50,16 +63,22 @@ public sealed class ParallelScheduler : IVmScheduler
                     foreach (Vm vm in vms)
                         vm.RequestStop();
                 }
+                finally
+                {
+                    Interlocked.Decrement(ref _active);
+                    _parkedSignal.Release();
+                }
             })
             {
                 IsBackground = true,
                 Name = $"vcpu worker {t}",
             };
-            threads[t].Start();
         }
 
+        _active = threads.Length;
         foreach (Thread thread in threads)
-            thread.Join();
+            thread.Start();
+        Coordinate(threads);
         if (failure != null)
             throw new InvalidOperationException("a scheduler worker failed", failure);
     }
@@ -68,6 +87,8 @@ public sealed class ParallelScheduler : IVmScheduler
     {
         while (Volatile.Read(ref remaining) > 0)
         {
+            if (_pauseRequested)
+                Park();
             if (!ready.TryDequeue(out Vm? vm))
             {
                 Thread.Sleep(1); // every live guest is on another thread
@@ -86,5 +107,51 @@ public sealed class ParallelScheduler : IVmScheduler
                 vm.WaitForInput(TimeSpan.FromMilliseconds(ready.IsEmpty ? 20 : 0));
             ready.Enqueue(vm);
         }
+    }
+
+    private void Park()
+    {
+        Interlocked.Increment(ref _parked);
+        _parkedSignal.Release();
+        _resume.Wait();
+        Interlocked.Decrement(ref _parked);
+    }
+
+    /// <summary>Waits for the workers, stopping them all for the global safepoint work at its interval.</summary>
+    private void Coordinate(Thread[] threads)
+    {
+        if (GlobalSafepoint is not var (interval, work))
+        {
+            foreach (Thread thread in threads)
+                thread.Join();
+            return;
+        }
+
+        var since = System.Diagnostics.Stopwatch.StartNew();
+        while (!threads.All(t => t.Join(0)))
+        {
+            threads.First(t => t.IsAlive).Join(interval);
+            if (threads.All(t => !t.IsAlive))
+                break;
+
+            // Stop the world: every worker parks after its quantum; a worker that finished counts as parked.
+            _resume.Reset();
+            _pauseRequested = true;
+            while (Volatile.Read(ref _parked) < Volatile.Read(ref _active))
+                _parkedSignal.Wait(TimeSpan.FromMilliseconds(50));
+            try
+            {
+                work(since.Elapsed);
+            }
+            finally
+            {
+                since.Restart();
+                _pauseRequested = false;
+                _resume.Set();
+            }
+        }
+
+        foreach (Thread thread in threads)
+            thread.Join();
     }
 }

@@ -1,10 +1,10 @@
 namespace MiniHv.Cli.Commands;
 
 /// <summary>
-/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME]</c> describes it. As in QEMU's
+/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP]</c> describes it. As in QEMU's
 /// option syntax, a doubled comma stands for a comma inside a value.
 /// </summary>
-internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes, string? Name)
+internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null)
 {
     public static bool TryParse(string text, out GuestSpec? spec, out string error)
     {
@@ -12,11 +12,11 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
         List<string> parts = SplitOnSingleCommas(text);
         if (parts.Count == 0 || parts[0].Length == 0 || parts[0].Contains('='))
         {
-            error = $"--guest '{text}': starts with the image path, then key=value pairs (append, memory, name)";
+            error = $"--guest '{text}': starts with the image path, then key=value pairs (append, memory, name, salt)";
             return false;
         }
 
-        string? append = null, name = null;
+        string? append = null, name = null, salt = null;
         long? memory = null;
         foreach (string part in parts.Skip(1))
         {
@@ -34,6 +34,9 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
                 case "name":
                     error = $"--guest '{text}': a name is letters, digits, '-', '_' and '.'";
                     return false;
+                case "salt":
+                    salt = value;
+                    break;
                 case "memory":
                     if (!CommonOptions.TryParseGuestMemory(value, out long bytes, out string why))
                     {
@@ -44,12 +47,12 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
                     memory = bytes;
                     break;
                 default:
-                    error = $"--guest '{text}': unknown key '{key}' (append, memory, name)";
+                    error = $"--guest '{text}': unknown key '{key}' (append, memory, name, salt)";
                     return false;
             }
         }
 
-        spec = new GuestSpec(parts[0], append, memory, name);
+        spec = new GuestSpec(parts[0], append, memory, name, salt);
         error = "";
         return true;
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using MiniHv.Cli.Running;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Sharing;
 
 namespace MiniHv.Cli.Commands;
 
@@ -35,7 +36,7 @@ internal static class RunCommand
         };
         var guest = new Option<GuestSpec[]>("--guest")
         {
-            Description = "one more guest: IMAGE[,append=TEXT][,memory=SIZE][,name=NAME] (repeatable; ',,' is a comma)",
+            Description = "one more guest: IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP] (repeatable; ',,' is a comma)",
             HelpName = "SPEC",
             AllowMultipleArgumentsPerToken = false,
             CustomParser = r =>
@@ -86,6 +87,26 @@ internal static class RunCommand
             Description = "write the run's statistics (per guest: end, instructions, shadow MMU counters) as JSON",
             HelpName = "FILE",
         };
+        var sharing = new Option<string>("--sharing")
+        {
+            Description = "page sharing: off; guest (within each guest); all (across guests); salted (across guests of one salt= group)",
+            HelpName = "POLICY",
+            DefaultValueFactory = _ => "off",
+        };
+        sharing.AcceptOnlyFromAmong("off", "guest", "all", "salted");
+        var scanRate = new Option<long>("--scan-rate")
+        {
+            Description = $"frames the sharing scanner hashes per second (virtual time when deterministic) [default: {RunPlan.DefaultScanRate}]",
+            HelpName = "N",
+            DefaultValueFactory = _ => RunPlan.DefaultScanRate,
+            Validators = { r => { if (r.GetValueOrDefault<long>() is < 1) r.AddError("--scan-rate must be a positive number of frames per second"); } },
+        };
+        var scanFullEvery = new Option<long?>("--scan-full-every")
+        {
+            Description = "deterministic only: also scan every frame twice (a full merge pass) each N instructions per guest",
+            HelpName = "N",
+            Validators = { r => { if (r.GetValueOrDefault<long?>() is <= 0) r.AddError("--scan-full-every must be a positive count"); } },
+        };
         var timeout = CommonOptions.Timeout();
         var maxInstructions = CommonOptions.MaxInstructions();
         var verbose = CommonOptions.Verbose();
@@ -98,7 +119,8 @@ internal static class RunCommand
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, memory, count, guest, deterministic, threads, quantum, paging, serialDir, stats, timeout, maxInstructions, verbose,
+            image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
+            serialDir, stats, timeout, maxInstructions, verbose,
         };
 
         command.SetAction((parse, cancel) =>
@@ -108,13 +130,13 @@ internal static class RunCommand
                 parse.GetValue(timeout) is double s ? TimeSpan.FromSeconds(s) : null,
                 parse.GetValue(maxInstructions),
                 parse.GetValue(paging) == "walk" ? PagingMode.Walk : PagingMode.Shadow);
-            var wanted = new List<(string Image, string Append, long Memory, string? Name)>();
+            var wanted = new List<(string Image, string Append, long Memory, string? Name, string? Salt)>();
             if (parse.GetValue(image) is string path)
             {
                 int n = parse.GetValue(count);
                 string baseName = Path.GetFileNameWithoutExtension(path);
                 for (int i = 1; i <= n; i++)
-                    wanted.Add((path, parse.GetValue(append)!, common.MemoryBytes, n == 1 ? baseName : $"{baseName}-{i}"));
+                    wanted.Add((path, parse.GetValue(append)!, common.MemoryBytes, n == 1 ? baseName : $"{baseName}-{i}", null));
             }
             else if (parse.GetValue(count) != 1)
             {
@@ -122,14 +144,19 @@ internal static class RunCommand
             }
 
             foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
-                wanted.Add((spec.Image, spec.Append ?? "", spec.MemoryBytes ?? common.MemoryBytes, spec.Name));
+                wanted.Add((spec.Image, spec.Append ?? "", spec.MemoryBytes ?? common.MemoryBytes, spec.Name, spec.Salt));
             if (wanted.Count == 0)
                 return Task.FromResult(streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE or --guest (see 'minihv run --help')"));
 
             if (!TryConfigure(wanted, common, streams, out List<VmConfig> configs, out int failure))
                 return Task.FromResult(failure);
+            if (parse.GetValue(scanFullEvery) != null && !parse.GetValue(deterministic))
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, "--scan-full-every needs --deterministic"));
             var plan = new RunPlan(configs, parse.GetValue(deterministic), parse.GetValue(threads), parse.GetValue(quantum),
-                parse.GetValue(serialDir), parse.GetValue(stats));
+                parse.GetValue(serialDir), parse.GetValue(stats),
+                Sharing: Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true),
+                ScanRate: parse.GetValue(scanRate),
+                ScanFullEvery: parse.GetValue(scanFullEvery));
             return Task.FromResult(GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel));
         });
         return command;
@@ -139,14 +166,14 @@ internal static class RunCommand
     private sealed record GuestDefaults(long MemoryBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging);
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
-    private static bool TryConfigure(List<(string Image, string Append, long Memory, string? Name)> wanted, GuestDefaults common,
+    private static bool TryConfigure(List<(string Image, string Append, long Memory, string? Name, string? Salt)> wanted, GuestDefaults common,
         CliStreams streams, out List<VmConfig> configs, out int failure)
     {
         configs = new List<VmConfig>();
         failure = ExitStatus.Ok;
         var images = new Dictionary<string, byte[]>();
         var names = new HashSet<string>();
-        foreach (var (path, text, memoryBytes, name) in wanted)
+        foreach (var (path, text, memoryBytes, name, salt) in wanted)
         {
             if (!images.TryGetValue(path, out byte[]? bytes))
             {
@@ -173,6 +200,7 @@ internal static class RunCommand
                 Timeout = common.Timeout,
                 MaxInstructions = common.MaxInstructions,
                 Paging = common.Paging,
+                Salt = salt,
             });
         }
 

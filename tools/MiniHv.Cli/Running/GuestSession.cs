@@ -4,6 +4,7 @@ using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
 using MiniHv.Hv.Scheduling;
+using MiniHv.Hv.Sharing;
 
 namespace MiniHv.Cli.Running;
 
@@ -49,9 +50,8 @@ internal static class GuestSession
             foreach (Vm vm in vms.Skip(1))
                 vm.CloseInput();
 
-            IVmScheduler scheduler = plan.Deterministic
-                ? new DeterministicScheduler(plan.Quantum ?? DeterministicScheduler.DefaultQuantum)
-                : new ParallelScheduler(plan.Threads, plan.Quantum ?? ParallelScheduler.DefaultQuantum);
+            SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
+            IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
             var wall = Stopwatch.StartNew();
             scheduler.Run(vms, cancel, safepoint: _ => console.Flush());
             wall.Stop();
@@ -60,18 +60,22 @@ internal static class GuestSession
                 sink.Finish();
             console.Flush();
             ReportEnds(vms, streams);
+
+            // Measured before the guests are torn down.
+            FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
             if (statsFile != null)
             {
                 var run = new RunInfo(plan.Deterministic ? "deterministic" : "parallel", plan.Deterministic ? 1 : plan.Threads,
                     plan.Quantum ?? (plan.Deterministic ? DeterministicScheduler.DefaultQuantum : ParallelScheduler.DefaultQuantum),
                     plan.Guests[0].Paging.ToString().ToLowerInvariant(), wall.Elapsed.TotalSeconds);
-                StatsWriter.Write(statsFile, StatsWriter.Build(vms, run));
+                StatsWriter.Write(statsFile, StatsWriter.Build(vms, run, engine, plan.ScanRate, census));
             }
 
             if (plan.Summary)
             {
                 foreach (Vm vm in vms)
                     RunSummary.Write(streams.Output, vm, machine);
+                RunSummary.WriteSharing(streams.Output, engine, census);
             }
 
             return OverallStatus(vms);

@@ -1,4 +1,5 @@
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Sharing;
 
 namespace MiniHv.Cli.Running;
 
@@ -9,6 +10,9 @@ namespace MiniHv.Cli.Running;
 /// <param name="SerialDir">A directory for one NAME.log per guest, or null.</param>
 /// <param name="StatsPath">Where the run's statistics go as JSON, or null.</param>
 /// <param name="Summary">Print a summary of the run on stdout at the end.</param>
+/// <param name="Sharing">Which frames the sharing engine may merge; off for none.</param>
+/// <param name="ScanRate">Frames the sharing engine scans per second (of virtual time when deterministic, of host time in parallel).</param>
+/// <param name="ScanFullEvery">Deterministic only: also a full scan (every frame twice) each time this many instructions per guest have run.</param>
 internal sealed record RunPlan(
     IReadOnlyList<VmConfig> Guests,
     bool Deterministic = false,
@@ -16,4 +20,10 @@ internal sealed record RunPlan(
     long? Quantum = null,
     string? SerialDir = null,
     string? StatsPath = null,
-    bool Summary = false);
+    bool Summary = false,
+    SharingPolicy Sharing = SharingPolicy.Off,
+    long ScanRate = RunPlan.DefaultScanRate,
+    long? ScanFullEvery = null)
+{
+    public const long DefaultScanRate = 500_000;
+}

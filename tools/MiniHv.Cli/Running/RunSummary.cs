@@ -1,6 +1,7 @@
 using System.Globalization;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
+using MiniHv.Hv.Sharing;
 
 namespace MiniHv.Cli.Running;
 
@@ -19,5 +20,20 @@ internal static class RunSummary
             $"{vm.Name}: guest RAM {ramFrames} frames ({SizeParser.Format(ramFrames << 12)}): {vm.Memory.PrivateFrames} private, "
             + $"{vm.Memory.ZeroMappedFrames} still on the zero frame; machine frames in use at the end {machine.FramesInUse}, "
             + $"at most {machine.PeakFramesInUse} ({SizeParser.Format(machine.PeakFramesInUse << 12)})"));
+    }
+
+    /// <summary>What sharing did, and how close the machine came to the least memory the guests' contents need.</summary>
+    public static void WriteSharing(TextWriter output, SharingEngine? engine, FrameCensus census)
+    {
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"memory: guests use {census.GuestFramesInUse} frames, the machine holds {census.MachineFramesInUse}, "
+            + $"distinct contents {census.DistinctContents}: {census.AchievedSaving} of {census.PossibleSaving} possible frames saved ({census.Efficiency:P0})"));
+        if (engine == null)
+            return;
+        SharingStats s = engine.Stats;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"sharing ({engine.Policy.ToString().ToLowerInvariant()}): pages_shared {s.PagesShared}, pages_sharing {s.PagesSharing}, "
+            + $"zero_pages {s.ZeroPages}, pages_unshared {s.PagesUnshared}, pages_volatile {s.PagesVolatile}, full_scans {s.FullScans}, "
+            + $"cow_breaks {s.CowBreaks}, bytes_saved {s.BytesSaved}"));
     }
 }

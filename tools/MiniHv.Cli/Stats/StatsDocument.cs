@@ -10,6 +10,8 @@ internal sealed record StatsDocument(
     string Minihv,
     DateTimeOffset Created,
     RunInfo Run,
+    MemoryTotals Memory,
+    SharingTotals? Sharing,
     IReadOnlyList<GuestStats> Guests)
 {
     public const string FormatName = "minihv-stats";
@@ -31,7 +33,53 @@ internal sealed record GuestStats(
     long Instructions,
     double HostSeconds,
     GuestMemoryStats Memory,
+    GuestSharingStats? Sharing,
     ShadowCounters? Shadow);
+
+/// <summary>All guests' memory at the end, before they were torn down: what they hold, what the machine holds, and the least it could.</summary>
+internal sealed record MemoryTotals(
+    long GuestFramesInUse,
+    long MachineFramesInUse,
+    long DistinctContents,
+    long PossibleSaving,
+    long AchievedSaving,
+    double Efficiency);
+
+/// <summary>The sharing engine's counters (Linux KSM's names where the meaning is the same) and its samples, one per full scan.</summary>
+internal sealed record SharingTotals(
+    string Policy,
+    long ScanRate,
+    long PagesShared,
+    long PagesSharing,
+    long PagesUnshared,
+    long PagesVolatile,
+    long FullScans,
+    long ZeroPages,
+    long GeneralProfit,
+    long Merges,
+    long CowBreaks,
+    long ZeroBreaks,
+    long BytesSaved,
+    long FramesHashed,
+    double FramesHashedPerSecond,
+    long HashCollisions,
+    double ScanSeconds,
+    IReadOnlyList<SharingSampleStats> Samples);
+
+/// <summary>Memory after one full scan.</summary>
+internal sealed record SharingSampleStats(
+    long FullScans,
+    long Instructions,
+    long MachineFramesInUse,
+    long GuestFramesInUse,
+    long DistinctContents,
+    long PagesShared,
+    long PagesSharing,
+    long ZeroPages,
+    long CowBreaks);
+
+/// <summary>One guest's part in the sharing: frames on shared frames or put back on the zero frame by the engine, and its breaks away from them.</summary>
+internal sealed record GuestSharingStats(long FramesOnStable, long ZeroPages, long Breaks);
 
 /// <summary>The guest's RAM at the end: frames with a machine frame of their own, still on the zero frame, or shared read-only.</summary>
 internal sealed record GuestMemoryStats(long GuestFrames, long PrivateFrames, long ZeroFrames, long SharedFrames);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Shadow;
+using MiniHv.Hv.Sharing;
 
 namespace MiniHv.Cli.Stats;
 
@@ -15,21 +16,44 @@ internal static class StatsWriter
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public static StatsDocument Build(IReadOnlyList<Vm> vms, RunInfo run)
+    public static StatsDocument Build(IReadOnlyList<Vm> vms, RunInfo run, SharingEngine? engine, long scanRate, FrameCensus census)
     {
-        var guests = vms.Select((vm, i) => Guest(vm, i + 1)).ToList();
+        var guests = vms.Select((vm, i) => Guest(vm, i + 1, engine)).ToList();
         string version = typeof(StatsWriter).Assembly.GetName().Version?.ToString() ?? "unknown";
-        return new StatsDocument(StatsDocument.FormatName, StatsDocument.CurrentVersion, version, DateTimeOffset.UtcNow, run, guests);
+        var memory = new MemoryTotals(census.GuestFramesInUse, census.MachineFramesInUse, census.DistinctContents,
+            census.PossibleSaving, census.AchievedSaving, census.Efficiency);
+        return new StatsDocument(StatsDocument.FormatName, StatsDocument.CurrentVersion, version, DateTimeOffset.UtcNow, run,
+            memory, Sharing(engine, scanRate), guests);
+    }
+
+    private static SharingTotals? Sharing(SharingEngine? engine, long scanRate)
+    {
+        if (engine == null)
+            return null;
+        SharingStats s = engine.Stats;
+        var samples = engine.Samples.Select(x => new SharingSampleStats(x.FullScans, x.Instructions, x.MachineFramesInUse,
+            x.GuestFramesInUse, x.DistinctContents, x.PagesShared, x.PagesSharing, x.ZeroPages, x.CowBreaks)).ToList();
+        return new SharingTotals(engine.Policy.ToString().ToLowerInvariant(), scanRate, s.PagesShared, s.PagesSharing,
+            s.PagesUnshared, s.PagesVolatile, s.FullScans, s.ZeroPages, s.GeneralProfit, s.Merges, s.CowBreaks, s.ZeroBreaks,
+            s.BytesSaved, s.FramesHashed, s.FramesHashedPerSecond, s.HashCollisions, s.ScanTime.TotalSeconds, samples);
     }
 
     public static void Write(Stream output, StatsDocument document) => JsonSerializer.Serialize(output, document, Json);
 
-    private static GuestStats Guest(Vm vm, int id)
+    private static GuestStats Guest(Vm vm, int id, SharingEngine? engine)
     {
         VmExit exit = vm.Exit ?? new VmExit(VmExitKind.Stopped, null, "still running");
         var memory = new GuestMemoryStats(vm.Memory.FrameCount, vm.Memory.PrivateFrames, vm.Memory.ZeroMappedFrames, vm.Memory.ReadOnlyFrames);
         return new GuestStats(id, vm.Name, vm.Config.CommandLine, vm.Config.MemoryBytes, exit.Reason, exit.Message,
-            Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, Shadow(vm));
+            Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, GuestSharing(vm, engine), Shadow(vm));
+    }
+
+    private static GuestSharingStats? GuestSharing(Vm vm, SharingEngine? engine)
+    {
+        if (engine == null)
+            return null;
+        var (onStable, zeroPages, breaks) = engine.GuestCounters(vm.Memory);
+        return new GuestSharingStats(onStable, zeroPages, breaks);
     }
 
     private static ShadowCounters? Shadow(Vm vm)
