@@ -261,6 +261,7 @@ public sealed class IdeController : IPortDevice
     {
         drive.EndTransfer();
         drive.InterruptRequested = false;
+        UpdateIrq(); // writing a command drops INTRQ, so the command's own interrupt is a fresh edge
         drive.Error = 0;
         switch (command)
         {

@@ -328,6 +328,16 @@ public class IdeControllerTests
     }
 
     [Test]
+    public void CommandWrittenWhileAnInterruptIsUnread_DropsTheLineSoItsOwnInterruptIsAFreshEdge()
+    {
+        Command(0x10, 0, 1);
+        Assert.That(_irqs.RisingEdges(14), Is.EqualTo(1));
+        Command(0x20, 0, 1); // no status read in between: an edge-triggered controller still needs an edge
+        Assert.That(_irqs.RisingEdges(14), Is.EqualTo(2));
+        Assert.That(_irqs.IsHigh(14), Is.True);
+    }
+
+    [Test]
     public void InterruptDisable_HoldsTheLineLow_UntilCleared()
     {
         _bus.Out(0x3F6, 1, 0x02);
