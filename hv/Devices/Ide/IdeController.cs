@@ -82,6 +82,9 @@ public sealed class IdeController : IPortDevice
     /// <summary>True while the channel drives its IRQ line high.</summary>
     public bool IrqAsserted => _irqLevel;
 
+    /// <summary>The 20-character serial number IDENTIFY reports for device <paramref name="device"/>.</summary>
+    public static string SerialNumber(int device) => $"MINIHV{device:D14}";
+
     /// <summary>Claims the eight command block ports (the data port takes 16- and 32-bit accesses whole) and the control port.</summary>
     public void Attach(IoBus bus)
     {
@@ -121,9 +124,6 @@ public sealed class IdeController : IPortDevice
                 WriteRegister(register + i, b);
         }
     }
-
-    /// <summary>The 20-character serial number IDENTIFY reports for device <paramref name="device"/>.</summary>
-    public static string SerialNumber(int device) => $"MINIHV{device:D14}";
 
     private Drive? Selected => _drives[(_deviceHead & DeviceHeadSlave) != 0 ? 1 : 0];
 
