@@ -67,8 +67,10 @@ public sealed class FaultDisassembler
             _ => new GasFormatter(),
         };
 
-        // objdump's habits: "movl" rather than "mov", and lowercase hex like every other number we print.
+        // objdump's habits: "movl" rather than "mov", "0x0" rather than "0", and lowercase hex like every
+        // other number we print.
         formatter.Options.GasShowMnemonicSizeSuffix = true;
+        formatter.Options.SmallHexNumbersInDecimal = false;
         formatter.Options.UppercaseHex = false;
         return formatter;
     }
