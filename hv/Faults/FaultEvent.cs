@@ -1,3 +1,5 @@
+using MiniHv.Cpu;
+
 namespace MiniHv.Hv.Faults;
 
 /// <summary>One fault of one guest, as the fault log, <c>info faults</c> and the triple-fault dump show it.</summary>
@@ -31,7 +33,7 @@ public sealed record FaultEvent
     public int? ErrorCode { get; init; }
 
     /// <summary>The error code bit by bit when the vector is #PF (a page fault, or the one that ended a triple fault); else null.</summary>
-    public PageFaultErrorCode? PageFault => Vector == MiniHv.Cpu.Vectors.PF && ErrorCode is int code ? new PageFaultErrorCode(code) : null;
+    public PageFaultErrorCode? PageFault => Vector == Vectors.PF && ErrorCode is int code ? new PageFaultErrorCode(code) : null;
 
     /// <summary>For a #PF: read, write or instruction fetch (inferred when CR2 lies inside the instruction at EIP).</summary>
     public PageFaultAccess? Access { get; init; }

@@ -29,14 +29,14 @@ internal static class FaultLogSinks
     /// </summary>
     public static LoggerConfiguration Configure(TextWriter? console, string? jsonPath)
     {
-        LoggerConfiguration config = Configure(console, json: null);
+        LoggerConfiguration config = ToWriters(console, json: null);
         if (jsonPath != null)
             config.WriteTo.File(new RenderedCompactJsonFormatter(), jsonPath, buffered: false);
         return config;
     }
 
-    /// <summary>The same with the JSON lines going to a writer (tests, or a pipe).</summary>
-    public static LoggerConfiguration Configure(TextWriter? console, TextWriter? json)
+    /// <summary>The same with the JSON lines going to a writer (tests, or a pipe) instead of a file.</summary>
+    public static LoggerConfiguration ToWriters(TextWriter? console, TextWriter? json)
     {
         var config = new LoggerConfiguration().MinimumLevel.Is(LogEventLevel.Verbose);
         if (console != null)

@@ -28,7 +28,7 @@ public class FaultLogSinksTests
     {
         var console = new StringWriter();
         var json = new StringWriter();
-        using (var logger = FaultLogSinks.Configure(console, json).CreateLogger())
+        using (var logger = FaultLogSinks.ToWriters(console, json).CreateLogger())
             TakeTwoFaults(GuestLog(logger));
 
         string[] lines = json.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -74,7 +74,7 @@ public class FaultLogSinksTests
     public void ConsoleLines_AreTheHumanLinesAndNothingElse()
     {
         var console = new StringWriter();
-        using (var logger = FaultLogSinks.Configure(console, json: null).CreateLogger())
+        using (var logger = FaultLogSinks.ToWriters(console, json: null).CreateLogger())
             TakeTwoFaults(GuestLog(logger));
 
         Assert.That(console.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[]

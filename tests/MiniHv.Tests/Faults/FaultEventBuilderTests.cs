@@ -239,4 +239,29 @@ public class FaultEventBuilderTests
 
         Assert.That(e.Instruction.Bytes.Length, Is.LessThanOrEqualTo(FaultDisassembler.MaxInstructionLength));
     }
+
+    [Test]
+    public void AnyRecordOverAnyBytes_NeverThrows()
+    {
+        var random = new Random(7);
+        byte[] page = new byte[4096];
+        random.NextBytes(page);
+        var memory = new FakeLinearMemory().Put(0x00800000, page);
+        var builder = Builder(memory);
+
+        Assert.DoesNotThrow(() =>
+        {
+            for (int i = 0; i < 20_000; i++)
+            {
+                uint eip = random.Next(4) == 0 ? (uint)random.NextInt64(0, 1L << 32) : 0x00800000 + (uint)random.Next(4096);
+                var record = new FaultRecord(random.Next(-8, 300), random.Next(-2, 3) == 0 ? -1 : random.Next(), eip,
+                    (uint)random.NextInt64(0, 1L << 32), (uint)random.NextInt64(0, 1L << 32), random.Next(-1, 5), random.Next(2) == 0);
+                uint csBase = random.Next(3) == 0 ? (uint)random.NextInt64(0, 1L << 32) : 0;
+                int bitness = random.Next(3) == 0 ? 16 : 32;
+                if (builder.FromRecord(record, i, codeSegmentBase: csBase, bitness: bitness) is FaultEvent e)
+                    _ = FaultLogEvents.ToLogEvent(e, default).RenderMessage();
+                _ = FaultFormatter.Line(builder.TripleFault(record, i, codeSegmentBase: csBase, bitness: bitness));
+            }
+        });
+    }
 }
