@@ -1,0 +1,17 @@
+namespace MiniHv.Hv.Inspection;
+
+/// <summary>What holds a guest frame's contents in machine memory.</summary>
+public enum FrameBacking
+{
+    /// <summary>A machine frame of its own, which the guest writes in place.</summary>
+    Private,
+
+    /// <summary>Still on the shared zero frame: never written, costs nothing.</summary>
+    Zero,
+
+    /// <summary>A read-only machine frame merged with identical frames; a write breaks it.</summary>
+    Shared,
+
+    /// <summary>Not RAM: beyond the guest's memory, where reads give all ones.</summary>
+    NotRam,
+}
