@@ -10,6 +10,7 @@ static int nprogs;
 static char *args[MAXTOKENS];       /* every other key=value word */
 static int nargs;
 bool show_ticks;
+uint32_t idle_ticks;
 
 /*
  * Split the command line into words.  Words of the form prog=NAME choose the
@@ -39,6 +40,8 @@ static void parse_cmdline(void)
 				progs[nprogs++] = word + 5;
 		} else if (strcmp(word, "jos.ticks=1") == 0) {
 			show_ticks = true;
+		} else if (strncmp(word, "jos.idle=", 9) == 0) {
+			idle_ticks = (uint32_t)strtol(word + 9, NULL, 10);
 		} else if (nargs < MAXTOKENS) {
 			args[nargs++] = word;
 		}

@@ -112,6 +112,8 @@ uint8_t pic_master_isr(void);
 void timer_init(void);
 extern uint32_t timer_ticks;
 extern bool show_ticks;
+extern uint32_t idle_ticks;     /* jos.idle=N: idle N timer ticks before halting */
+extern volatile bool idling;
 
 /* The user programs linked into the kernel (build/kern/progs.S). */
 struct user_prog {

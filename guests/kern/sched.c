@@ -1,10 +1,25 @@
 /* Round-robin scheduling, preempted by the 100 Hz timer. */
 #include "kern.h"
 
+volatile bool idling;
+
+/* jos.idle=N: sit with interrupts on, halted between timer ticks, for N ticks, as an idle OS does. */
+static void idle(void)
+{
+	idling = true;
+	curenv = NULL;
+	lcr3(PADDR(kern_pgdir));
+	uint32_t end = timer_ticks + idle_ticks;
+	while (timer_ticks < end)
+		asm volatile("sti; hlt; cli" ::: "memory");
+}
+
 /* When nothing can run any more, say why and end the run. */
 static void sched_halt(void) __attribute__((noreturn));
 static void sched_halt(void)
 {
+	if (idle_ticks && !idling)
+		idle();
 	int left = 0;
 	for (uint32_t i = 0; i < env_hiwater; i++)
 		if (envs[i].env_status != ENV_FREE)

@@ -186,6 +186,8 @@ static void trap_dispatch(struct Trapframe *tf)
 	case IRQ_OFFSET + IRQ_TIMER:
 		timer_ticks++;
 		pic_eoi(IRQ_TIMER);
+		if (idling)
+			return;
 		sched_yield();
 	case IRQ_OFFSET + IRQ_COM1:
 		serial_intr();
@@ -222,6 +224,9 @@ void trap(struct Trapframe *tf)
 	}
 	trap_dispatch(tf);
 
+	/* A tick while the kernel idles (jos.idle=N): back to the idle loop. */
+	if (idling && (tf->tf_cs & 3) == 0)
+		env_pop_tf(tf);
 	if (curenv && curenv->env_status == ENV_RUNNING)
 		env_run(curenv);
 	sched_yield();
