@@ -31,6 +31,11 @@ public sealed unsafe partial class Cpu
             if (UnsupportedReason != null)
                 return StopReason.Unsupported;
 
+            // Before anything below is consumed: an STI shadow or a pending interrupt must wait for the next
+            // call rather than depend on where the caller's budget happened to end.
+            if (remaining <= 0 && !Halted)
+                return StopReason.Budget;
+
             int limit = int.MaxValue;
             if (InterruptShadow)
             {
@@ -84,12 +89,25 @@ public sealed unsafe partial class Cpu
                 total += (int)(_executing - _chainFirst);
             }
 
+            _chainFirst = null;
             previous = null;
             tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
             AbortBlock = false;
             return total;
         }
+        finally
+        {
+            _chainFirst = null; // outside a chain, InstructionsNow is the retired count
+        }
     }
+
+    /// <summary>
+    /// Instructions retired so far, exact even in the middle of a run (for a device that a guest instruction
+    /// is talking to right now): the count before the current instruction.
+    /// </summary>
+    public long InstructionsNow => _chainFirst == null
+        ? InstructionsExecuted
+        : InstructionsExecuted + _chainRetired + (_executing - _chainFirst);
 
     // Where ChainBlocks is, for the fault path: instructions retired before the current block, the
     // block's first instruction (null while fetching a block), its start and bitness, and the instruction

@@ -280,7 +280,7 @@ public sealed unsafe partial class Cpu
         const uint Cr4Tsd = 1u << 2;
         if ((c._cr4 & Cr4Tsd) != 0 && c.CplValue != 0)
             throw c.Fault(Vectors.GP, 0);
-        ulong tsc = (ulong)c.InstructionsExecuted;
+        ulong tsc = (ulong)c.InstructionsNow;
         c.R[0] = (uint)tsc;
         c.R[2] = (uint)(tsc >> 32);
         c.AbortBlock = true; // the count is brought up to date between blocks: the next read sees it move
@@ -294,7 +294,7 @@ public sealed unsafe partial class Cpu
             throw c.Fault(Vectors.GP, 0);
         if (i.Op == 0)
         {
-            ulong tsc = (ulong)c.InstructionsExecuted;
+            ulong tsc = (ulong)c.InstructionsNow;
             c.R[0] = (uint)tsc;
             c.R[2] = (uint)(tsc >> 32);
         }

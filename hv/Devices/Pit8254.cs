@@ -30,14 +30,38 @@ public sealed class Pit8254 : IPortDevice
     private bool _out0 = true; // channel 0 starts as a BIOS leaves it, OUT high, so the guest's first mode 2/3 setup is no edge
     private byte _portB;
 
+    private readonly Func<long>? _now;
+    private readonly Action? _reprogrammed;
+
     /// <param name="irqs">Where channel 0's output drives IRQ 0.</param>
     /// <param name="instructionsPerSecond">Guest instructions per virtual second.</param>
-    public Pit8254(IIrqLines irqs, long instructionsPerSecond = DefaultInstructionsPerSecond)
+    /// <param name="now">
+    /// The exact virtual time in instructions, when the machine can tell it in the middle of a run: a guest
+    /// that reads or programs the timer then does so at the instruction it is at, not at the start of the
+    /// machine's current slice (which would make the timing depend on how the machine slices time).
+    /// </param>
+    /// <param name="reprogrammed">Called after a write that may move the next interrupt: a machine that ran ahead to the old one must stop and look again.</param>
+    public Pit8254(IIrqLines irqs, long instructionsPerSecond = DefaultInstructionsPerSecond, Func<long>? now = null, Action? reprogrammed = null)
     {
         ArgumentNullException.ThrowIfNull(irqs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(instructionsPerSecond);
         _irqs = irqs;
         InstructionsPerSecond = instructionsPerSecond;
+        _now = now;
+        _reprogrammed = reprogrammed;
+    }
+
+    /// <summary>Moves virtual time on to <paramref name="instructions"/> in all, if that is later than now.</summary>
+    public void AdvanceTo(long instructions)
+    {
+        if (instructions > _instructions)
+            Advance(instructions - _instructions);
+    }
+
+    private void CatchUp()
+    {
+        if (_now != null)
+            AdvanceTo(_now());
     }
 
     public long InstructionsPerSecond { get; }
@@ -48,8 +72,16 @@ public sealed class Pit8254 : IPortDevice
     /// <summary>PIT input clock ticks so far.</summary>
     public long Ticks => _tick;
 
-    /// <summary>Virtual time so far, for clocks that follow it (the RTC).</summary>
-    public TimeSpan VirtualTime => TimeSpan.FromTicks((long)((Int128)_instructions * TimeSpan.TicksPerSecond / InstructionsPerSecond));
+    /// <summary>Virtual time so far (brought up to the exact instruction when the machine can tell it), for clocks that follow it (the RTC).</summary>
+    public TimeSpan VirtualTime => VirtualTimeAfterCatchUp();
+
+    private TimeSpan VirtualTimeAfterCatchUp()
+    {
+        CatchUp();
+        return VirtualTimeSoFar;
+    }
+
+    private TimeSpan VirtualTimeSoFar => TimeSpan.FromTicks((long)((Int128)_instructions * TimeSpan.TicksPerSecond / InstructionsPerSecond));
 
     /// <summary>Rising edges channel 0 has driven onto IRQ 0 (coalesced periods count once).</summary>
     public long Irq0Edges { get; private set; }
@@ -103,6 +135,7 @@ public sealed class Pit8254 : IPortDevice
 
     public uint ReadPort(ushort port, int size)
     {
+        CatchUp();
         if (port == SystemControlPort)
         {
             int refresh = (int)(_tick / RefreshTicks & 1);
@@ -115,6 +148,13 @@ public sealed class Pit8254 : IPortDevice
     }
 
     public void WritePort(ushort port, int size, uint value)
+    {
+        CatchUp();
+        WriteRegister(port, value);
+        _reprogrammed?.Invoke();
+    }
+
+    private void WriteRegister(ushort port, uint value)
     {
         byte b = (byte)value;
         if (port == SystemControlPort)

@@ -63,7 +63,10 @@ public sealed class Vm : IDisposable
         {
             Io = new IoBus(message => _log.Information("{Guest}: {Message}", config.Name, message));
             Pic = new Pic8259Pair();
-            Pit = new Pit8254(Pic, config.InstructionsPerSecond);
+            // The PIT reads the exact virtual time when the guest talks to it, and a reprogramming ends the
+            // CPU's run so the next interrupt is found again: timing never depends on how time is sliced.
+            Pit = new Pit8254(Pic, config.InstructionsPerSecond, now: () => Cpu!.InstructionsNow + IdleInstructions,
+                reprogrammed: () => Cpu?.RequestStop());
             Serial = new Uart16550(Pic, serialOutput);
             Cmos = new CmosRtc(config.MemoryBytes, () => CmosRtc.DefaultTime + Pit.VirtualTime);
             Cga = new CgaText(Memory.ReadByte);
@@ -241,7 +244,7 @@ public sealed class Vm : IDisposable
             long before = Cpu.InstructionsExecuted;
             StopReason reason = Cpu.Run(chunk);
             long done = Cpu.InstructionsExecuted - before;
-            Pit.Advance(done);
+            Pit.AdvanceTo(Cpu.InstructionsExecuted + IdleInstructions);
             remaining -= done;
 
             switch (reason)
@@ -260,8 +263,8 @@ public sealed class Vm : IDisposable
                         return VmRunState.WaitingForInput;
                     }
 
-                    Pit.Advance(wait);
                     IdleInstructions += wait;
+                    Pit.AdvanceTo(Cpu.InstructionsExecuted + IdleInstructions);
                     remaining -= wait;
                     break;
                 case StopReason.StopRequested:

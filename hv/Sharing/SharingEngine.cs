@@ -114,21 +114,22 @@ public sealed class SharingEngine
     }
 
     /// <summary>
-    /// Scans up to <paramref name="frames"/> guest frames from where the last step stopped, merging what it
-    /// can. Only at a global safepoint: no guest CPU may run meanwhile.
+    /// Hashes up to <paramref name="frames"/> private guest frames from where the last step stopped, merging
+    /// what it can; frames passed over (untouched, already shared) cost nothing, but no step goes further
+    /// than one full round. Only at a global safepoint: no guest CPU may run meanwhile.
     /// </summary>
     public void Step(long frames)
     {
-        if (Policy == SharingPolicy.Off || _guests.Count == 0)
+        if (Policy == SharingPolicy.Off || _guests.Count == 0 || frames <= 0)
             return;
         var clock = Stopwatch.StartNew();
-        long visited = 0;
-        while (visited < frames)
+        long hashedBefore = Stats.FramesHashed;
+        long total = TotalFrames;
+        for (long visited = 0; visited < total && Stats.FramesHashed - hashedBefore < frames; visited++)
         {
             SharingGuest g = _guests[_cursorGuest];
             if (!g.Retired && _cursorGfn < g.Frames && g.IsRunning())
                 Visit(g, _cursorGfn);
-            visited++;
             Advance();
         }
 
@@ -140,7 +141,7 @@ public sealed class SharingEngine
     {
         long rounds = Stats.FullScans;
         while (Stats.FullScans < rounds + 2 && _guests.Count > 0 && Policy != SharingPolicy.Off)
-            Step(TotalFrames);
+            Step(long.MaxValue);
     }
 
     // ---- The scan -----------------------------------------------------------------------------
@@ -257,6 +258,7 @@ public sealed class SharingEngine
         g.Flags[gfn] = (byte)((g.Flags[gfn] | SharingGuest.OnZero) & ~SharingGuest.HasChecksum);
         g.ZeroPages++;
         Stats.ZeroPages++;
+        Stats.ZeroMerges++;
     }
 
     /// <summary>Makes a guest's private frame a stable frame, with that guest frame as its first sharer.</summary>

@@ -30,6 +30,9 @@ public sealed class SharingStats
     /// <summary>Guest frames remapped onto a stable frame (each merge saves one frame while it lasts).</summary>
     public long Merges { get; internal set; }
 
+    /// <summary>Guest frames the engine found all zero and mapped to the zero frame, all scans together.</summary>
+    public long ZeroMerges { get; internal set; }
+
     /// <summary>Writes that broke a guest frame away from a stable frame (a hidden copy-on-write fault).</summary>
     public long CowBreaks { get; internal set; }
 

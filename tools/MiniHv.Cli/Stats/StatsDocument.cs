@@ -57,6 +57,7 @@ internal sealed record SharingTotals(
     long ZeroPages,
     long GeneralProfit,
     long Merges,
+    long ZeroMerges,
     long CowBreaks,
     long ZeroBreaks,
     long BytesSaved,

@@ -34,7 +34,7 @@ internal static class StatsWriter
         var samples = engine.Samples.Select(x => new SharingSampleStats(x.FullScans, x.Instructions, x.MachineFramesInUse,
             x.GuestFramesInUse, x.DistinctContents, x.PagesShared, x.PagesSharing, x.ZeroPages, x.CowBreaks)).ToList();
         return new SharingTotals(engine.Policy.ToString().ToLowerInvariant(), scanRate, s.PagesShared, s.PagesSharing,
-            s.PagesUnshared, s.PagesVolatile, s.FullScans, s.ZeroPages, s.GeneralProfit, s.Merges, s.CowBreaks, s.ZeroBreaks,
+            s.PagesUnshared, s.PagesVolatile, s.FullScans, s.ZeroPages, s.GeneralProfit, s.Merges, s.ZeroMerges, s.CowBreaks, s.ZeroBreaks,
             s.BytesSaved, s.FramesHashed, s.FramesHashedPerSecond, s.HashCollisions, s.ScanTime.TotalSeconds, samples);
     }
 
