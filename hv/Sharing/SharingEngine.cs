@@ -49,9 +49,8 @@ public sealed class SharingEngine
     private readonly List<SharingGuest> _guests = new();
     private readonly List<StableFrame?> _stable = new();
     private readonly Stack<int> _freeStableIds = new();
-    private readonly Dictionary<(int Domain, ulong Checksum), List<int>> _stableIndex = new();
-    private readonly Dictionary<(int Domain, ulong Checksum), List<(int Guest, uint Gfn)>> _unstableIndex = new();
-    private long _unstableCount;
+    private readonly ChecksumIndex<int> _stableIndex = new();
+    private readonly ChecksumIndex<(int Guest, uint Gfn)> _unstableIndex = new();
     private readonly HashSet<ulong> _roundContents = new();
     private readonly ulong _zeroChecksum;
     private int _cursorGuest;
@@ -177,48 +176,60 @@ public sealed class SharingEngine
 
         _roundContents.Add(checksum);
         var key = (g.Domain, checksum);
-        if (_stableIndex.TryGetValue(key, out List<int>? ids))
+        if (_stableIndex.TryGet(key, out int firstId, out IReadOnlyList<int>? moreIds))
         {
-            foreach (int id in ids)
+            if (TryMergeIntoStable(g, gfn, bytes, firstId))
+                return;
+            for (int i = 0; moreIds != null && i < moreIds.Count; i++)
             {
-                StableFrame s = _stable[id]!;
-                if (bytes.SequenceEqual(_machine.FrameBytes(s.Mfn)))
-                {
-                    MergeInto(g, gfn, s);
+                if (TryMergeIntoStable(g, gfn, bytes, moreIds[i]))
                     return;
-                }
-
-                Stats.HashCollisions++;
             }
         }
 
-        if (_unstableIndex.TryGetValue(key, out var candidates))
+        if (_unstableIndex.TryGet(key, out var first, out var more))
         {
-            for (int i = 0; i < candidates.Count; i++)
+            if (TryMergeWithCandidate(g, gfn, bytes, key, first))
+                return;
+            for (int i = 0; more != null && i < more.Count; i++)
             {
-                var (otherGuest, otherGfn) = candidates[i];
-                SharingGuest og = _guests[otherGuest];
-                if (!StillPrivate(og, otherGfn))
-                    continue;
-                if (bytes.SequenceEqual(FrameBytes(og, otherGfn)))
-                {
-                    candidates.RemoveAt(i);
-                    _unstableCount--;
-                    StableFrame s = Promote(og, otherGfn, checksum);
-                    MergeInto(g, gfn, s);
+                if (TryMergeWithCandidate(g, gfn, bytes, key, more[i]))
                     return;
-                }
-
-                Stats.HashCollisions++;
             }
         }
-        else
+
+        _unstableIndex.Add(key, (g.Index, gfn));
+    }
+
+    private bool TryMergeIntoStable(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, int id)
+    {
+        StableFrame s = _stable[id]!;
+        if (bytes.SequenceEqual(_machine.FrameBytes(s.Mfn)))
         {
-            _unstableIndex[key] = candidates = new List<(int, uint)>(1);
+            MergeInto(g, gfn, s);
+            return true;
         }
 
-        candidates.Add((g.Index, gfn));
-        _unstableCount++;
+        Stats.HashCollisions++;
+        return false;
+    }
+
+    /// <summary>Merges with a frame of this round's unstable index if their bytes are equal, making that frame a stable one.</summary>
+    private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, (int, ulong) key, (int Guest, uint Gfn) candidate)
+    {
+        SharingGuest og = _guests[candidate.Guest];
+        if (!StillPrivate(og, candidate.Gfn))
+            return false;
+        if (!bytes.SequenceEqual(FrameBytes(og, candidate.Gfn)))
+        {
+            Stats.HashCollisions++;
+            return false;
+        }
+
+        _unstableIndex.Remove(key, candidate);
+        StableFrame s = Promote(og, candidate.Gfn, key.Item2);
+        MergeInto(g, gfn, s);
+        return true;
     }
 
     private void Advance()
@@ -235,16 +246,15 @@ public sealed class SharingEngine
     private void EndRound()
     {
         Stats.FullScans++;
-        Stats.PagesUnshared = _unstableCount;
+        Stats.PagesUnshared = _unstableIndex.Count;
         Stats.PagesVolatile = _roundVolatile;
-        long metadata = _guests.Sum(g => g.MetadataBytes) + (_stable.Count * 48L) + (_unstableCount * 48L);
+        long metadata = _guests.Sum(g => g.MetadataBytes) + (_stable.Count * 48L) + (_unstableIndex.Count * 48L);
         Stats.GeneralProfit = Stats.BytesSaved - metadata;
         long inUse = _guests.Sum(g => g.Memory.PrivateFrames + g.Memory.ReadOnlyFrames + g.ZeroPages);
         _roundContents.Remove(_zeroChecksum);
         Samples.Add(new SharingSample(Stats.FullScans, _guests.Sum(g => g.Instructions()), _machine.FramesInUse, inUse,
             _roundContents.Count, Stats.PagesShared, Stats.PagesSharing, Stats.ZeroPages, Stats.CowBreaks));
         _unstableIndex.Clear();
-        _unstableCount = 0;
         _roundContents.Clear();
         _roundVolatile = 0;
         _roundPrivate = 0;
@@ -271,10 +281,7 @@ public sealed class SharingEngine
             _stable.Add(s);
         else
             _stable[id] = s;
-        var key = (g.Domain, checksum);
-        if (!_stableIndex.TryGetValue(key, out List<int>? ids))
-            _stableIndex[key] = ids = new List<int>();
-        ids.Add(id);
+        _stableIndex.Add((g.Domain, checksum), id);
 
         // The P2M hands over one reference and drops the old one: the same frame, so take one first.
         _machine.AddRef(mfn);
@@ -351,11 +358,7 @@ public sealed class SharingEngine
 
         // The last sharer left: the P2M released the frame's last reference, so it must leave the index now.
         Stats.PagesShared--;
-        var key = (s.Domain, s.Checksum);
-        List<int> ids = _stableIndex[key];
-        ids.Remove(s.Id);
-        if (ids.Count == 0)
-            _stableIndex.Remove(key);
+        _stableIndex.Remove((s.Domain, s.Checksum), s.Id);
         _stable[s.Id] = null;
         _freeStableIds.Push(s.Id);
     }
@@ -379,8 +382,7 @@ public sealed class SharingEngine
             g.Flags[gfn] = 0;
         }
 
-        foreach (List<(int Guest, uint Gfn)> candidates in _unstableIndex.Values)
-            _unstableCount -= candidates.RemoveAll(c => c.Guest == g.Index);
+        _unstableIndex.RemoveAll(c => c.Guest == g.Index);
     }
 
     private static bool StillPrivate(SharingGuest g, uint gfn)

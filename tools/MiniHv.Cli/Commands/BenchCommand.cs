@@ -11,10 +11,10 @@ internal static class BenchCommand
     {
         var suite = new Argument<string>("SUITE")
         {
-            Description = "what to measure: cpu (the core), shadow (shadow paging against the plain walk), or all",
+            Description = "what to measure: cpu (the core), shadow (shadow paging against the plain walk), sharing (scan rate, copy-on-write breaks), or all",
             DefaultValueFactory = _ => "all",
         };
-        suite.AcceptOnlyFromAmong("cpu", "shadow", "all");
+        suite.AcceptOnlyFromAmong("cpu", "shadow", "sharing", "all");
         var runs = new Option<int>("--runs")
         {
             Description = "timed runs per benchmark; the table shows their median",
@@ -38,6 +38,8 @@ internal static class BenchCommand
                 results.AddRange(CpuBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
             if (which is "shadow" or "all")
                 results.AddRange(ShadowBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
+            if (which is "sharing" or "all")
+                results.AddRange(SharingBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
             string machine = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}";
             BenchTable.Write(streams.Output, results, machine);
             return ExitStatus.Ok;
