@@ -14,6 +14,9 @@ public sealed unsafe partial class Cpu
     /// <summary>INT n, INT3, INTO: the gate's DPL must admit the current CPL.</summary>
     internal void SoftwareInterrupt(int vector, bool checkDpl)
     {
+        // INT3 and INTO raise exceptions a fault log wants to see; INT n of a system call does not.
+        if (vector < 32)
+            Record(vector, -1, external: false);
         Deliver(vector, -1, software: checkDpl, ext: 0);
         AbortBlock = true;
     }
@@ -30,7 +33,7 @@ public sealed unsafe partial class Cpu
         int first = vector;
         for (int attempt = 0; attempt < 4; attempt++)
         {
-            Record(vector, errorCode, external);
+            Record(vector, errorCode, external, interrupt: external && attempt == 0);
             try
             {
                 Deliver(vector, HasErrorCode(vector) ? errorCode : -1, software: false, ext);
@@ -65,9 +68,13 @@ public sealed unsafe partial class Cpu
         return false;
     }
 
-    private void Record(int vector, int errorCode, bool external)
+    /// <param name="interrupt">The event is a hardware interrupt itself, not an exception (whatever its vector: an unremapped PIC sends IRQ 0 on vector 8).</param>
+    private void Record(int vector, int errorCode, bool external, bool interrupt = false)
     {
-        var record = new FaultRecord(vector, HasErrorCode(vector) ? errorCode : -1, EipValue, Cr2Value, _cr3, CplValue, external);
+        var record = new FaultRecord(vector, HasErrorCode(vector) ? errorCode : -1, EipValue, Cr2Value, _cr3, CplValue, external)
+        {
+            Interrupt = interrupt,
+        };
         LastFault = record;
         FaultObserver?.Invoke(record);
     }

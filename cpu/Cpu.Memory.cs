@@ -332,7 +332,7 @@ public sealed unsafe partial class Cpu
         }
 
         if (notify)
-            Mmu.WriteCompleted(physical, size);
+            Mmu.WriteCompleted(lin, physical, size);
     }
 
     // ---- Public helpers for loaders, debuggers and tests --------------------------------------

@@ -109,6 +109,11 @@ public sealed unsafe partial class Cpu
         ? InstructionsExecuted
         : InstructionsExecuted + _chainRetired + (_executing - _chainFirst);
 
+    /// <summary>The EIP of the instruction executing now (exact in the middle of a run, for a hidden fault's report), else EIP.</summary>
+    public uint CurrentInstructionEip => _chainFirst == null
+        ? EipValue
+        : _chain16 ? (_chainStart + _executing->Offset) & 0xFFFF : _chainStart + _executing->Offset;
+
     // Where ChainBlocks is, for the fault path: instructions retired before the current block, the
     // block's first instruction (null while fetching a block), its start and bitness, and the instruction
     // running. Plain values and pointers into pinned arrays: no GC write barrier on the hot path.

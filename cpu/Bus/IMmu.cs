@@ -43,8 +43,8 @@ public interface IMmu
     /// </summary>
     bool Translate(uint linear, AccessKind access, out Translation translation, out int pageFaultError);
 
-    /// <summary>A store of <paramref name="size"/> bytes at guest-physical <paramref name="physical"/> went through a translation marked <see cref="Translation.NotifyWrite"/>.</summary>
-    void WriteCompleted(uint physical, int size);
+    /// <summary>A store of <paramref name="size"/> bytes at <paramref name="linear"/> (guest-physical <paramref name="physical"/>) went through a translation marked <see cref="Translation.NotifyWrite"/>.</summary>
+    void WriteCompleted(uint linear, uint physical, int size);
 
     /// <summary>CR0, CR3 or CR4 was written. The CPU has already dropped its TLB.</summary>
     void PagingChanged(PagingChange change);

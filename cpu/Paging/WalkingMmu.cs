@@ -35,7 +35,7 @@ public sealed unsafe class WalkingMmu : IMmu
         return true;
     }
 
-    public void WriteCompleted(uint physical, int size)
+    public void WriteCompleted(uint linear, uint physical, int size)
     {
     }
 

@@ -19,4 +19,9 @@ public sealed class GuestFault : Exception
 }
 
 /// <summary>Record of the last exception the CPU delivered or failed to deliver, for fault logs and dumps.</summary>
-public readonly record struct FaultRecord(int Vector, int ErrorCode, uint Eip, uint Cr2, uint Cr3, int Cpl, bool External);
+/// <param name="External">The event came from outside the program: a hardware interrupt, or a fault while delivering one.</param>
+public readonly record struct FaultRecord(int Vector, int ErrorCode, uint Eip, uint Cr2, uint Cr3, int Cpl, bool External)
+{
+    /// <summary>The event is a hardware interrupt itself, not an exception, whatever its vector.</summary>
+    public bool Interrupt { get; init; }
+}

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MiniHv.Cpu;
 using MiniHv.Hv.Devices;
+using MiniHv.Hv.Faults;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Memory;
 using MiniHv.Hv.Shadow;
@@ -35,7 +36,8 @@ public sealed class Vm : IDisposable
     public const int RecentFaultCount = 8;
 
     private readonly ILogger _log;
-    private readonly Queue<FaultRecord> _recentFaults = new();
+    private readonly ILogger _faultLogger;
+    private readonly Queue<FaultRecord> _dumpFaults = new();
     private readonly AutoResetEvent _inputSignal = new(false);
     private readonly Stopwatch _wallClock = new();
     private volatile bool _stopRequested;
@@ -47,15 +49,17 @@ public sealed class Vm : IDisposable
     /// <param name="machine">The pool this guest's frames come from.</param>
     /// <param name="serialOutput">Receives each byte the guest sends on COM1, on the VM's thread.</param>
     /// <param name="log">Where the guest's machine events go; tagged with its name.</param>
+    /// <param name="faultLog">Where the guest's fault events go (one structured event per fault); none when null.</param>
     /// <exception cref="InvalidImageException">The image cannot boot in this guest.</exception>
     /// <exception cref="MachineMemoryExhaustedException">The pool cannot hold the kernel.</exception>
-    public Vm(VmConfig config, MachineMemory machine, Action<byte> serialOutput, ILogger? log = null)
+    public Vm(VmConfig config, MachineMemory machine, Action<byte> serialOutput, ILogger? log = null, ILogger? faultLog = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(machine);
         ArgumentNullException.ThrowIfNull(serialOutput);
         Config = config;
         _log = (log ?? Serilog.Core.Logger.None).ForContext("Guest", config.Name);
+        _faultLogger = faultLog ?? Serilog.Core.Logger.None;
 
         MultibootImage image = MultibootImage.Parse(config.Image);
         Memory = new GuestPhysicalMemory(machine, config.MemoryBytes);
@@ -80,8 +84,15 @@ public sealed class Vm : IDisposable
 
             Cpu = new Cpu.Cpu(Memory, Io) { InterruptController = Pic, FaultObserver = RecordFault };
             Memory.BackingChanged += Cpu.FlushTlbFrame;
+            Faults = new FaultLog(config.Name, config.Id, QuietLinearReader.Create(Cpu.TryTranslateQuiet, Memory),
+                _faultLogger, config.FaultPolicy);
+            Memory.FrameBroken += (gfn, fromZero) => HiddenFault(fromZero ? FaultKind.ZeroFrameBreak : FaultKind.CopyOnWriteBreak, gfn, null);
             if (config.Paging == PagingMode.Shadow)
+            {
                 Cpu.Mmu = Shadow = new ShadowMmu(Cpu, Memory);
+                Shadow.HiddenFault += (kind, gfn, linear) =>
+                    HiddenFault(kind == ShadowFault.PageTableWrite ? FaultKind.PageTableWrite : FaultKind.AccessedDirtyUpdate, gfn, linear);
+            }
             Serial.InputArrived += () => _inputSignal.Set();
 
             Entry = MultibootLoader.Load(Memory, image, config.CommandLine);
@@ -120,6 +131,9 @@ public sealed class Vm : IDisposable
 
     public DebugExit DebugExit { get; }
 
+    /// <summary>The guest's fault log: every fault counted, the last ones kept, and those the policy picks written out.</summary>
+    public FaultLog Faults { get; }
+
     /// <summary>The shadow MMU, or null when the guest runs on the plain walk.</summary>
     public ShadowMmu? Shadow { get; }
 
@@ -150,8 +164,6 @@ public sealed class Vm : IDisposable
     /// <summary>Signalled when COM1 input arrives, input closes or a stop is requested: for a scheduler waiting on several guests.</summary>
     public WaitHandle InputWaitHandle => _inputSignal;
 
-    /// <summary>The last exceptions the CPU raised, oldest first.</summary>
-    public IReadOnlyCollection<FaultRecord> RecentFaults => _recentFaults;
 
     /// <summary>Ask the guest to stop; the next <see cref="Run"/> (or the one in progress) ends it. Thread-safe.</summary>
     public void RequestStop()
@@ -272,6 +284,8 @@ public sealed class Vm : IDisposable
                         return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
                     break; // the loop head sees a stop request of ours
                 case StopReason.TripleFault:
+                    if (Cpu.LastFault is FaultRecord last)
+                        Faults.OnTripleFault(last, Cpu.InstructionsNow, Cpu.GetSegment(SegReg.CS).Base, Bitness);
                     return Finish(VmExitKind.TripleFault, $"triple fault at eip {Cpu.Eip:x8}", dump: true);
                 case StopReason.Unsupported:
                     return Finish(VmExitKind.Unsupported, $"unsupported: {Cpu.UnsupportedReason}", dump: true);
@@ -294,22 +308,38 @@ public sealed class Vm : IDisposable
     {
         Exit = new VmExit(kind, debugExitStatus, message);
         if (dump)
-            FinalRegisterDump = RegisterDump.Format(Cpu, _recentFaults);
+        {
+            FinalRegisterDump = RegisterDump.Format(Cpu, _dumpFaults);
+            // In the fault log the dump is a property, so its console line stays one line.
+            _faultLogger.ForContext("Registers", FinalRegisterDump)
+                .Error("[{Guest}] {Reason}: register dump", Name, message);
+        }
         _log.Information("{Guest}: {Message} after {Instructions} instructions", Name, message, Cpu.InstructionsExecuted);
         return VmRunState.Exited;
     }
 
     private void RecordFault(FaultRecord fault)
     {
-        if (fault.Vector >= 32)
+        if (fault.Vector >= 32 || fault.Interrupt)
             return; // interrupts and system calls are not faults
         GuestExceptions++;
         if (fault.Vector == Vectors.PF)
             GuestPageFaults++;
-        if (_recentFaults.Count == RecentFaultCount)
-            _recentFaults.Dequeue();
-        _recentFaults.Enqueue(fault);
+        if (_dumpFaults.Count == RecentFaultCount)
+            _dumpFaults.Dequeue();
+        _dumpFaults.Enqueue(fault);
+        Faults.OnException(fault, Cpu.InstructionsNow, Cpu.GetSegment(SegReg.CS).Base, Bitness);
     }
+
+    /// <summary>A fault the hypervisor resolved without the guest seeing it: always counted, written out as the policy says.</summary>
+    private void HiddenFault(FaultKind kind, uint gfn, uint? linear)
+    {
+        var site = new HiddenFaultSite(gfn, linear, Cpu.CurrentInstructionEip, Cpu.Cr3, Cpu.Cpl, Cpu.InstructionsNow, Cpu.Cr2,
+            Cpu.GetSegment(SegReg.CS).Base);
+        Faults.OnHiddenFault(kind, site, Bitness);
+    }
+
+    private int Bitness => Cpu.GetSegment(SegReg.CS).Big ? 32 : 16;
 
     public void Dispose()
     {

@@ -1,3 +1,5 @@
+using MiniHv.Hv.Faults;
+
 namespace MiniHv.Hv.Machine;
 
 /// <summary>Everything needed to create one guest: its image, command line, memory and limits.</summary>
@@ -9,6 +11,12 @@ public sealed record VmConfig
     public const long DefaultInstructionsPerSecond = 100_000_000;
 
     public required string Name { get; init; }
+
+    /// <summary>The guest's number in its run (1, 2, ...), for logs.</summary>
+    public int Id { get; init; } = 1;
+
+    /// <summary>Which faults the fault log writes out (all are counted); null for every guest fault and no hidden ones.</summary>
+    public FaultLogPolicy? FaultPolicy { get; init; }
 
     /// <summary>The multiboot ELF image.</summary>
     public required ReadOnlyMemory<byte> Image { get; init; }

@@ -66,6 +66,12 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         remove => _p2m.BackingChanged -= value;
     }
 
+    /// <summary>
+    /// Raised after a write gave <c>gfn</c> a private frame: true when it left the zero frame, false for a
+    /// copy-on-write break of a shared frame. A hidden fault the guest never sees, for the fault log.
+    /// </summary>
+    public event Action<uint, bool>? FrameBroken;
+
     public MachineMemory Machine => _machine;
 
     public P2m P2m => _p2m;
@@ -150,6 +156,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
             _zeroFrameBreaks++;
         else
             _copyOnWriteBreaks++;
+        FrameBroken?.Invoke(gfn, old.IsZero);
         return _machine.FrameAddress(fresh);
     }
 

@@ -71,6 +71,12 @@ public sealed unsafe class ShadowMmu : IMmu
 
     public ShadowStats Stats { get; } = new();
 
+    /// <summary>
+    /// A hidden fault the shadow resolved: a guest store to one of its page tables, or a write that found the
+    /// guest PTE not yet dirty. With the guest frame and the linear address of the access.
+    /// </summary>
+    public event Action<ShadowFault, uint, uint>? HiddenFault;
+
     /// <summary>Shadow entries in all cached spaces.</summary>
     public int EntryCount => _entries.Count;
 
@@ -115,13 +121,14 @@ public sealed unsafe class ShadowMmu : IMmu
         return Miss(space, linear, access, out translation, out pageFaultError);
     }
 
-    public void WriteCompleted(uint physical, int size)
+    public void WriteCompleted(uint linear, uint physical, int size)
     {
         uint gfn = physical >> 12;
         GuestTableRegistry.GuestTable? table = _tables.Get(gfn);
         if (table == null)
             return;
         Stats.PageTableWrites++;
+        HiddenFault?.Invoke(ShadowFault.PageTableWrite, gfn, linear);
         if (++table.WritesSinceUse > FloodWrites)
         {
             Unshadow(table);
@@ -223,7 +230,10 @@ public sealed unsafe class ShadowMmu : IMmu
         if (e != 0 && _entries.Gfn(e) == gfn)
         {
             if (write && (_entries.Flags(e) & ShadowEntryTable.Dirty) == 0)
+            {
                 Stats.AdUpdates++;
+                HiddenFault?.Invoke(ShadowFault.DirtyUpdate, gfn, linear);
+            }
             _entries.SetFlags(e, flags);
         }
         else

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MiniHv.Cli.Running;
+using MiniHv.Hv.Faults;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Sharing;
@@ -107,6 +108,26 @@ internal static class RunCommand
             HelpName = "N",
             Validators = { r => { if (r.GetValueOrDefault<long?>() is <= 0) r.AddError("--scan-full-every must be a positive count"); } },
         };
+        var faultLog = new Option<string?>("--fault-log")
+        {
+            Description = "write every guest fault as one JSON object per line (Serilog compact format) to FILE",
+            HelpName = "FILE",
+        };
+        var faults = new Option<bool>("--faults")
+        {
+            Description = "print a line on stderr for every fault a guest takes (and the hidden ones --log-hidden picks)",
+        };
+        var logHidden = new Option<string>("--log-hidden")
+        {
+            Description = "which hidden faults (zero-frame and copy-on-write breaks, page-table writes, A/D updates) are logged: none, all, every:N, N/s [default: none]; all are counted",
+            HelpName = "RULE",
+            DefaultValueFactory = _ => "none",
+            Validators = { r => { if (!FaultSampling.TryParse(r.GetValueOrDefault<string>(), out _)) r.AddError($"--log-hidden '{r.GetValueOrDefault<string>()}': none, all, every:N or N/s"); } },
+        };
+        var dumpPt = new Option<bool>("--dump-pt")
+        {
+            Description = "when each guest stops, print its page tables as ranges (like the course QEMU's info pg) on stderr",
+        };
         var timeout = CommonOptions.Timeout();
         var maxInstructions = CommonOptions.MaxInstructions();
         var verbose = CommonOptions.Verbose();
@@ -120,7 +141,7 @@ internal static class RunCommand
             """)
         {
             image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
-            serialDir, stats, timeout, maxInstructions, verbose,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, timeout, maxInstructions, verbose,
         };
 
         command.SetAction((parse, cancel) =>
@@ -156,10 +177,20 @@ internal static class RunCommand
                 parse.GetValue(serialDir), parse.GetValue(stats),
                 Sharing: Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true),
                 ScanRate: parse.GetValue(scanRate),
-                ScanFullEvery: parse.GetValue(scanFullEvery));
+                ScanFullEvery: parse.GetValue(scanFullEvery),
+                Faults: FaultLoggingFor(parse.GetValue(faults) || parse.GetValue(verbose), parse.GetValue(faultLog), parse.GetValue(logHidden)!),
+                DumpPageTables: parse.GetValue(dumpPt));
             return Task.FromResult(GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel));
         });
         return command;
+    }
+
+    private static FaultLogging? FaultLoggingFor(bool console, string? jsonPath, string hiddenRule)
+    {
+        if (!console && jsonPath == null)
+            return null;
+        FaultSampling.TryParse(hiddenRule, out FaultSampling hidden);
+        return new FaultLogging(console, jsonPath, new FaultLogPolicy(FaultSampling.All, hidden));
     }
 
     /// <summary>What every guest of a run shares unless its --guest says otherwise.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MiniHv.Cli.Stats;
+using MiniHv.Hv.Inspection;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
@@ -19,6 +20,13 @@ internal static class GuestSession
         if (!PrepareOutputs(plan, streams, out FileStream? statsFile, out int failure))
             return failure;
 
+        using Serilog.Core.Logger? faultLogger = CreateFaultLogger(plan, streams, out int logFailure);
+        if (logFailure != ExitStatus.Ok)
+        {
+            statsFile?.Dispose();
+            return logFailure;
+        }
+
         long capFrames = Math.Max(1, plan.Guests.Sum(g => g.MemoryBytes >> MachineMemory.FrameShift));
         using var machine = new MachineMemory(capFrames);
         var console = new SharedConsole(streams.SerialOut);
@@ -27,14 +35,15 @@ internal static class GuestSession
         try
         {
             bool prefixed = plan.Guests.Count > 1;
-            foreach (VmConfig config in plan.Guests)
+            foreach (VmConfig planned in plan.Guests)
             {
+                VmConfig config = planned with { Id = vms.Count + 1, FaultPolicy = plan.Faults?.Policy };
                 string? logPath = plan.SerialDir == null ? null : Path.Combine(plan.SerialDir, config.Name + ".log");
                 var sink = new SerialSink(console, prefixed ? config.Name : null, logPath);
                 sinks.Add(sink);
                 try
                 {
-                    vms.Add(new Vm(config, machine, sink.Write, log));
+                    vms.Add(new Vm(config, machine, sink.Write, log, faultLogger));
                 }
                 catch (InvalidImageException e)
                 {
@@ -60,6 +69,8 @@ internal static class GuestSession
                 sink.Finish();
             console.Flush();
             ReportEnds(vms, streams);
+            if (plan.DumpPageTables)
+                DumpPageTables(vms, streams.Error);
 
             // Measured before the guests are torn down.
             FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
@@ -111,6 +122,42 @@ internal static class GuestSession
         }
 
         streams.Error.Flush();
+    }
+
+    private static Serilog.Core.Logger? CreateFaultLogger(RunPlan plan, CliStreams streams, out int failure)
+    {
+        failure = ExitStatus.Ok;
+        if (plan.Faults == null)
+            return null;
+        try
+        {
+            return FaultLogSinks.Configure(plan.Faults.Console ? streams.Error : null, plan.Faults.JsonPath).CreateLogger();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            failure = streams.Fail(ExitStatus.Usage, $"--fault-log '{plan.Faults.JsonPath}': {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>Each guest's page tables as they were when it stopped, like the course QEMU's <c>info pg</c>.</summary>
+    private static void DumpPageTables(IReadOnlyList<Vm> vms, TextWriter output)
+    {
+        foreach (Vm vm in vms)
+        {
+            MiniHv.Cpu.Cpu cpu = vm.Cpu;
+            if (!cpu.PagingEnabled)
+            {
+                output.WriteLine($"[{vm.Name}] paging is off: no page tables");
+                continue;
+            }
+
+            output.WriteLine($"[{vm.Name}] page tables at cr3 {cpu.Cr3:x8}:");
+            PageTableDump.Write(output, cpu.Cr3, (cpu.Cr4 & MiniHv.Cpu.Cpu.CR4_PSE) != 0,
+                GuestMemoryInspection.WordReader(vm.Memory), GuestMemoryInspection.Backing(vm.Memory));
+        }
+
+        output.Flush();
     }
 
     /// <summary>Makes the serial directory and opens the stats file before anything runs, so a bad path fails at once.</summary>

@@ -1,4 +1,5 @@
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Faults;
 using MiniHv.Hv.Sharing;
 
 namespace MiniHv.Cli.Running;
@@ -13,6 +14,8 @@ namespace MiniHv.Cli.Running;
 /// <param name="Sharing">Which frames the sharing engine may merge; off for none.</param>
 /// <param name="ScanRate">Frames the sharing engine scans per second (of virtual time when deterministic, of host time in parallel).</param>
 /// <param name="ScanFullEvery">Deterministic only: also a full scan (every frame twice) each time this many instructions per guest have run.</param>
+/// <param name="Faults">Where fault events go, and which; null for nowhere (they are still counted).</param>
+/// <param name="DumpPageTables">Print each guest's page tables, as ranges, when it stops.</param>
 internal sealed record RunPlan(
     IReadOnlyList<VmConfig> Guests,
     bool Deterministic = false,
@@ -23,7 +26,12 @@ internal sealed record RunPlan(
     bool Summary = false,
     SharingPolicy Sharing = SharingPolicy.Off,
     long ScanRate = RunPlan.DefaultScanRate,
-    long? ScanFullEvery = null)
+    long? ScanFullEvery = null,
+    FaultLogging? Faults = null,
+    bool DumpPageTables = false)
 {
     public const long DefaultScanRate = 500_000;
 }
+
+/// <summary>The fault log's outputs: human lines on stderr, JSON lines in a file, and which faults are written out.</summary>
+internal sealed record FaultLogging(bool Console, string? JsonPath, FaultLogPolicy Policy);
