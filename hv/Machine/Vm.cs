@@ -62,7 +62,7 @@ public sealed class Vm : IDisposable
         _faultLogger = faultLog ?? Serilog.Core.Logger.None;
 
         MultibootImage image = MultibootImage.Parse(config.Image);
-        Memory = new GuestPhysicalMemory(machine, config.MemoryBytes);
+        Memory = new GuestPhysicalMemory(machine, config.MemoryBytes, config.MemoryCapBytes >> MachineMemory.FrameShift);
         try
         {
             Io = new IoBus(message => _log.Information("{Guest}: {Message}", config.Name, message));

@@ -26,6 +26,9 @@ public sealed record VmConfig
 
     public long MemoryBytes { get; init; } = DefaultMemoryBytes;
 
+    /// <summary>The most machine memory the guest may hold privately (shared frames do not count); null for no limit but the pool's.</summary>
+    public long? MemoryCapBytes { get; init; }
+
     /// <summary>Stop the guest after this many instructions; null for no limit.</summary>
     public long? MaxInstructions { get; init; }
 

@@ -75,7 +75,20 @@ public class ManyGuestsCommandTests
             "two identical guests in a deterministic run count the same");
     }
 
+    [Test]
+    public void MemoryCap_StopsTheGuestThatExceedsIt_AndNoOther()
+    {
+        var r = CliRun.InProcess(["run", "-m", "64M",
+            "--guest", $"{TestImages.Jos},append=prog=lazyalloc lazyalloc.pages=1024,cap=2M,name=capped",
+            "--guest", $"{TestImages.Jos},append=prog=forktree,name=fine"]);
+        Assert.That(r.Status, Is.EqualTo(10), r.ToString);
+        Assert.That(r.Error, Does.Contain("minihv: capped: out of machine memory: the guest holds its limit of 512 frames (2 MiB)"));
+        Assert.That(LinesOf(r.Serial, "fine"), Is.EqualTo(TestImages.Golden("jos", "forktree")));
+    }
+
     [TestCase("--guest ,name=x", "starts with the image path")]
+    [TestCase("--memory-cap 0 IMG", "--memory-cap '0'")]
+    [TestCase("--guest IMG,cap=lots", "cap 'lots'")]
     [TestCase("--guest IMG,colour=red", "unknown key 'colour'")]
     [TestCase("--guest IMG,memory=1M", "from 2 MiB")]
     [TestCase("--guest IMG,name=a/b", "a name is letters")]

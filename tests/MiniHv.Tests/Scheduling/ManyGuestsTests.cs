@@ -111,6 +111,32 @@ public class ManyGuestsTests
     }
 
     [Test]
+    public void AGuestScanningThePhysicalAddressSpace_SeesNothingOfTheOthers_AndChangesNothingOfTheirs()
+    {
+        // First four guests fill their RAM and are torn down, leaving their patterns in freed frames; then a
+        // scanner runs beside four more that fill theirs, writing every page above its own RAM meanwhile.
+        var fills = Enumerable.Range(1, 4).Select(i => ($"old-{i}", TestImages.TestKernel("memfill"), $"seed={i}", 4L << 20, PagingMode.Shadow));
+        using var machine = new MachineMemory(16 * (4 << 20 >> 12));
+        var old = Create(machine, fills);
+        new ParallelScheduler(threads: 4).Run(old.Select(g => g.Vm).ToList(), CancellationToken.None);
+        foreach (Guest g in old)
+            g.Vm.Dispose();
+
+        var specs = Enumerable.Range(5, 4).Select(i => ($"fill-{i}", TestImages.TestKernel("memfill"), $"seed={i}", 4L << 20, PagingMode.Shadow))
+            .Prepend(("scan", TestImages.TestKernel("physscan"), "", 8L << 20, PagingMode.Shadow));
+        var guests = Create(machine, specs);
+        new ParallelScheduler(threads: 5).Run(guests.Select(g => g.Vm).ToList(), CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(guests[0].Transcript, Does.Contain(": 0 nonzero words;").And.Contain(": 0 not a hole"), guests[0].Transcript);
+            foreach (Guest g in guests)
+                Assert.That(g.Vm.Exit!.DebugExitStatus, Is.EqualTo(1), () => $"{g.Vm.Name}: {g.Transcript}");
+        });
+        foreach (Guest g in guests)
+            g.Vm.Dispose();
+    }
+
+    [Test]
     public void DeterministicRuns_ReplayExactly()
     {
         ulong[] first = FinalMemoryHashes();

@@ -1,10 +1,10 @@
 namespace MiniHv.Cli.Commands;
 
 /// <summary>
-/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP]</c> describes it. As in QEMU's
+/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP][,cap=SIZE]</c> describes it. As in QEMU's
 /// option syntax, a doubled comma stands for a comma inside a value.
 /// </summary>
-internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null)
+internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null, long? CapBytes = null)
 {
     public static bool TryParse(string text, out GuestSpec? spec, out string error)
     {
@@ -12,12 +12,12 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
         List<string> parts = SplitOnSingleCommas(text);
         if (parts.Count == 0 || parts[0].Length == 0 || parts[0].Contains('='))
         {
-            error = $"--guest '{text}': starts with the image path, then key=value pairs (append, memory, name, salt)";
+            error = $"--guest '{text}': starts with the image path, then key=value pairs (append, memory, name, salt, cap)";
             return false;
         }
 
         string? append = null, name = null, salt = null;
-        long? memory = null;
+        long? memory = null, cap = null;
         foreach (string part in parts.Skip(1))
         {
             int eq = part.IndexOf('=');
@@ -34,6 +34,15 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
                 case "name":
                     error = $"--guest '{text}': a name is letters, digits, '-', '_' and '.'";
                     return false;
+                case "cap":
+                    if (!SizeParser.TryParse(value, out long capBytes, out string capError) || capBytes < 4096)
+                    {
+                        error = $"--guest '{text}': cap '{value}': {(capError.Length > 0 ? capError : "at least one 4 KiB frame")}";
+                        return false;
+                    }
+
+                    cap = capBytes;
+                    break;
                 case "salt":
                     salt = value;
                     break;
@@ -47,12 +56,12 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
                     memory = bytes;
                     break;
                 default:
-                    error = $"--guest '{text}': unknown key '{key}' (append, memory, name, salt)";
+                    error = $"--guest '{text}': unknown key '{key}' (append, memory, name, salt, cap)";
                     return false;
             }
         }
 
-        spec = new GuestSpec(parts[0], append, memory, name, salt);
+        spec = new GuestSpec(parts[0], append, memory, name, salt, cap);
         error = "";
         return true;
     }

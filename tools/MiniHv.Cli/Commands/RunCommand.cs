@@ -128,6 +128,18 @@ internal static class RunCommand
         {
             Description = "when each guest stops, print its page tables as ranges (like the course QEMU's info pg) on stderr",
         };
+        var memoryCap = new Option<long?>("--memory-cap")
+        {
+            Description = "the most machine memory each guest may hold privately (shared frames do not count); a guest that needs more stops, the others go on",
+            HelpName = "SIZE",
+            CustomParser = r =>
+            {
+                if (SizeParser.TryParse(r.Tokens[0].Value, out long bytes, out string error) && bytes >= 4096)
+                    return bytes;
+                r.AddError($"--memory-cap '{r.Tokens[0].Value}': {(error.Length > 0 ? error : "at least one 4 KiB frame")}");
+                return null;
+            },
+        };
         var timeout = CommonOptions.Timeout();
         var maxInstructions = CommonOptions.MaxInstructions();
         var verbose = CommonOptions.Verbose();
@@ -141,7 +153,7 @@ internal static class RunCommand
             """)
         {
             image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
-            serialDir, stats, faultLog, faults, logHidden, dumpPt, timeout, maxInstructions, verbose,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, timeout, maxInstructions, verbose,
         };
 
         command.SetAction((parse, cancel) =>
@@ -151,13 +163,13 @@ internal static class RunCommand
                 parse.GetValue(timeout) is double s ? TimeSpan.FromSeconds(s) : null,
                 parse.GetValue(maxInstructions),
                 parse.GetValue(paging) == "walk" ? PagingMode.Walk : PagingMode.Shadow);
-            var wanted = new List<(string Image, string Append, long Memory, string? Name, string? Salt)>();
+            var wanted = new List<(string Image, string Append, long Memory, string? Name, string? Salt, long? Cap)>();
             if (parse.GetValue(image) is string path)
             {
                 int n = parse.GetValue(count);
                 string baseName = Path.GetFileNameWithoutExtension(path);
                 for (int i = 1; i <= n; i++)
-                    wanted.Add((path, parse.GetValue(append)!, common.MemoryBytes, n == 1 ? baseName : $"{baseName}-{i}", null));
+                    wanted.Add((path, parse.GetValue(append)!, common.MemoryBytes, n == 1 ? baseName : $"{baseName}-{i}", null, parse.GetValue(memoryCap)));
             }
             else if (parse.GetValue(count) != 1)
             {
@@ -165,7 +177,7 @@ internal static class RunCommand
             }
 
             foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
-                wanted.Add((spec.Image, spec.Append ?? "", spec.MemoryBytes ?? common.MemoryBytes, spec.Name, spec.Salt));
+                wanted.Add((spec.Image, spec.Append ?? "", spec.MemoryBytes ?? common.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes ?? parse.GetValue(memoryCap)));
             if (wanted.Count == 0)
                 return Task.FromResult(streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE or --guest (see 'minihv run --help')"));
 
@@ -197,14 +209,14 @@ internal static class RunCommand
     private sealed record GuestDefaults(long MemoryBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging);
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
-    private static bool TryConfigure(List<(string Image, string Append, long Memory, string? Name, string? Salt)> wanted, GuestDefaults common,
+    private static bool TryConfigure(List<(string Image, string Append, long Memory, string? Name, string? Salt, long? Cap)> wanted, GuestDefaults common,
         CliStreams streams, out List<VmConfig> configs, out int failure)
     {
         configs = new List<VmConfig>();
         failure = ExitStatus.Ok;
         var images = new Dictionary<string, byte[]>();
         var names = new HashSet<string>();
-        foreach (var (path, text, memoryBytes, name, salt) in wanted)
+        foreach (var (path, text, memoryBytes, name, salt, cap) in wanted)
         {
             if (!images.TryGetValue(path, out byte[]? bytes))
             {
@@ -232,6 +244,7 @@ internal static class RunCommand
                 MaxInstructions = common.MaxInstructions,
                 Paging = common.Paging,
                 Salt = salt,
+                MemoryCapBytes = cap,
             });
         }
 
