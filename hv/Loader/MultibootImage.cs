@@ -237,7 +237,7 @@ public sealed class MultibootImage
             if ((long)paddr + memorySize > 1L << 32)
                 throw new InvalidImageException(
                     $"ELF segment {i} at physical 0x{paddr:x} (0x{memorySize:x} bytes) runs past 4 GiB");
-            segments.Add(new LoadSegment(paddr, offset, fileSize, memorySize));
+            segments.Add(new LoadSegment(paddr, offset, fileSize, memorySize, (phFlags & ProgramFlagExecute) != 0, (phFlags & 2) != 0));
 
             // Like QEMU: an entry given as a virtual address inside an executable segment linked at a
             // different physical address is moved to that physical address.

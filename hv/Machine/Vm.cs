@@ -62,6 +62,7 @@ public sealed class Vm : IDisposable
         _faultLogger = faultLog ?? Serilog.Core.Logger.None;
 
         MultibootImage image = MultibootImage.Parse(config.Image);
+        KernelSegments = image.Segments;
         Memory = new GuestPhysicalMemory(machine, config.MemoryBytes, config.MemoryCapBytes >> MachineMemory.FrameShift);
         try
         {
@@ -136,6 +137,9 @@ public sealed class Vm : IDisposable
 
     /// <summary>The shadow MMU, or null when the guest runs on the plain walk.</summary>
     public ShadowMmu? Shadow { get; }
+
+    /// <summary>The kernel image's segments, by physical address, as loaded.</summary>
+    public IReadOnlyList<LoadSegment> KernelSegments { get; }
 
     /// <summary>Where the kernel was entered.</summary>
     public KernelEntry Entry { get; }

@@ -83,6 +83,9 @@ public sealed unsafe class ShadowMmu : IMmu
     /// <summary>Address spaces whose shadows are cached now.</summary>
     public int SpaceCount => _spaces.Count(s => s != null);
 
+    /// <summary>The page-directory frames of the address spaces whose shadows are cached now.</summary>
+    public IReadOnlyList<uint> CachedDirectories => _spaces.Where(s => s != null).Select(s => s!.DirectoryGfn).ToList();
+
     /// <summary>True while some shadow was built from guest frame <paramref name="gfn"/> (so guest stores to it are tracked).</summary>
     public bool IsGuestTable(uint gfn) => _tables.IsTracked(gfn);
 

@@ -69,6 +69,9 @@ public sealed class SharingEngine
 
     public SharingPolicy Policy { get; }
 
+    /// <summary>Raised at the end of every full scan, still at the safepoint (no guest runs).</summary>
+    public event Action? RoundCompleted;
+
     public SharingStats Stats { get; } = new();
 
     /// <summary>One sample per completed full scan: how memory looked then.</summary>
@@ -110,6 +113,20 @@ public sealed class SharingEngine
     {
         SharingGuest g = _guests.First(x => x.Memory == memory);
         return (g.FramesOnStable, g.ZeroPages, g.Breaks);
+    }
+
+    /// <summary>The guest frames the engine has merged now: on a shared frame, or (zero true) put back on the zero frame.</summary>
+    public IEnumerable<(uint Gfn, bool Zero)> MergedFrames(GuestPhysicalMemory memory)
+    {
+        SharingGuest g = _guests.First(x => x.Memory == memory);
+        for (uint gfn = 0; gfn < g.Frames; gfn++)
+        {
+            byte flags = g.Flags[gfn];
+            if ((flags & SharingGuest.OnStable) != 0)
+                yield return (gfn, false);
+            else if ((flags & SharingGuest.OnZero) != 0)
+                yield return (gfn, true);
+        }
     }
 
     /// <summary>
@@ -258,6 +275,7 @@ public sealed class SharingEngine
         _roundContents.Clear();
         _roundVolatile = 0;
         _roundPrivate = 0;
+        RoundCompleted?.Invoke();
     }
 
     // ---- Merging and breaking -----------------------------------------------------------------

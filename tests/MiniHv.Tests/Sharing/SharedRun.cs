@@ -16,7 +16,8 @@ internal sealed record GuestToRun(string Name, string Image, string Append, long
 internal sealed record GuestOutcome(string Name, string Transcript, VmExit Exit, ulong MemoryHash, long Instructions);
 
 /// <summary>A whole run: each guest's outcome, the engine's counters and samples, and the census before teardown.</summary>
-internal sealed record SharedRunResult(IReadOnlyList<GuestOutcome> Guests, SharingStats? Sharing, IReadOnlyList<SharingSample> Samples, FrameCensus Census);
+internal sealed record SharedRunResult(IReadOnlyList<GuestOutcome> Guests, SharingStats? Sharing, IReadOnlyList<SharingSample> Samples, FrameCensus Census,
+    IReadOnlyDictionary<FrameContent, long>? ByContent = null);
 
 /// <summary>Runs guests on one machine memory with the CLI's scheduler and sharing hookup, as <c>minihv run</c> does.</summary>
 internal static class SharedRun
@@ -50,11 +51,12 @@ internal static class SharedRun
             }
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
+            var peak = new PeakAttribution(engine, vms);
             SchedulerFactory.Create(plan, engine).Run(vms, CancellationToken.None);
             FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
             var outcomes = vms.Select((vm, i) => new GuestOutcome(vm.Name, Encoding.UTF8.GetString(outputs[i].ToArray()),
                 vm.Exit!, MemoryHash(vm.Memory), vm.Instructions)).ToList();
-            return new SharedRunResult(outcomes, engine?.Stats, engine?.Samples.ToList() ?? [], census);
+            return new SharedRunResult(outcomes, engine?.Stats, engine?.Samples.ToList() ?? [], census, peak.Result);
         }
         finally
         {

@@ -60,6 +60,7 @@ internal static class GuestSession
                 vm.CloseInput();
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
+            var peak = new PeakAttribution(engine, vms);
             IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
             var wall = Stopwatch.StartNew();
             scheduler.Run(vms, cancel, safepoint: _ => console.Flush());
@@ -74,19 +75,20 @@ internal static class GuestSession
 
             // Measured before the guests are torn down.
             FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
+            IReadOnlyDictionary<FrameContent, long>? byContent = peak.Result;
             if (statsFile != null)
             {
                 var run = new RunInfo(plan.Deterministic ? "deterministic" : "parallel", plan.Deterministic ? 1 : plan.Threads,
                     plan.Quantum ?? (plan.Deterministic ? DeterministicScheduler.DefaultQuantum : ParallelScheduler.DefaultQuantum),
                     plan.Guests[0].Paging.ToString().ToLowerInvariant(), wall.Elapsed.TotalSeconds);
-                StatsWriter.Write(statsFile, StatsWriter.Build(vms, run, engine, plan.ScanRate, census));
+                StatsWriter.Write(statsFile, StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent));
             }
 
             if (plan.Summary)
             {
                 foreach (Vm vm in vms)
                     RunSummary.Write(streams.Output, vm, machine);
-                RunSummary.WriteSharing(streams.Output, engine, census);
+                RunSummary.WriteSharing(streams.Output, engine, census, byContent);
             }
 
             return OverallStatus(vms);

@@ -23,7 +23,7 @@ internal static class RunSummary
     }
 
     /// <summary>What sharing did, and how close the machine came to the least memory the guests' contents need.</summary>
-    public static void WriteSharing(TextWriter output, SharingEngine? engine, FrameCensus census)
+    public static void WriteSharing(TextWriter output, SharingEngine? engine, FrameCensus census, IReadOnlyDictionary<FrameContent, long>? byContent)
     {
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"memory: guests use {census.GuestFramesInUse} frames, the machine holds {census.MachineFramesInUse}, "
@@ -35,5 +35,7 @@ internal static class RunSummary
             $"sharing ({engine.Policy.ToString().ToLowerInvariant()}): pages_shared {s.PagesShared}, pages_sharing {s.PagesSharing}, "
             + $"zero_pages {s.ZeroPages}, pages_unshared {s.PagesUnshared}, pages_volatile {s.PagesVolatile}, full_scans {s.FullScans}, "
             + $"cow_breaks {s.CowBreaks}, bytes_saved {s.BytesSaved}"));
+        if (byContent != null)
+            output.WriteLine("merged frames hold: " + string.Join(", ", byContent.Where(kv => kv.Value > 0).Select(kv => $"{Stats.StatsWriter.SnakeCase(kv.Key)} {kv.Value}")));
     }
 }

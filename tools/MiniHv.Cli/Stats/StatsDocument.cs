@@ -45,7 +45,11 @@ internal sealed record MemoryTotals(
     long AchievedSaving,
     double Efficiency);
 
-/// <summary>The sharing engine's counters (Linux KSM's names where the meaning is the same) and its samples, one per full scan.</summary>
+/// <summary>
+/// The sharing engine's counters (Linux KSM's names where the meaning is the same), what the merged guest
+/// frames hold (by_content: kernel_text, kernel_data, kernel_other, user_text, user_data, stack, page_table,
+/// zero; guest frames on a shared frame or on the zero frame at the end), and one sample per full scan.
+/// </summary>
 internal sealed record SharingTotals(
     string Policy,
     long ScanRate,
@@ -65,6 +69,7 @@ internal sealed record SharingTotals(
     double FramesHashedPerSecond,
     long HashCollisions,
     double ScanSeconds,
+    IReadOnlyDictionary<string, long> ByContent,
     IReadOnlyList<SharingSampleStats> Samples);
 
 /// <summary>Memory after one full scan.</summary>

@@ -16,17 +16,21 @@ internal static class StatsWriter
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public static StatsDocument Build(IReadOnlyList<Vm> vms, RunInfo run, SharingEngine? engine, long scanRate, FrameCensus census)
+    public static StatsDocument Build(IReadOnlyList<Vm> vms, RunInfo run, SharingEngine? engine, long scanRate, FrameCensus census,
+        IReadOnlyDictionary<FrameContent, long>? byContent)
     {
         var guests = vms.Select((vm, i) => Guest(vm, i + 1, engine)).ToList();
         string version = typeof(StatsWriter).Assembly.GetName().Version?.ToString() ?? "unknown";
         var memory = new MemoryTotals(census.GuestFramesInUse, census.MachineFramesInUse, census.DistinctContents,
             census.PossibleSaving, census.AchievedSaving, census.Efficiency);
         return new StatsDocument(StatsDocument.FormatName, StatsDocument.CurrentVersion, version, DateTimeOffset.UtcNow, run,
-            memory, Sharing(engine, scanRate), guests);
+            memory, Sharing(engine, scanRate, byContent), guests);
     }
 
-    private static SharingTotals? Sharing(SharingEngine? engine, long scanRate)
+    /// <summary>"KernelText" as "kernel_text", as every key of the file is written.</summary>
+    public static string SnakeCase(FrameContent content) => JsonNamingPolicy.SnakeCaseLower.ConvertName(content.ToString());
+
+    private static SharingTotals? Sharing(SharingEngine? engine, long scanRate, IReadOnlyDictionary<FrameContent, long>? byContent)
     {
         if (engine == null)
             return null;
@@ -35,7 +39,8 @@ internal static class StatsWriter
             x.GuestFramesInUse, x.DistinctContents, x.PagesShared, x.PagesSharing, x.ZeroPages, x.CowBreaks)).ToList();
         return new SharingTotals(engine.Policy.ToString().ToLowerInvariant(), scanRate, s.PagesShared, s.PagesSharing,
             s.PagesUnshared, s.PagesVolatile, s.FullScans, s.ZeroPages, s.GeneralProfit, s.Merges, s.ZeroMerges, s.CowBreaks, s.ZeroBreaks,
-            s.BytesSaved, s.FramesHashed, s.FramesHashedPerSecond, s.HashCollisions, s.ScanTime.TotalSeconds, samples);
+            s.BytesSaved, s.FramesHashed, s.FramesHashedPerSecond, s.HashCollisions, s.ScanTime.TotalSeconds,
+            (byContent ?? new Dictionary<FrameContent, long>()).ToDictionary(kv => SnakeCase(kv.Key), kv => kv.Value), samples);
     }
 
     public static void Write(Stream output, StatsDocument document) => JsonSerializer.Serialize(output, document, Json);

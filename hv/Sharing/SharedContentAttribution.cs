@@ -1,0 +1,93 @@
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
+
+namespace MiniHv.Hv.Sharing;
+
+/// <summary>
+/// Says what the frames the sharing engine merged hold, from each guest's own kernel image and page tables:
+/// KSM cannot tell what it shares; a hypervisor that sees the guests' tables can.
+/// </summary>
+/// <remarks>
+/// A frame is kernel text or data when a segment of the kernel image was loaded there; a page table when a
+/// shadow was built from it; user text, data or stack when a user-accessible mapping in one of the guest's
+/// address spaces (its CR3 and every directory the shadow MMU keeps) points at it; else kernel memory. Stacks
+/// and the user half follow the layout of this repository's JOS-style guests (guests/inc/memlayout.h: user
+/// stacks in 0xEE000000-0xEEFFFFFF, read-only kernel views from 0xEF000000); for other kernels, user pages
+/// below 0xEE000000 count as text or data by their permissions.
+/// </remarks>
+public static class SharedContentAttribution
+{
+    private const uint StackRegion = 0xEE000000, KernelViews = 0xEF000000;
+    private const uint P = 1, RW = 2, US = 4, PS = 0x80, Cow = 0x800;
+
+    /// <summary>For every guest frame on a shared frame or put on the zero frame by the engine: how many hold what.</summary>
+    public static IReadOnlyDictionary<FrameContent, long> Attribute(IEnumerable<Vm> vms, SharingEngine engine)
+    {
+        var counts = Enum.GetValues<FrameContent>().ToDictionary(c => c, _ => 0L);
+        foreach (Vm vm in vms)
+        {
+            FrameContent[] content = Classify(vm);
+            foreach (var (gfn, zero) in engine.MergedFrames(vm.Memory))
+                counts[zero ? FrameContent.Zero : content[gfn]]++;
+        }
+
+        return counts;
+    }
+
+    /// <summary>What each of a guest's frames holds, as far as its image and tables say.</summary>
+    public static FrameContent[] Classify(Vm vm)
+    {
+        GuestPhysicalMemory memory = vm.Memory;
+        var content = new FrameContent[memory.FrameCount];
+        Array.Fill(content, FrameContent.KernelOther);
+        foreach (var s in vm.KernelSegments)
+        {
+            for (long a = s.PhysicalAddress & ~0xFFFL; a < s.End && (a >> 12) < memory.FrameCount; a += 4096)
+                content[a >> 12] = s.Executable ? FrameContent.KernelText : FrameContent.KernelData;
+        }
+
+        var directories = new HashSet<uint> { vm.Cpu.Cr3 >> 12 };
+        if (vm.Shadow != null)
+            directories.UnionWith(vm.Shadow.CachedDirectories);
+        bool pse = (vm.Cpu.Cr4 & MiniHv.Cpu.Cpu.CR4_PSE) != 0;
+        if (vm.Cpu.PagingEnabled)
+        {
+            foreach (uint directory in directories)
+                ClassifyUserPages(memory, directory, pse, content);
+        }
+
+        for (uint gfn = 0; gfn < memory.FrameCount; gfn++)
+        {
+            if (vm.Shadow?.IsGuestTable(gfn) == true)
+                content[gfn] = FrameContent.PageTable;
+        }
+
+        return content;
+    }
+
+    private static void ClassifyUserPages(GuestPhysicalMemory memory, uint directory, bool pse, FrameContent[] content)
+    {
+        if (directory >= memory.FrameCount)
+            return;
+        for (uint pdi = 0; pdi < (KernelViews >> 22); pdi++)
+        {
+            uint pde = memory.ReadUInt32((directory << 12) + (pdi * 4));
+            if ((pde & (P | US)) != (P | US) || (pse && (pde & PS) != 0))
+                continue;
+            uint table = pde >> 12;
+            if (table >= memory.FrameCount)
+                continue;
+            for (uint pti = 0; pti < 1024; pti++)
+            {
+                uint pte = memory.ReadUInt32((table << 12) + (pti * 4));
+                uint gfn = pte >> 12;
+                if ((pte & (P | US)) != (P | US) || gfn >= memory.FrameCount)
+                    continue;
+                uint linear = (pdi << 22) | (pti << 12);
+                content[gfn] = linear >= StackRegion ? FrameContent.Stack
+                    : (pte & (RW | Cow)) != 0 && (pde & RW) != 0 ? FrameContent.UserData
+                    : FrameContent.UserText;
+            }
+        }
+    }
+}
