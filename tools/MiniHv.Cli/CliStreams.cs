@@ -23,11 +23,21 @@ internal sealed class CliStreams
     /// <summary>Messages about what went wrong.</summary>
     public TextWriter Error { get; }
 
+    /// <summary>True when stdout is a terminal a person watches (not a file or a pipe).</summary>
+    public bool OutputIsTerminal { get; init; }
+
+    /// <summary>True when stderr is a terminal: live status goes there.</summary>
+    public bool ErrorIsTerminal { get; init; }
+
     /// <summary>The process's stdout (buffered; flushed by the runner) and stdin.</summary>
     public static CliStreams ForConsole()
     {
         var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
-        return new CliStreams(stdout, Console.OpenStandardInput(), Console.Out, Console.Error);
+        return new CliStreams(stdout, Console.OpenStandardInput(), Console.Out, Console.Error)
+        {
+            OutputIsTerminal = !Console.IsOutputRedirected,
+            ErrorIsTerminal = !Console.IsErrorRedirected,
+        };
     }
 
     /// <summary>Print "minihv: MESSAGE" on the error stream and return <paramref name="status"/>.</summary>

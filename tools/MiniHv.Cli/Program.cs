@@ -1,14 +1,30 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using MiniHv.Cli.Commands;
 
 namespace MiniHv.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args) => Invoke(args, CliStreams.ForConsole());
+    private static int Main(string[] args)
+    {
+        // Ctrl-C (or SIGTERM) asks the guests to stop; the run then writes its statistics and logs and exits
+        // with 130. A second one ends the process at once.
+        using var stop = new CancellationTokenSource();
+        Action<PosixSignalContext> handler = context =>
+        {
+            if (stop.IsCancellationRequested)
+                return;
+            context.Cancel = true;
+            stop.Cancel();
+        };
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, handler);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, handler);
+        return Invoke(args, CliStreams.ForConsole(), stop.Token);
+    }
 
     /// <summary>Parse and run one minihv command line; the process's or a test's streams.</summary>
-    internal static int Invoke(string[] args, CliStreams streams)
+    internal static int Invoke(string[] args, CliStreams streams, CancellationToken cancel = default)
     {
         RootCommand root = CommandTree.Create(streams);
         ParseResult parse = root.Parse(args);
@@ -22,10 +38,10 @@ internal static class Program
             return ExitStatus.Usage;
         }
 
-        var config = new InvocationConfiguration { Output = streams.Output, Error = streams.Error };
+        var config = new InvocationConfiguration { Output = streams.Output, Error = streams.Error, ProcessTerminationTimeout = null };
         try
         {
-            return parse.InvokeAsync(config).GetAwaiter().GetResult();
+            return parse.InvokeAsync(config, cancel).GetAwaiter().GetResult();
         }
         finally
         {

@@ -46,6 +46,20 @@ internal static class CommonOptions
         },
     };
 
+    public static Option<string> Status()
+    {
+        var option = new Option<string>("--status")
+        {
+            Description = "progress while guests run: auto (a live table on a terminal for several guests, plain lines on stderr off a terminal), table, lines, off",
+            HelpName = "MODE",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong("auto", "table", "lines", "off");
+        return option;
+    }
+
+    public static Running.StatusMode ParseStatus(string text) => Enum.Parse<Running.StatusMode>(text, ignoreCase: true);
+
     public static Option<bool> Verbose() => new("--verbose", "-v")
     {
         Description = "log machine events (unclaimed ports, guest ends) on stderr",

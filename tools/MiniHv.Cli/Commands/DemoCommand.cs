@@ -1,34 +1,48 @@
 using System.CommandLine;
 using MiniHv.Cli.Running;
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Sharing;
 
 namespace MiniHv.Cli.Commands;
 
-/// <summary><c>minihv</c> with no command: the embedded JOS-style guest runs a few of its programs.</summary>
+/// <summary>
+/// <c>minihv</c> with no command: four copies of the embedded JOS-style guest run dedupwork and forktree
+/// side by side with page sharing across guests, then idle a moment; a live status while they run, then
+/// what sharing saved.
+/// </summary>
 internal static class DemoCommand
 {
-    /// <summary>The programs the demo starts, one environment each.</summary>
-    public const string DemoAppend = "prog=dedupwork prog=forktree dedup.rounds=10";
+    public const int Guests = 4;
+
+    /// <summary>Each guest's programs: the same pages in every guest, per-guest ones (the seed), a copy-on-write fork tree, then a short idle.</summary>
+    public static string DemoAppend(int guest) => $"prog=dedupwork prog=forktree dedup.rounds=20 seed={guest} jos.idle=50";
+
+    /// <summary>Fast enough that the scanner sees every frame several times in the run.</summary>
+    public const long DemoScanRate = 5_000_000;
 
     public static void Attach(RootCommand root, CliStreams streams)
     {
         var verbose = CommonOptions.Verbose();
+        var status = CommonOptions.Status();
         root.Options.Add(verbose);
+        root.Options.Add(status);
         root.SetAction((parse, cancel) =>
         {
-            streams.Error.WriteLine($"minihv: demo: the embedded JOS-style guest, \"{DemoAppend}\"");
-            var config = new VmConfig
+            streams.Error.WriteLine($"minihv: demo: {Guests} JOS-style guests, \"{DemoAppend(1)}\" (seed 1 to {Guests}), sharing all");
+            byte[] image = EmbeddedGuests.Jos();
+            var configs = Enumerable.Range(1, Guests).Select(i => new VmConfig
             {
-                Name = "jos",
-                Image = EmbeddedGuests.Jos(),
-                CommandLine = $"{EmbeddedGuests.JosName} {DemoAppend}",
+                Name = $"jos-{i}",
+                Image = image,
+                CommandLine = $"{EmbeddedGuests.JosName} {DemoAppend(i)}",
                 MemoryBytes = 64L << 20,
-            };
-            var plan = new RunPlan([config], Summary: true);
-            int status = GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel);
+            }).ToList();
+            var plan = new RunPlan(configs, Deterministic: true, Summary: true, Sharing: SharingPolicy.All, ScanRate: DemoScanRate,
+                Status: CommonOptions.ParseStatus(parse.GetValue(status)!));
+            int result = GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel);
 
-            // The guest ends by writing 0 to the debug-exit port (QEMU's status 1): for the demo, success.
-            return Task.FromResult(status == 1 ? ExitStatus.Ok : status);
+            // Each guest ends by writing 0 to the debug-exit port (QEMU's status 1): for the demo, success.
+            return Task.FromResult(result == 1 ? ExitStatus.Ok : result);
         });
     }
 }

@@ -140,6 +140,7 @@ internal static class RunCommand
                 return null;
             },
         };
+        var status = CommonOptions.Status();
         var timeout = CommonOptions.Timeout();
         var maxInstructions = CommonOptions.MaxInstructions();
         var verbose = CommonOptions.Verbose();
@@ -153,7 +154,7 @@ internal static class RunCommand
             """)
         {
             image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
-            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, timeout, maxInstructions, verbose,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, status, timeout, maxInstructions, verbose,
         };
 
         command.SetAction((parse, cancel) =>
@@ -191,7 +192,8 @@ internal static class RunCommand
                 ScanRate: parse.GetValue(scanRate),
                 ScanFullEvery: parse.GetValue(scanFullEvery),
                 Faults: FaultLoggingFor(parse.GetValue(faults) || parse.GetValue(verbose), parse.GetValue(faultLog), parse.GetValue(logHidden)!),
-                DumpPageTables: parse.GetValue(dumpPt));
+                DumpPageTables: parse.GetValue(dumpPt),
+                Status: CommonOptions.ParseStatus(parse.GetValue(status)!));
             return Task.FromResult(GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel));
         });
         return command;

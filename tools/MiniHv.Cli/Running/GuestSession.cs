@@ -29,7 +29,10 @@ internal static class GuestSession
 
         long capFrames = Math.Max(1, plan.Guests.Sum(g => g.MemoryBytes >> MachineMemory.FrameShift));
         using var machine = new MachineMemory(capFrames);
-        var console = new SharedConsole(streams.SerialOut);
+        // A live table and the guests' output cannot share a terminal: the output waits until the end.
+        StatusMode status = StatusReporter.Resolve(plan.Status, plan.Guests.Count, streams.ErrorIsTerminal);
+        var held = status == StatusMode.Table && streams.OutputIsTerminal ? new MemoryStream() : null;
+        var console = new SharedConsole(held ?? streams.SerialOut);
         var sinks = new List<SerialSink>();
         var vms = new List<Vm>();
         try
@@ -63,12 +66,23 @@ internal static class GuestSession
             var peak = new PeakAttribution(engine, vms);
             IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
             var wall = Stopwatch.StartNew();
-            scheduler.Run(vms, cancel, safepoint: _ => console.Flush());
-            wall.Stop();
+            using (StatusReporter? reporter = status is StatusMode.Table or StatusMode.Lines
+                ? new StatusReporter(status, vms, sinks, machine, engine, streams.Error) : null)
+            {
+                reporter?.Start();
+                scheduler.Run(vms, cancel, safepoint: _ => console.Flush());
+            }
 
+            wall.Stop();
             foreach (SerialSink sink in sinks)
                 sink.Finish();
             console.Flush();
+            if (held != null)
+            {
+                held.Position = 0;
+                held.CopyTo(streams.SerialOut);
+                streams.SerialOut.Flush();
+            }
             ReportEnds(vms, streams);
             if (plan.DumpPageTables)
                 DumpPageTables(vms, streams.Error);

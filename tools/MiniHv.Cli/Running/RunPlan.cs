@@ -16,6 +16,7 @@ namespace MiniHv.Cli.Running;
 /// <param name="ScanFullEvery">Deterministic only: also a full scan (every frame twice) each time this many instructions per guest have run.</param>
 /// <param name="Faults">Where fault events go, and which; null for nowhere (they are still counted).</param>
 /// <param name="DumpPageTables">Print each guest's page tables, as ranges, when it stops.</param>
+/// <param name="Status">How the run shows its progress while it runs.</param>
 internal sealed record RunPlan(
     IReadOnlyList<VmConfig> Guests,
     bool Deterministic = false,
@@ -28,7 +29,8 @@ internal sealed record RunPlan(
     long ScanRate = RunPlan.DefaultScanRate,
     long? ScanFullEvery = null,
     FaultLogging? Faults = null,
-    bool DumpPageTables = false)
+    bool DumpPageTables = false,
+    StatusMode Status = StatusMode.Auto)
 {
     public const long DefaultScanRate = 500_000;
 }

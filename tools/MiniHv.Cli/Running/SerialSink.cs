@@ -11,6 +11,8 @@ internal sealed class SerialSink : IDisposable
     private readonly byte[]? _prefix;
     private readonly FileStream? _log;
     private readonly MemoryStream _line = new();
+    private readonly MemoryStream _lastLine = new();
+    private volatile string _last = "";
 
     /// <param name="prefixName">The guest's name when lines get a prefix; null to pass bytes through as they come.</param>
     /// <param name="logPath">The file that receives the guest's bytes, or null.</param>
@@ -22,10 +24,22 @@ internal sealed class SerialSink : IDisposable
             _log = new FileStream(logPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 14);
     }
 
+    /// <summary>The guest's last complete line of output, for a status display (any thread).</summary>
+    public string LastLine => _last;
+
     /// <summary>One byte from the guest, on the guest's thread.</summary>
     public void Write(byte b)
     {
         _log?.WriteByte(b);
+        if (b == '\n')
+        {
+            _last = System.Text.Encoding.UTF8.GetString(_lastLine.GetBuffer(), 0, (int)_lastLine.Length);
+            _lastLine.SetLength(0);
+        }
+        else if (b != '\r' && _lastLine.Length < 200)
+        {
+            _lastLine.WriteByte(b);
+        }
         if (_prefix == null)
         {
             _console.WriteByte(b);
