@@ -163,12 +163,17 @@ public class RunCommandTests
     }
 
     [Test]
-    public void Demo_RunsTheEmbeddedGuest_AndSummarises()
+    public void Demo_RunsFourGuestsWithSharing_AndSummarises()
     {
         var r = CliRun.InProcess([]);
         Assert.That(r.Status, Is.EqualTo(0), r.ToString);
-        Assert.That(r.Serial, Does.Contain("dedupwork: done: 10 rounds, 100 page rewrites, 0 mismatches"));
-        Assert.That(r.Serial, Does.EndWith("jos: no runnable environments, halting\n"));
+        foreach (string guest in new[] { "jos-1", "jos-2", "jos-3", "jos-4" })
+        {
+            Assert.That(r.Serial, Does.Contain($"[{guest}] dedupwork: done: 20 rounds, 200 page rewrites, 0 mismatches"));
+            Assert.That(r.Serial, Does.Contain($"[{guest}] jos: no runnable environments, halting"));
+        }
+
         Assert.That(r.Output, Does.Contain("instructions in").And.Contain("machine frames in use"));
+        Assert.That(r.Output, Does.Match(@"sharing \(all\): pages_shared [1-9]"), "the four kernels share frames");
     }
 }
