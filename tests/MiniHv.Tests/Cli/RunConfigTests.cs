@@ -130,6 +130,17 @@ public class RunConfigTests
         Assert.That(File.ReadAllText(Path.Combine(dir, "run.json")), Does.Contain("\"name\": \"hello\""), "stats is relative to the config file");
     }
 
+    [Test]
+    public void ReadmesExample_DescribesFourSaltedGuests()
+    {
+        RunPlan plan = MustPlan("--config", Path.Combine(TestImages.RepositoryRoot, "experiments", "dedup-4.yaml"));
+        Assert.That(plan.Guests.Select(g => g.Name), Is.EqualTo(new[] { "jos-1", "jos-2", "other-1", "other-2" }));
+        Assert.That(plan.Guests.Select(g => g.Salt), Is.EqualTo(new[] { "a", "a", "b", "b" }));
+        Assert.That(plan.Guests.Select(g => g.MemoryBytes), Has.All.EqualTo(64L << 20));
+        Assert.That(plan.Guests[0].Image.ToArray(), Is.EqualTo(File.ReadAllBytes(TestImages.Jos)), "the image path is relative to the file");
+        Assert.That((plan.Sharing, plan.Deterministic, plan.ScanRate), Is.EqualTo((SharingPolicy.Salted, true, 2_000_000L)));
+    }
+
     [TestCase("experiment.conf", "{\"sharing\": \"guest\", \"guests\": [{\"image\": \"IMG\"}]}")]
     [TestCase("experiment", "  {\"sharing\": \"guest\", \"guests\": [{\"image\": \"IMG\"}]}")]
     [TestCase("experiment.conf", "sharing: guest\nguests:\n  - image: IMG\n")]
