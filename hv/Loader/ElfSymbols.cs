@@ -73,7 +73,8 @@ public sealed class ElfSymbols
 
     /// <summary>
     /// The named, defined symbols that have an address (functions, objects, labels), by address; where
-    /// several share one, the one a listing names comes first (a function before a label, global before local).
+    /// several share one, the one a listing names comes first (a function, then an object, then a label;
+    /// global, then weak, then local).
     /// </summary>
     public IReadOnlyList<ElfSymbol> Symbols { get; }
 
@@ -181,7 +182,7 @@ public sealed class ElfSymbols
         return low;
     }
 
-    /// <summary>By address; at one address the name a listing shows first: a function, then a label, then an object; global, then weak, then local.</summary>
+    /// <summary>By address; at one address the name a listing shows first: a function, then an object, then a label; global, then weak, then local.</summary>
     private static int CompareForListing(ElfSymbol a, ElfSymbol b)
     {
         int c = a.Value.CompareTo(b.Value);
@@ -314,7 +315,7 @@ public sealed class ElfSymbols
                 throw new InvalidImageException(
                     $"e_shstrndx {namesIndex} names no section: the file has {shCount} section headers");
             var n = raw[namesIndex];
-            names = SectionData(file, n.Offset, n.Size, $"the section-name string table (section {namesIndex})");
+            names = SectionData(file, n.Offset, n.Size, $"the section-name string table, section {namesIndex},");
         }
 
         var sections = new ElfSection[raw.Length];
@@ -343,13 +344,13 @@ public sealed class ElfSymbols
             throw new InvalidImageException($"{table}: symbol entries are {table.EntrySize} bytes, ELF32 has {SymbolBytes}");
         if (table.Size % SymbolBytes != 0)
             throw new InvalidImageException($"{table}: its size 0x{table.Size:x} is not a whole number of {SymbolBytes}-byte symbols");
-        ReadOnlySpan<byte> entries = SectionData(file, table.Offset, table.Size, $"the symbol table ({table})");
+        ReadOnlySpan<byte> entries = SectionData(file, table.Offset, table.Size, $"the symbol table, {table},");
         if (table.Link == 0 || table.Link >= sections.Length)
             throw new InvalidImageException($"{table}: sh_link {table.Link} names no string table (the file has {sections.Length} sections)");
         ElfSection strings = sections[table.Link];
         if (strings.Type != ElfSection.TypeStringTable)
             throw new InvalidImageException($"{table}: sh_link {table.Link} names {strings}, which is not a string table (SHT_STRTAB)");
-        ReadOnlySpan<byte> names = SectionData(file, strings.Offset, strings.Size, $"the symbol string table ({strings})");
+        ReadOnlySpan<byte> names = SectionData(file, strings.Offset, strings.Size, $"the symbol string table, {strings},");
 
         var symbols = new List<ElfSymbol>();
         for (int i = 1; i < entries.Length / SymbolBytes; i++)    // entry 0 is the undefined symbol
@@ -380,7 +381,7 @@ public sealed class ElfSymbols
             if (nameOffset == 0)
                 continue;
 
-            string name = ReadString(names, nameOffset, $"the symbol string table ({strings})", $"symbol {i}");
+            string name = ReadString(names, nameOffset, "the symbol string table", $"symbol {i}");
             ElfSymbolBinding binding = (info >> 4) switch
             {
                 0 => ElfSymbolBinding.Local,
