@@ -131,7 +131,8 @@ public class ElfSymbolsTests
         Assert.Multiple(() =>
         {
             Assert.That(elf.CodeSymbolAt(TextVirtual + 8)?.Name, Is.EqualTo("start"));
-            Assert.That(elf.CodeSymbolAt(TextVirtual + 0xC), Is.Null, "padding after start's 10 bytes");
+            Assert.That(elf.CodeSymbolAt(TextVirtual + 9)?.Name, Is.EqualTo("start"), "start's last byte");
+            Assert.That(elf.CodeSymbolAt(TextVirtual + 10), Is.Null, "the first byte after start's 10: padding");
             Assert.That(elf.CodeSymbolAt(TextVirtual + 0x12)?.Name, Is.EqualTo("helper"));
             Assert.That(elf.CodeSymbolAt(TextVirtual + 0x16)?.Name, Is.EqualTo("helper_ret"), "the label nests in helper; the nearest wins");
             Assert.That(elf.CodeSymbolAt(TextVirtual + 0x21)?.Name, Is.EqualTo("vector0"));
