@@ -123,6 +123,7 @@ public partial class DisasmCommandTests
             Assert.That(g.Select(l => l.Text), Has.Some.Contain("%"), "AT&T registers");
             Assert.That(i.Select(l => l.Text), Has.None.Contain("%"));
             Assert.That(i.Select(l => l.Text), Has.Some.Contain("dword ptr ["));
+            Assert.That(i.Select(l => l.Text), Has.None.Match(@"\b[0-9a-f]+h\b"), "hex as objdump -M intel spells it, 0xf0104e40");
             Assert.That(intel.Output, Does.Contain($"call   {Jos.Value.Named("cprintf").Single().Value:x} <cprintf>"));
         });
     }

@@ -119,6 +119,13 @@ internal sealed class ImageListing
         formatter.Options.FirstOperandCharIndex = 7;
         formatter.Options.SmallHexNumbersInDecimal = false;
         formatter.Options.UppercaseHex = false;
+        if (syntax is DisassemblySyntax.Intel or DisassemblySyntax.Nasm)
+        {
+            // 0xf0104e40 as objdump -M intel and ndisasm print it, not Iced's 0f0104e40h (kept for MASM, whose own spelling it is).
+            formatter.Options.HexPrefix = "0x";
+            formatter.Options.HexSuffix = null;
+        }
+
         return formatter;
     }
 
