@@ -2,7 +2,7 @@ using Spectre.Console;
 
 namespace MiniHv.Cli.Report;
 
-/// <summary>The report as Spectre.Console tables: colors and the terminal's width on a terminal, plain text otherwise.</summary>
+/// <summary>The report as Spectre.Console tables: styles and the terminal's width on a terminal, plain text otherwise.</summary>
 internal static class TerminalReport
 {
     /// <summary>Wide enough for the guests table when nothing tells the width (a pipe, a file, a test).</summary>
@@ -31,9 +31,9 @@ internal static class TerminalReport
     }
 
     /// <summary>
-    /// A console on <paramref name="writer"/>: ANSI and colors only when it is the process's own terminal (Spectre
-    /// also honours NO_COLOR there); otherwise no escape codes at all, and a fixed width so the layout does not
-    /// depend on where the output goes.
+    /// A console on <paramref name="writer"/>: ANSI styles (and colors, as Spectre detects them) only when it is the
+    /// process's own terminal; otherwise no escape codes at all, and a fixed width so the layout does not depend on
+    /// where the output goes.
     /// </summary>
     public static IAnsiConsole ConsoleOn(TextWriter writer)
     {
