@@ -15,16 +15,8 @@ namespace MiniHv.Hv.Loader;
 /// </remarks>
 public sealed class ElfSymbols
 {
-    private const int ElfHeaderBytes = 52;
-    private const int ProgramHeaderBytes = 32;
     private const int SectionHeaderBytes = 40;
     private const int SymbolBytes = 16;
-    private const byte ElfClass32 = 1, ElfClass64 = 2;
-    private const byte ElfDataLittle = 1, ElfDataBig = 2;
-    private const ushort TypeRelocatable = 1, TypeExecutable = 2, TypeShared = 3;
-    private const ushort MachineI386 = 3, MachineX86_64 = 62;
-    private const uint ProgramLoad = 1;
-    private const uint ProgramFlagExecute = 1, ProgramFlagWrite = 2;
 
     // Special section indexes (st_shndx, e_shstrndx).
     private const ushort SectionUndefined = 0;
@@ -206,69 +198,21 @@ public sealed class ElfSymbols
     {
         if (file.Length == 0)
             throw new InvalidImageException("the file is empty (0 bytes)");
-        if (file.Length < 4 || file[0] != 0x7F || file[1] != (byte)'E' || file[2] != (byte)'L' || file[3] != (byte)'F')
+        if (!Elf32File.HasMagic(file))
             throw new InvalidImageException("not an ELF file (no \\x7fELF at the start)");
-        if (file.Length < ElfHeaderBytes)
-            throw new InvalidImageException(
-                $"truncated ELF header: the file has {file.Length} bytes, an ELF32 header needs {ElfHeaderBytes}");
-
-        byte elfClass = file[4];
-        ushort machine = U16(file, 18);
-        if (elfClass == ElfClass64 || machine == MachineX86_64)
-            throw new InvalidImageException("64-bit ELF file (x86-64): MiniHv reads 32-bit i386 images (ELFCLASS32, EM_386)");
-        if (elfClass != ElfClass32)
-            throw new InvalidImageException($"unknown ELF class {elfClass} (ELFCLASS32 = 1 expected)");
-        if (file[5] == ElfDataBig)
-            throw new InvalidImageException("big-endian ELF file: i386 images are little-endian (ELFDATA2LSB)");
-        if (file[5] != ElfDataLittle)
-            throw new InvalidImageException($"unknown ELF data encoding {file[5]} (ELFDATA2LSB = 1 expected)");
-        if (machine != MachineI386)
-            throw new InvalidImageException($"ELF machine {machine} is not i386 (EM_386 = 3)");
-        ushort type = U16(file, 16);
-        if (type == TypeRelocatable)
-            throw new InvalidImageException("a relocatable object (ET_REL, a .o file): its code has no addresses until it is linked");
-        if (type != TypeExecutable && type != TypeShared)
-            throw new InvalidImageException($"ELF type {type} is neither an executable (ET_EXEC = 2) nor a shared object (ET_DYN = 3)");
+        Elf32File.CheckHeader(file, allowShared: true);
     }
 
     /// <summary>The PT_LOAD segments, by virtual address.</summary>
     private static ElfSegment[] ReadSegments(ReadOnlySpan<byte> file)
     {
-        uint phOffset = U32(file, 28);
-        ushort phEntrySize = U16(file, 42);
-        ushort phCount = U16(file, 44);
-        if (phCount == 0)
-            throw new InvalidImageException("the ELF file has no program headers: nothing of it is loaded");
-        if (phEntrySize != ProgramHeaderBytes)
-            throw new InvalidImageException($"ELF program header entries are {phEntrySize} bytes, ELF32 has {ProgramHeaderBytes}");
-        long tableEnd = (long)phOffset + (long)phCount * ProgramHeaderBytes;
-        if (tableEnd > file.Length)
-            throw new InvalidImageException(
-                $"truncated program headers: {phCount} entries at file offset 0x{phOffset:x} end at 0x{tableEnd:x}, but the file ends at 0x{file.Length:x}");
-
         var segments = new List<ElfSegment>();
-        for (int i = 0; i < phCount; i++)
+        foreach (ElfProgramHeader ph in Elf32File.LoadSegments(file))
         {
-            int ph = (int)phOffset + i * ProgramHeaderBytes;
-            if (U32(file, ph) != ProgramLoad)
-                continue;
-            uint offset = U32(file, ph + 4);
-            uint vaddr = U32(file, ph + 8);
-            uint paddr = U32(file, ph + 12);
-            uint fileSize = U32(file, ph + 16);
-            uint memorySize = U32(file, ph + 20);
-            uint flags = U32(file, ph + 24);
-            if (memorySize == 0)
-                continue;
-            if (fileSize > memorySize)
-                throw new InvalidImageException($"ELF segment {i}: p_filesz 0x{fileSize:x} is larger than p_memsz 0x{memorySize:x}");
-            if ((long)offset + fileSize > file.Length)
-                throw new InvalidImageException(
-                    $"truncated segment data: ELF segment {i} needs file bytes 0x{offset:x}-0x{(long)offset + fileSize:x}, but the file ends at 0x{file.Length:x}");
-            if ((long)vaddr + memorySize > 1L << 32)
-                throw new InvalidImageException($"ELF segment {i} at virtual 0x{vaddr:x} (0x{memorySize:x} bytes) runs past 4 GiB");
-            segments.Add(new ElfSegment(i, vaddr, paddr, offset, fileSize, memorySize,
-                (flags & ProgramFlagExecute) != 0, (flags & ProgramFlagWrite) != 0));
+            if ((long)ph.VirtualAddress + ph.MemorySize > 1L << 32)
+                throw new InvalidImageException($"ELF segment {ph.Index} at virtual 0x{ph.VirtualAddress:x} (0x{ph.MemorySize:x} bytes) runs past 4 GiB");
+            segments.Add(new ElfSegment(ph.Index, ph.VirtualAddress, ph.PhysicalAddress, ph.Offset, ph.FileSize, ph.MemorySize,
+                ph.Executable, ph.Writable));
         }
 
         return [.. segments];
