@@ -349,16 +349,6 @@ public class StringTests
 
     // ---- Long REP instructions give control back -----------------------------------------
 
-    /// <summary>Runs <paramref name="budget"/> instructions on another thread; fails if Run does not come back in time.</summary>
-    private static StopReason RunWithin(TestMachine m, long budget, TimeSpan limit)
-    {
-        StopReason stop = default;
-        var runner = new Thread(() => stop = m.Cpu.Run(budget)) { IsBackground = true };
-        runner.Start();
-        Assert.That(runner.Join(limit), Is.True, $"Cpu.Run({budget}) did not return within {limit.TotalSeconds} s");
-        return stop;
-    }
-
     [Test]
     public void RepStosdWithAHugeCountOverAHole_ReturnsWithinTheBudget_ReadyToCarryOn()
     {
@@ -373,13 +363,13 @@ public class StringTests
         m.Cpu.Edi = 0x8000_0000;
         m.Cpu.Ecx = 0xFFFF_FFFF;
 
-        Assert.That(RunWithin(m, 10, TimeSpan.FromSeconds(10)), Is.EqualTo(StopReason.Budget));
+        Assert.That(Exec.RunWithin(m, 10, TimeSpan.FromSeconds(10)), Is.EqualTo(StopReason.Budget));
         uint done = 0xFFFF_FFFF - m.Cpu.Ecx;
         Assert.That(done, Is.InRange(1u, 1u << 20), "some iterations, not four billion");
         Assert.That(m.Cpu.Edi, Is.EqualTo(0x8000_0000 + (done * 4)));
         Assert.That(m.Cpu.Eip, Is.EqualTo(TestMachine.CodeBase), "at the REP STOSD, to carry on where it stopped");
 
-        Assert.That(RunWithin(m, 10, TimeSpan.FromSeconds(10)), Is.EqualTo(StopReason.Budget));
+        Assert.That(Exec.RunWithin(m, 10, TimeSpan.FromSeconds(10)), Is.EqualTo(StopReason.Budget));
         Assert.That(0xFFFF_FFFF - m.Cpu.Ecx, Is.GreaterThan(done), "the next run carries on");
     }
 
