@@ -3,7 +3,7 @@ namespace MiniHv.Cpu;
 /// <summary>
 /// String instructions with REP/REPE/REPNE. ESI, EDI and ECX are updated after every element, so
 /// a fault part-way leaves a state from which the instruction restarts where it stopped; a long REP
-/// restarts itself the same way every <see cref="RepIterationsPerRun"/> iterations.
+/// restarts itself the same way every <see cref="RepIterationsPerRun"/> iterations, REP INS/OUTS after every element.
 /// </summary>
 public sealed unsafe partial class Cpu
 {
@@ -15,6 +15,8 @@ public sealed unsafe partial class Cpu
     /// interrupts in between iterations; here the instruction stops with its registers updated and EIP
     /// still on it, so the loop around it can take interrupts, honour a stop and count its budget, then
     /// run it again to carry on. A page's worth of dwords, so that copying or clearing a page is one go.
+    /// REP INS and OUTS run one element per execution: each port access may change what the devices
+    /// signal, and may cost the host as much as many instructions.
     /// </summary>
     internal const int RepIterationsPerRun = 1024;
 
@@ -31,7 +33,7 @@ public sealed unsafe partial class Cpu
         }
 
         bool a16 = i.Addr16;
-        for (int left = RepIterationsPerRun; ; left--)
+        for (int left = io ? 1 : RepIterationsPerRun; ; left--)
         {
             uint count = a16 ? c.R[1] & 0xFFFF : c.R[1];
             if (count == 0)
@@ -53,13 +55,6 @@ public sealed unsafe partial class Cpu
                 bool zf = c.GetZF();
                 if ((i.Prefix & PrefixRepne) != 0 ? zf : !zf)
                     return;
-            }
-
-            // A device may have raised an interrupt or asked the machine to stop: see to it before the next element.
-            if (io && count != 0 && (c.StopRequestedFlag || ((c.FlagsRest & IF) != 0 && c.InterruptController is { HasPendingInterrupt: true })))
-            {
-                c.RestartInstruction(ref i);
-                return;
             }
         }
     }

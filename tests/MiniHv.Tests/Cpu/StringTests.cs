@@ -451,4 +451,26 @@ public class StringTests
         Assert.That(m.Cpu.Ecx, Is.EqualTo(4u));
         Assert.That(m.Cpu.Eip, Is.EqualTo(TestMachine.CodeBase));
     }
+
+    [Test]
+    public void RepOutsb_SpendsOneInstructionOfBudgetPerElement()
+    {
+        // A port access can cost the host microseconds (a device model runs): a quantum of N instructions must not
+        // hide N thousand of them.
+        using var m = new TestMachine();
+        m.Load(a =>
+        {
+            a.rep.outsb();
+            a.hlt();
+        });
+        m.Cpu.Esi = Src;
+        m.Cpu.Ecx = 100;
+        m.Cpu.Edx = 0x71;
+        Assert.That(m.Cpu.Run(10), Is.EqualTo(StopReason.Budget));
+        Assert.That(m.Io.Outs, Has.Count.EqualTo(10));
+        Assert.That(m.Cpu.Ecx, Is.EqualTo(90u));
+        Assert.That(m.Cpu.Run(1000), Is.EqualTo(StopReason.Halted));
+        Assert.That(m.Io.Outs, Has.Count.EqualTo(100));
+        Assert.That(m.Cpu.InstructionsExecuted, Is.EqualTo(101), "one per element, and the HLT");
+    }
 }
