@@ -136,6 +136,9 @@ internal sealed class SystemTables
         m.Cpu.AbortBlock = false;
     }
 
+    /// <summary>The machine the tables live in.</summary>
+    public TestMachine Machine => _m;
+
     public void SetGdt(int index, ulong descriptor) => _m.Memory.Write64(GdtBase + ((uint)index * 8), descriptor);
 
     public ulong GetGdt(int index) => _m.Memory.Read64(GdtBase + ((uint)index * 8));
