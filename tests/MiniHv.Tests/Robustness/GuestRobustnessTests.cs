@@ -29,6 +29,28 @@ public class GuestRobustnessTests
     }
 
     [Test]
+    public void BadGuestsSharingAPoolTooSmallForThem_StopWithOutOfMemory_AndThePoolComesBackWhole()
+    {
+        // 200 frames for three guests at a time: enough to load them, not for what they write, so machine memory runs
+        // out in the middle of their instructions (stores, page walks, exception frames, string instructions).
+        RobustnessReport report = new RoundRobinRun
+        {
+            FirstSeed = 50_000, GuestCount = 150, Lanes = 1, GuestsPerLane = 3, WithHealthyGuest = false, PoolFrames = 200,
+            Progress = TestContext.Progress,
+        }.Execute();
+        TestContext.Out.WriteLine(report.Summary());
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Failures.Where(f => !f.Contains("did not start", StringComparison.Ordinal)), Is.Empty,
+                () => string.Join("\n\n", report.Failures.Take(10)));
+            Assert.That(report.ExitKinds().GetValueOrDefault(VmExitKind.OutOfMemory), Is.GreaterThan(0), "some guests ran out");
+            Assert.That(report.Outcomes.Where(o => o.Exit?.Kind == VmExitKind.EmulatorError), Is.Empty);
+            Assert.That(report.FramesInUseAfterDispose, Is.Zero, "every machine frame went back to the pool");
+            Assert.That(report.ZeroFrameIntact, Is.True, "the zero frame still holds only zeros");
+        });
+    }
+
+    [Test]
     [Explicit("20,000 guests: several minutes; for manual runs (seeds from the parameter robustness.firstSeed, default 100000)")]
     public void TwentyThousandBadGuestsBesideAHealthyOne_EachStopsWithAReason_AndNothingElseIsHarmed()
     {

@@ -95,7 +95,7 @@ internal sealed class RoundRobinRun
     /// <summary>Bad guests alive at once on each lane.</summary>
     public int GuestsPerLane { get; init; } = 2;
 
-    public long Quantum { get; init; } = 2_000;
+    public long Quantum { get; init; } = 1_000;
 
     public long MaxInstructions { get; init; } = 200_000;
 
@@ -110,6 +110,12 @@ internal sealed class RoundRobinRun
     /// least one instruction per REP slice, block or fault otherwise, many times a millisecond.
     /// </summary>
     public TimeSpan FrozenLimit { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Run the healthy guest beside the bad ones (on lane 0).</summary>
+    public bool WithHealthyGuest { get; init; } = true;
+
+    /// <summary>The pool's cap in frames; null for room for every guest at full size, so that none runs out.</summary>
+    public long? PoolFrames { get; init; }
 
     public string HealthyAppend { get; init; } = "prog=forktree";
 
@@ -139,12 +145,12 @@ internal sealed class RoundRobinRun
         string golden = TestImages.Golden("jos", HealthyGolden);
         byte[] josImage = File.ReadAllBytes(TestImages.Jos);
 
-        // Room for the healthy guest and every bad one at full size: nobody runs out because of another.
-        var pool = new MachineMemory(((Lanes * GuestsPerLane * LargestBadRam) + HealthyRam) >> MachineMemory.FrameShift);
+        // By default room for the healthy guest and every bad one at full size: nobody runs out because of another.
+        var pool = new MachineMemory(PoolFrames ?? (((Lanes * GuestsPerLane * LargestBadRam) + HealthyRam) >> MachineMemory.FrameShift));
         var lanes = Enumerable.Range(0, Lanes).Select(_ => new Lane()).ToArray();
         using (new Timer(_ => Array.ForEach(lanes, Watch), null, 100, 100))
         {
-            var threads = lanes.Select((lane, n) => new Thread(() => RunLane(lane, pool, n == 0 ? josImage : null, golden))
+            var threads = lanes.Select((lane, n) => new Thread(() => RunLane(lane, pool, n == 0 && WithHealthyGuest ? josImage : null, golden))
             {
                 Name = $"robustness lane {n}",
             }).ToArray();
