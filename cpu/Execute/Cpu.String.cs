@@ -33,29 +33,40 @@ public sealed unsafe partial class Cpu
         }
 
         bool a16 = i.Addr16;
-        for (int left = io ? 1 : RepIterationsPerRun; ; left--)
+        int steps = 0;
+        try
         {
-            uint count = a16 ? c.R[1] & 0xFFFF : c.R[1];
-            if (count == 0)
-                return;
-            if (left == 0)
+            for (int left = io ? 1 : RepIterationsPerRun; ; left--)
             {
-                c.RestartInstruction(ref i);
-                return;
-            }
-
-            c.StringStep(ref i);
-            count--;
-            if (a16)
-                c.SetReg(1, 2, count);
-            else
-                c.R[1] = count;
-            if (i.Op is StrCmps or StrScas)
-            {
-                bool zf = c.GetZF();
-                if ((i.Prefix & PrefixRepne) != 0 ? zf : !zf)
+                uint count = a16 ? c.R[1] & 0xFFFF : c.R[1];
+                if (count == 0)
                     return;
+                if (left == 0)
+                {
+                    c.RestartInstruction(ref i);
+                    return;
+                }
+
+                c.StringStep(ref i);
+                steps++;
+                count--;
+                if (a16)
+                    c.SetReg(1, 2, count);
+                else
+                    c.R[1] = count;
+                if (i.Op is StrCmps or StrScas)
+                {
+                    bool zf = c.GetZF();
+                    if ((i.Prefix & PrefixRepne) != 0 ? zf : !zf)
+                        return;
+                }
             }
+        }
+        finally
+        {
+            // Every iteration costs an instruction's worth of budget and virtual time, as QEMU's icount counts them.
+            if (steps > 1)
+                c.ExtraCharge += steps - 1;
         }
     }
 

@@ -280,11 +280,6 @@ public class ExceptionTests
     }
 
     [Test]
-    [Ignore("bug: Cpu.Run (cpu/Cpu.Run.cs) takes only retired instructions off its budget, and ExecuteBlocks returns 0 "
-        + "when the fault is at the first instruction it runs, so exceptions delivered into a handler that faults at once "
-        + "consume no budget: Run never returns, and Vm.Run sees no instructions pass, so neither MaxInstructions nor "
-        + "Timeout ends the guest. Fix in Cpu.Run.cs: charge each delivered exception one instruction of budget and of "
-        + "InstructionsExecuted (virtual time).")]
     public void HandlerWhoseFirstInstructionFaults_StillLetsRunReturnWithinItsBudget()
     {
         // The #UD handler is UD2: each delivery pushes a frame and enters a handler that faults before it

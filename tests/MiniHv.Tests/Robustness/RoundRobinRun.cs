@@ -18,13 +18,6 @@ internal sealed class RobustnessReport
     /// <summary>Everything that went wrong on the host's side: exceptions that escaped, hangs, wrong transcripts, leaks.</summary>
     public List<string> Failures { get; } = [];
 
-    /// <summary>
-    /// Guests stopped from outside because Vm.Run did not return while the CPU delivered exceptions without
-    /// retiring a single instruction: the known defect of Cpu.Run's budget (see
-    /// ExceptionTests.HandlerWhoseFirstInstructionFaults_StillLetsRunReturnWithinItsBudget). Any other hang is a failure.
-    /// </summary>
-    public List<string> KnownFaultLoopHangs { get; } = [];
-
     public int HealthyRuns { get; set; }
 
     public long PeakFramesInUse { get; set; }
@@ -43,7 +36,6 @@ internal sealed class RobustnessReport
     {
         var text = new StringBuilder();
         text.AppendLine($"{Outcomes.Count} bad guests beside {HealthyRuns} healthy run(s) in {Elapsed.TotalSeconds:0.0} s; " +
-            $"{KnownFaultLoopHangs.Count} stuck in the known fault-loop hang; " +
             $"pool peak {PeakFramesInUse} frames, {FramesInUseAfterDispose} in use after dispose, zero frame intact: {ZeroFrameIntact}");
         VmExitKind[] kinds = Enum.GetValues<VmExitKind>();
         text.Append($"{"kind",-14}");
@@ -127,8 +119,8 @@ internal sealed class RoundRobinRun
     private const long HealthyRam = 64L << 20;
     private const long LargestBadRam = 64L << 20;
 
-    /// <summary>The failure of a guest stuck delivering exceptions that retire nothing (<see cref="RobustnessReport.KnownFaultLoopHangs"/>).</summary>
-    internal const string KnownHang = "stuck delivering exceptions that retire nothing (known Cpu.Run defect)";
+    /// <summary>The failure of a guest whose Vm.Run retired nothing for <see cref="FrozenLimit"/>: its clock stood still.</summary>
+    internal const string Frozen = "no instruction retired (the guest's clock stood still)";
 
     private readonly object _results = new();
     private RobustnessReport _report = new();
@@ -214,9 +206,7 @@ internal sealed class RoundRobinRun
         lock (_results)
         {
             _report.Outcomes.Add(new BadGuestOutcome(guest, vm.Exit, vm.Instructions, vm.HostTime, failure));
-            if (failure == KnownHang)
-                _report.KnownFaultLoopHangs.Add($"{guest}: at eip {vm.Cpu.Eip:x8}, last fault {vm.Cpu.LastFault}");
-            else if (failure != null)
+            if (failure != null)
                 _report.Failures.Add($"{guest}: {failure}");
             else if (vm.Exit!.Kind == VmExitKind.EmulatorError)
                 _report.Failures.Add($"{guest}: {vm.Exit.Message}\n{vm.FinalRegisterDump}");
@@ -358,8 +348,6 @@ internal sealed class RoundRobinRun
 
         lock (lane)
         {
-            if (lane.Hang == KnownHang)
-                return KnownHang;
             if (lane.Hang != null)
                 return $"{lane.Hang}; stopped from outside at eip {vm.Cpu.Eip:x8} after {vm.Instructions} instructions, last fault {vm.Cpu.LastFault}";
         }
@@ -384,7 +372,7 @@ internal sealed class RoundRobinRun
             if (lane.Hang == null)
             {
                 if (Stopwatch.GetElapsedTime(lane.LastRetiredAt) >= FrozenLimit)
-                    lane.Hang = KnownHang;
+                    lane.Hang = Frozen;
                 else if (Stopwatch.GetElapsedTime(lane.Since) >= HangLimit)
                     lane.Hang = $"Vm.Run({Quantum}) did not return within {HangLimit.TotalSeconds} s";
                 else
