@@ -12,7 +12,10 @@ internal static class TestImages
     public static string Jos => Path.Combine(RepositoryRoot, "guests", "build", "jos.elf");
 
     /// <summary>A test kernel from tests/kernels, built by make through this project.</summary>
-    public static string TestKernel(string name) => Path.Combine(RepositoryRoot, "tests", "kernels", "build", name + ".elf");
+    public static string TestKernel(string name) => TestKernelFile(name + ".elf");
+
+    /// <summary>A file the tests/kernels build makes, such as bootdisk.img.</summary>
+    public static string TestKernelFile(string file) => Path.Combine(RepositoryRoot, "tests", "kernels", "build", file);
 
     public static string GoldenDirectory(string set) => Path.Combine(RepositoryRoot, "tests", "golden", set);
 
