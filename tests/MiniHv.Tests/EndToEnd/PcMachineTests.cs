@@ -93,6 +93,39 @@ public class PcMachineTests
     }
 
     [Test]
+    public void MultibootEntry_IsTheStateQemuLeaves_FlatCs08AndData10_PagingAndInterruptsOff()
+    {
+        // The image records EFLAGS at once (after giving itself a stack: multiboot leaves ESP undefined); no
+        // segment is reloaded, as in kernels that never do.
+        byte[] image = TinyKernel.Build(a =>
+        {
+            a.mov(esp, 0x90000);
+            a.pushfd();
+            a.pop(__dword_ptr[0x500]);
+            a.mov(__dword_ptr[0x504], eax);
+            a.mov(ecx, __dword_ptr[0x7FFFF0]);              // a flat DS reaches above the kernel
+            a.hlt();
+        });
+        using var machine = new MachineMemory(8192);
+        using var vm = new Vm(new VmConfig { Name = "entry", Image = image, MemoryBytes = 32L << 20 }, machine, _ => { });
+        VmExit exit = vm.RunToEnd();
+        Assert.That(exit.Kind, Is.EqualTo(VmExitKind.HaltedForever), exit.Message);
+        Assert.Multiple(() =>
+        {
+            Assert.That(vm.Memory.ReadUInt32(0x504), Is.EqualTo(0x2BAD_B002u), "EAX: the multiboot magic");
+            Assert.That(vm.Memory.ReadUInt32(0x500) & 0x200, Is.Zero, "IF clear");
+            Assert.That(vm.Cpu.Cr0 & 0x8000_0001u, Is.EqualTo(1u), "protected mode, paging off");
+            MiniHv.Cpu.SegmentCache cs = vm.Cpu.GetSegment(MiniHv.Cpu.SegReg.CS);
+            Assert.That((cs.Selector, cs.Base, cs.Limit, cs.IsCode, cs.Big), Is.EqualTo(((ushort)0x08, 0u, 0xFFFF_FFFFu, true, true)));
+            foreach (MiniHv.Cpu.SegReg seg in new[] { MiniHv.Cpu.SegReg.DS, MiniHv.Cpu.SegReg.ES, MiniHv.Cpu.SegReg.FS, MiniHv.Cpu.SegReg.GS, MiniHv.Cpu.SegReg.SS })
+            {
+                MiniHv.Cpu.SegmentCache d = vm.Cpu.GetSegment(seg);
+                Assert.That((d.Selector, d.Base, d.Limit, d.IsWritableData), Is.EqualTo(((ushort)0x10, 0u, 0xFFFF_FFFFu, true)), seg.ToString());
+            }
+        });
+    }
+
+    [Test]
     public void BiosDataAreaAndMpTables_AreWhereKernelsLookForThem()
     {
         using var machine = new MachineMemory(8192);
