@@ -15,6 +15,7 @@ internal static class CommandTree
         {
             RunCommand.Create(streams),
             BenchCommand.Create(streams),
+            ExperimentCommand.Create(streams),
         };
         DemoCommand.Attach(root, streams);
         return root;
