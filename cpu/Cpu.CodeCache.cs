@@ -20,6 +20,10 @@ public sealed unsafe partial class Cpu
     private readonly Dictionary<uint, List<Block>> _blocksByFrame = new();
     private readonly Block?[] _fastBlocks = new Block?[FastBlockEntries];
 
+    // Blocks dropped while they may still be running: the chaining loop holds raw pointers into their pinned
+    // instruction arrays, so they stay reachable until the next run of blocks begins.
+    private readonly List<Block> _droppedBlocks = new();
+
     // Where a block is decoded before its instructions are copied into a block of the right size.
     private readonly Insn[] _decodeScratch = new Insn[MaxBlockInstructions];
 
@@ -41,7 +45,11 @@ public sealed unsafe partial class Cpu
     public void FlushCodeCache()
     {
         foreach (var b in _blocks.Values)
+        {
             b.Valid = false;
+            _droppedBlocks.Add(b);
+        }
+
         _blocks.Clear();
         _blocksByFrame.Clear();
         Array.Clear(_fastBlocks);
@@ -58,6 +66,7 @@ public sealed unsafe partial class Cpu
             {
                 b.Valid = false;
                 _blocks.Remove(b.Physical);
+                _droppedBlocks.Add(b);
             }
         }
 
@@ -135,6 +144,7 @@ public sealed unsafe partial class Cpu
         {
             // Its bytes span two frames whose mapping may change apart: run it once, uncached.
             block.Valid = false;
+            _droppedBlocks.Add(block);
             return block;
         }
 

@@ -46,12 +46,19 @@ public sealed unsafe partial class Cpu
         TranslationEpoch++;
     }
 
+    // One bit per (gfn mod 2^16): set when a TLB entry for such a gfn is filled, cleared with the whole TLB,
+    // so that dropping one frame's entries (a break or a merge, thousands a second) rarely scans the TLB.
+    private readonly ulong[] _tlbGfnFilter = new ulong[(1 << 16) / 64];
+
+    private void NoteTlbGfn(uint gfn) => _tlbGfnFilter[(gfn >> 6) & 1023] |= 1ul << (int)(gfn & 63);
+
     /// <summary>Drop every cached translation (CR3 load, paging mode change, a frame's backing changed).</summary>
     public void FlushTlb()
     {
         TranslationEpoch++;
         for (int i = 0; i < 4 * TlbEntries; i++)
             _tlbBlock[i].Tag = TlbEntry.Invalid;
+        Array.Clear(_tlbGfnFilter);
     }
 
     /// <summary>Drop the cached translations of one linear page (INVLPG).</summary>
@@ -71,6 +78,10 @@ public sealed unsafe partial class Cpu
     /// <summary>Drop every cached translation to guest frame <paramref name="gfn"/> (its backing changed).</summary>
     public void FlushTlbFrame(uint gfn)
     {
+        // No entry for it was filled since the TLB was last emptied. (A change of backing leaves linear-to-
+        // guest-physical translations and decoded blocks as they were, so block chains need no new epoch.)
+        if ((_tlbGfnFilter[(gfn >> 6) & 1023] & (1ul << (int)(gfn & 63))) == 0)
+            return;
         TranslationEpoch++;
         for (int i = 0; i < 4 * TlbEntries; i++)
         {
@@ -132,6 +143,7 @@ public sealed unsafe partial class Cpu
             e = ScratchEntry;
         e->Tag = linear & 0xFFFFF000;
         e->Gfn = t.PhysicalPage >> 12;
+        NoteTlbGfn(e->Gfn);
         e->Addend = (nint)t.Host - (nint)(linear & 0xFFFFF000);
         return e;
     }
@@ -160,6 +172,7 @@ public sealed unsafe partial class Cpu
 
         e->Tag = linear & 0xFFFFF000;
         e->Gfn = gfn;
+        NoteTlbGfn(gfn);
         e->Addend = (nint)t.Host - (nint)(linear & 0xFFFFF000);
         return e;
     }

@@ -57,7 +57,8 @@ public sealed unsafe partial class Cpu
                 return StopReason.Budget;
 
             int max = remaining < limit ? (int)Math.Min(remaining, int.MaxValue) : limit;
-            int done = ExecuteBlocks(max, ref previous, out bool tripleFault);
+            long done = ExecuteBlocks(max, ref previous, out bool tripleFault) + ExtraCharge;
+            ExtraCharge = 0;
             remaining -= done;
             InstructionsExecuted += done;
             if (tripleFault)
@@ -72,6 +73,8 @@ public sealed unsafe partial class Cpu
     private int ExecuteBlocks(int max, ref Block? previous, out bool tripleFault)
     {
         tripleFault = false;
+        if (_droppedBlocks.Count > 0)
+            _droppedBlocks.Clear();
         try
         {
             return ChainBlocks(max, ref previous);
@@ -93,7 +96,10 @@ public sealed unsafe partial class Cpu
             previous = null;
             tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
             AbortBlock = false;
-            return total;
+
+            // An exception delivered where nothing retired still costs an instruction of budget and time,
+            // or a handler whose first instruction faults again would hold Run (and the guest's clock) forever.
+            return total > 0 ? total : 1;
         }
         finally
         {
@@ -106,8 +112,11 @@ public sealed unsafe partial class Cpu
     /// is talking to right now): the count before the current instruction.
     /// </summary>
     public long InstructionsNow => _chainFirst == null
-        ? InstructionsExecuted
-        : InstructionsExecuted + _chainRetired + (_executing - _chainFirst);
+        ? InstructionsExecuted + ExtraCharge
+        : InstructionsExecuted + ExtraCharge + _chainRetired + (_executing - _chainFirst);
+
+    /// <summary>Instructions' worth of work beyond one per instruction in the current run (the iterations of a REP), added when blocks stop chaining.</summary>
+    internal long ExtraCharge;
 
     /// <summary>The EIP of the instruction executing now (exact in the middle of a run, for a hidden fault's report), else EIP.</summary>
     public uint CurrentInstructionEip => _chainFirst == null

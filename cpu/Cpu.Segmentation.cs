@@ -33,6 +33,15 @@ public sealed unsafe partial class Cpu
         return ReadSupervisor64(address);
     }
 
+    /// <summary>True when the selector's descriptor lies inside its table: the GDT, or an LDT that is loaded.</summary>
+    internal bool DescriptorInTable(ushort selector)
+    {
+        uint index = (uint)(selector & ~7);
+        if ((selector & 4) != 0)
+            return !Ldtr.IsNull && index + 7 <= Ldtr.Limit;
+        return index + 7 <= Gdtr.Limit;
+    }
+
     private void MarkAccessed(ulong descriptor, uint address)
     {
         if ((descriptor & DescAccessed) == 0)

@@ -77,7 +77,11 @@ public sealed unsafe partial class Cpu : IDisposable
     /// <summary>Who translates linear addresses with paging on: the plain <see cref="WalkingMmu"/> unless a hypervisor installs its own.</summary>
     public IMmu Mmu { get; set; }
 
-    /// <summary>Guest instructions retired since creation.</summary>
+    /// <summary>
+    /// Guest instructions since creation: each retired instruction, each iteration of a REP string
+    /// instruction, and one for an exception delivered where no instruction retired. This is the guest's
+    /// clock: its timers and budgets run on it.
+    /// </summary>
     public long InstructionsExecuted { get; internal set; }
 
     /// <summary>The exception being delivered last, for dumps and fault logs.</summary>

@@ -2,17 +2,29 @@ namespace MiniHv.Cpu;
 
 /// <summary>
 /// String instructions with REP/REPE/REPNE. ESI, EDI and ECX are updated after every element, so
-/// a fault part-way leaves a state from which the instruction restarts where it stopped.
+/// a fault part-way leaves a state from which the instruction restarts where it stopped; a long REP
+/// restarts itself the same way every <see cref="RepIterationsPerRun"/> iterations, REP INS/OUTS after every element.
 /// </summary>
 public sealed unsafe partial class Cpu
 {
     internal const byte StrMovs = 0, StrStos = 1, StrLods = 2, StrCmps = 3, StrScas = 4, StrIns = 5, StrOuts = 6;
     internal const byte PrefixRep = 1, PrefixRepne = 2, PrefixLock = 4;
 
+    /// <summary>
+    /// Iterations one execution of a REP instruction runs before it restarts itself. A real REP lets
+    /// interrupts in between iterations; here the instruction stops with its registers updated and EIP
+    /// still on it, so the loop around it can take interrupts, honour a stop and count its budget, then
+    /// run it again to carry on. A page's worth of dwords, so that copying or clearing a page is one go.
+    /// REP INS and OUTS run one element per execution: each port access may change what the devices
+    /// signal, and may cost the host as much as many instructions.
+    /// </summary>
+    internal const int RepIterationsPerRun = 1024;
+
     internal static void StringOp(Cpu c, ref Insn i)
     {
         bool rep = (i.Prefix & (PrefixRep | PrefixRepne)) != 0;
-        if (i.Op is StrIns or StrOuts)
+        bool io = i.Op is StrIns or StrOuts;
+        if (io)
             c.CheckIoPermission((ushort)c.R[2], i.Size);
         if (!rep)
         {
@@ -21,24 +33,50 @@ public sealed unsafe partial class Cpu
         }
 
         bool a16 = i.Addr16;
-        while (true)
+        int steps = 0;
+        try
         {
-            uint count = a16 ? c.R[1] & 0xFFFF : c.R[1];
-            if (count == 0)
-                return;
-            c.StringStep(ref i);
-            count--;
-            if (a16)
-                c.SetReg(1, 2, count);
-            else
-                c.R[1] = count;
-            if (i.Op is StrCmps or StrScas)
+            for (int left = io ? 1 : RepIterationsPerRun; ; left--)
             {
-                bool zf = c.GetZF();
-                if ((i.Prefix & PrefixRepne) != 0 ? zf : !zf)
+                uint count = a16 ? c.R[1] & 0xFFFF : c.R[1];
+                if (count == 0)
                     return;
+                if (left == 0)
+                {
+                    c.RestartInstruction(ref i);
+                    return;
+                }
+
+                c.StringStep(ref i);
+                steps++;
+                count--;
+                if (a16)
+                    c.SetReg(1, 2, count);
+                else
+                    c.R[1] = count;
+                if (i.Op is StrCmps or StrScas)
+                {
+                    bool zf = c.GetZF();
+                    if ((i.Prefix & PrefixRepne) != 0 ? zf : !zf)
+                        return;
+                }
             }
         }
+        finally
+        {
+            // Every iteration costs an instruction's worth of budget and virtual time, as QEMU's icount counts them.
+            if (steps > 1)
+                c.ExtraCharge += steps - 1;
+        }
+    }
+
+    /// <summary>Leave EIP on the instruction now running and end the block, so that it runs again from the top.</summary>
+    private void RestartInstruction(ref Insn i)
+    {
+        EipValue -= i.Length;
+        if (!Segs[(int)SegReg.CS].Big)
+            EipValue &= 0xFFFF;
+        AbortBlock = true;
     }
 
     private void StringStep(ref Insn i)

@@ -380,22 +380,14 @@ public sealed unsafe partial class Cpu
     internal static void LoadAccessOrLimit(Cpu c, ref Insn i)
     {
         ushort sel = (ushort)((i.Form & FormOp1Mem) != 0 ? c.Read16(c.Linear(ref i, 2, false)) : c.GetReg(i.R1, 2));
-        if ((sel & 0xFFFC) == 0)
+        if ((sel & 0xFFFC) == 0 || !c.DescriptorInTable(sel))
         {
             c.SetArith(0, ZF);
             return;
         }
 
-        ulong d;
-        try
-        {
-            d = c.ReadDescriptor(sel, out _);
-        }
-        catch (GuestFault)
-        {
-            c.SetArith(0, ZF);
-            return;
-        }
+        // Only a selector outside its table clears ZF; a page fault reading the table is delivered as any other.
+        ulong d = c.ReadDescriptor(sel, out _);
 
         int dpl = DescDpl(d);
         bool visible = DescConforming(d) || (dpl >= c.CplValue && dpl >= (sel & 3));

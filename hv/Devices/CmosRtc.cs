@@ -62,8 +62,21 @@ public sealed class CmosRtc : IPortDevice
     /// <summary>2026-01-01 00:00:00, the clock's default reading.</summary>
     public static DateTime DefaultTime { get; } = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Unspecified);
 
-    /// <summary>The time the guest reads: the clock source plus whatever adjustment the guest made.</summary>
-    public DateTime Now => _clock() + _offset;
+    /// <summary>
+    /// The time the guest reads: the clock source plus whatever adjustment the guest made. A clock the guest set
+    /// near the end of year 9999 rolls over to year 1, as the chip's two-digit year rolls over, rather than
+    /// running past what <see cref="DateTime"/> can hold.
+    /// </summary>
+    public DateTime Now
+    {
+        get
+        {
+            DateTime source = _clock();
+            long span = DateTime.MaxValue.Ticks + 1;
+            long ticks = (source.Ticks + _offset.Ticks) % span; // both at most ~3.2e18: the sum cannot overflow
+            return new DateTime(ticks < 0 ? ticks + span : ticks, source.Kind);
+        }
+    }
 
     /// <summary>Bit 7 of the last write to port 0x70. NMIs are never raised, so it only reads back.</summary>
     public bool NmiMasked { get; private set; }

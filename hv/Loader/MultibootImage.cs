@@ -24,14 +24,6 @@ public sealed class MultibootImage
     private const int MultibootHeaderBytes = 12;
     private const int AddressFieldsEnd = 32;
 
-    private const int ElfHeaderBytes = 52;
-    private const int ElfProgramHeaderBytes = 32;
-    private const byte ElfClass32 = 1, ElfClass64 = 2;
-    private const byte ElfDataLittle = 1, ElfDataBig = 2;
-    private const ushort ElfTypeExecutable = 2;
-    private const ushort MachineI386 = 3, MachineX86_64 = 62;
-    private const uint ProgramLoad = 1;
-    private const uint ProgramFlagExecute = 1;
 
     private MultibootImage(ReadOnlyMemory<byte> bytes, int headerOffset, uint headerFlags, uint entryPoint, LoadSegment[] segments)
     {
@@ -110,7 +102,7 @@ public sealed class MultibootImage
         if (badChecksumAt >= 0)
             throw new InvalidImageException(
                 $"the multiboot header at file offset 0x{badChecksumAt:x} has a bad checksum (magic + flags + checksum = 0x{badSum:x8}, must be 0)");
-        if (IsElf(file) && file.Length > 4 && file[4] == ElfClass64)
+        if (Elf32File.HasMagic(file) && file.Length > 4 && file[4] == 2 /* ELFCLASS64 */)
             throw new InvalidImageException(
                 "64-bit ELF image without a multiboot header: MiniHv boots 32-bit multiboot v1 kernels");
         throw new InvalidImageException(
@@ -175,75 +167,25 @@ public sealed class MultibootImage
     /// <summary>An ELF32 i386 executable: its PT_LOAD segments by physical address.</summary>
     private static LoadSegment[] ParseElf(ReadOnlySpan<byte> file, out uint entry)
     {
-        if (!IsElf(file))
+        if (!Elf32File.HasMagic(file))
             throw new InvalidImageException(
                 "not an ELF file, and the multiboot header does not give load addresses (flag bit 16 clear)");
-        if (file.Length < ElfHeaderBytes)
-            throw new InvalidImageException(
-                $"truncated ELF header: the file has {file.Length} bytes, an ELF32 header needs {ElfHeaderBytes}");
-
-        byte elfClass = file[4];
-        ushort machine = U16(file, 18);
-        if (elfClass == ElfClass64 || machine == MachineX86_64)
-            throw new InvalidImageException(
-                "64-bit ELF image (x86-64): give a 32-bit i386 kernel (ELFCLASS32, EM_386)");
-        if (elfClass != ElfClass32)
-            throw new InvalidImageException($"unknown ELF class {elfClass} (ELFCLASS32 = 1 expected)");
-        if (file[5] == ElfDataBig)
-            throw new InvalidImageException("big-endian ELF image: i386 kernels are little-endian (ELFDATA2LSB)");
-        if (file[5] != ElfDataLittle)
-            throw new InvalidImageException($"unknown ELF data encoding {file[5]} (ELFDATA2LSB = 1 expected)");
-        if (machine != MachineI386)
-            throw new InvalidImageException($"ELF machine {machine} is not i386 (EM_386 = 3)");
-        ushort type = U16(file, 16);
-        if (type != ElfTypeExecutable)
-            throw new InvalidImageException($"ELF type {type} is not an executable (ET_EXEC = 2)");
-
-        uint elfEntry = U32(file, 24);
-        uint phOffset = U32(file, 28);
-        ushort phEntrySize = U16(file, 42);
-        ushort phCount = U16(file, 44);
-        if (phCount == 0)
-            throw new InvalidImageException("the ELF image has no program headers");
-        if (phEntrySize != ElfProgramHeaderBytes)
-            throw new InvalidImageException(
-                $"ELF program header entries are {phEntrySize} bytes, ELF32 has {ElfProgramHeaderBytes}");
-        long tableEnd = (long)phOffset + (long)phCount * ElfProgramHeaderBytes;
-        if (tableEnd > file.Length)
-            throw new InvalidImageException(
-                $"truncated program headers: {phCount} entries at file offset 0x{phOffset:x} end at 0x{tableEnd:x}, but the file ends at 0x{file.Length:x}");
-
+        Elf32File.CheckHeader(file, allowShared: false);
+        uint elfEntry = Elf32File.Entry(file);
         entry = elfEntry;
         var segments = new List<LoadSegment>();
-        for (int i = 0; i < phCount; i++)
+        foreach (ElfProgramHeader ph in Elf32File.LoadSegments(file))
         {
-            int ph = (int)phOffset + i * ElfProgramHeaderBytes;
-            if (U32(file, ph) != ProgramLoad)
-                continue;
-            uint offset = U32(file, ph + 4);
-            uint vaddr = U32(file, ph + 8);
-            uint paddr = U32(file, ph + 12);
-            uint fileSize = U32(file, ph + 16);
-            uint memorySize = U32(file, ph + 20);
-            uint phFlags = U32(file, ph + 24);
-            if (memorySize == 0)
-                continue;   // QEMU skips empty segments too.
-            if (fileSize > memorySize)
+            if ((long)ph.PhysicalAddress + ph.MemorySize > 1L << 32)
                 throw new InvalidImageException(
-                    $"ELF segment {i}: p_filesz 0x{fileSize:x} is larger than p_memsz 0x{memorySize:x}");
-            if ((long)offset + fileSize > file.Length)
-                throw new InvalidImageException(
-                    $"truncated segment data: ELF segment {i} needs file bytes 0x{offset:x}-0x{(long)offset + fileSize:x}, but the file ends at 0x{file.Length:x}");
-            if ((long)paddr + memorySize > 1L << 32)
-                throw new InvalidImageException(
-                    $"ELF segment {i} at physical 0x{paddr:x} (0x{memorySize:x} bytes) runs past 4 GiB");
-            segments.Add(new LoadSegment(paddr, offset, fileSize, memorySize, (phFlags & ProgramFlagExecute) != 0, (phFlags & 2) != 0));
+                    $"ELF segment {ph.Index} at physical 0x{ph.PhysicalAddress:x} (0x{ph.MemorySize:x} bytes) runs past 4 GiB");
+            segments.Add(new LoadSegment(ph.PhysicalAddress, ph.Offset, ph.FileSize, ph.MemorySize, ph.Executable, ph.Writable));
 
             // Like QEMU: an entry given as a virtual address inside an executable segment linked at a
             // different physical address is moved to that physical address.
-            if (vaddr != paddr && (phFlags & ProgramFlagExecute) != 0
-                && elfEntry >= vaddr && (long)elfEntry < (long)vaddr + fileSize)
-                entry = elfEntry - vaddr + paddr;
+            if (ph.VirtualAddress != ph.PhysicalAddress && ph.Executable
+                && elfEntry >= ph.VirtualAddress && (long)elfEntry < (long)ph.VirtualAddress + ph.FileSize)
+                entry = elfEntry - ph.VirtualAddress + ph.PhysicalAddress;
         }
 
         if (segments.Count == 0)
@@ -258,8 +200,6 @@ public sealed class MultibootImage
         return [.. segments];
     }
 
-    private static bool IsElf(ReadOnlySpan<byte> file)
-        => file.Length >= 4 && file[0] == 0x7F && file[1] == (byte)'E' && file[2] == (byte)'L' && file[3] == (byte)'F';
 
     private static uint U32(ReadOnlySpan<byte> file, int offset) => BinaryPrimitives.ReadUInt32LittleEndian(file.Slice(offset, 4));
 

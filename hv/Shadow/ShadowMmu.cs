@@ -51,6 +51,10 @@ public sealed unsafe class ShadowMmu : IMmu
     private readonly ShadowSpace?[] _spaces = new ShadowSpace?[CachedSpaces];
     private ShadowSpace? _current;
     private readonly HashSet<uint> _directoriesSeen = new();
+
+    // Directory frames whose shadow was dropped because the guest recycled the frame: the next load there
+    // is a new address space, not a revisit.
+    private readonly HashSet<uint> _recycledDirectories = new();
     private long _clock;
     private bool _pse;
 
@@ -292,7 +296,7 @@ public sealed unsafe class ShadowMmu : IMmu
         if (countSwitch)
         {
             Stats.Cr3Switches++;
-            if (_directoriesSeen.Add(root))
+            if (_directoriesSeen.Add(root) | _recycledDirectories.Remove(root))
                 Stats.Cr3FirstVisits++;
         }
         ShadowSpace? space = _spaces.FirstOrDefault(s => s != null && s.DirectoryGfn == root);
@@ -364,7 +368,10 @@ public sealed unsafe class ShadowMmu : IMmu
     {
         Stats.TablesUnshadowed++;
         foreach (ShadowSpace space in table.AsDirectory.ToArray())
+        {
+            _recycledDirectories.Add(space.DirectoryGfn);
             DropSpace(space);
+        }
         foreach ((ShadowSpace space, int slot) in table.AsTable.ToArray())
             DropSlot(space, slot);
     }

@@ -20,7 +20,7 @@ public sealed class ShadowStats
     /// <summary>CR3 loads that found the address space's shadow still in the cache.</summary>
     public long Cr3SwitchHits { get; internal set; }
 
-    /// <summary>CR3 loads of a directory frame never loaded before in this VM: no shadow can exist for them yet.</summary>
+    /// <summary>CR3 loads of a new address space: a directory frame never loaded before, or recycled (written over as data) since its last load. No shadow can exist for them.</summary>
     public long Cr3FirstVisits { get; internal set; }
 
     /// <summary>Address-space shadows built.</summary>
@@ -41,6 +41,6 @@ public sealed class ShadowStats
     /// <summary>The fraction of CR3 switches that found their shadow, 0 when there were none.</summary>
     public double Cr3HitRate => Cr3Switches == 0 ? 0 : (double)Cr3SwitchHits / Cr3Switches;
 
-    /// <summary>The fraction of switches back to a directory loaded before that found its shadow: how well the cache keeps them.</summary>
+    /// <summary>The fraction of switches back to an address space loaded before that found its shadow: how well the cache keeps them.</summary>
     public double Cr3RevisitHitRate => Cr3Switches == Cr3FirstVisits ? 0 : (double)Cr3SwitchHits / (Cr3Switches - Cr3FirstVisits);
 }

@@ -269,7 +269,9 @@ public sealed class SharingEngine
         Stats.GeneralProfit = Stats.BytesSaved - metadata;
         long inUse = _guests.Sum(g => g.Memory.PrivateFrames + g.Memory.ReadOnlyFrames + g.ZeroPages);
         _roundContents.Remove(_zeroChecksum);
-        Samples.Add(new SharingSample(Stats.FullScans, _guests.Sum(g => g.Instructions()), _machine.FramesInUse, inUse,
+        // A scan after every guest stopped saw no frame at all: not a sample of memory.
+        if (_guests.Any(g => !g.Retired && g.IsRunning()))
+            Samples.Add(new SharingSample(Stats.FullScans, _guests.Sum(g => g.Instructions()), _machine.FramesInUse, inUse,
             _roundContents.Count, Stats.PagesShared, Stats.PagesSharing, Stats.ZeroPages, Stats.CowBreaks));
         _unstableIndex.Clear();
         _roundContents.Clear();

@@ -173,7 +173,8 @@ public class RunCommandTests
             Assert.That(r.Serial, Does.Contain($"[{guest}] jos: no runnable environments, halting"));
         }
 
-        Assert.That(r.Output, Does.Contain("instructions in").And.Contain("machine frames in use"));
-        Assert.That(r.Output, Does.Match(@"sharing \(all\): pages_shared [1-9]"), "the four kernels share frames");
+        Assert.That(r.Output, Does.Contain("Sharing (Linux KSM's counters)").And.Contain("machine_frames_in_use"));
+        Assert.That(r.Output, Does.Match(@"pages_shared +│ +[1-9]"), "the four kernels share frames");
+        Assert.That(r.Output, Does.Contain("│ jos-4 │ debug_exit │"));
     }
 }

@@ -31,6 +31,25 @@ internal static class Exec
         return m.Cpu.Eflags & ArithFlags;
     }
 
+    /// <summary>
+    /// Runs <paramref name="budget"/> instructions on another thread and fails if Run does not come back within
+    /// <paramref name="limit"/>: a test of a hang fails instead of hanging. The CPU is then asked to stop; if even
+    /// that does not end the run, the machine is abandoned (never freed under the running thread).
+    /// </summary>
+    public static StopReason RunWithin(TestMachine m, long budget, TimeSpan limit)
+    {
+        StopReason stop = default;
+        var runner = new Thread(() => stop = m.Cpu.Run(budget)) { IsBackground = true };
+        runner.Start();
+        if (runner.Join(limit))
+            return stop;
+        m.Cpu.RequestStop();
+        if (!runner.Join(TimeSpan.FromSeconds(5)))
+            m.Abandon();
+        Assert.Fail($"Cpu.Run({budget}) did not return within {limit.TotalSeconds} s");
+        return stop;
+    }
+
     /// <summary>Names of the set flags among CF PF AF ZF SF OF, for readable assertion messages.</summary>
     public static string Names(uint flags)
     {
@@ -116,6 +135,9 @@ internal sealed class SystemTables
         m.Cpu.FlushCodeCache();
         m.Cpu.AbortBlock = false;
     }
+
+    /// <summary>The machine the tables live in.</summary>
+    public TestMachine Machine => _m;
 
     public void SetGdt(int index, ulong descriptor) => _m.Memory.Write64(GdtBase + ((uint)index * 8), descriptor);
 

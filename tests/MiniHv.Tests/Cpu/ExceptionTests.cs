@@ -280,6 +280,24 @@ public class ExceptionTests
     }
 
     [Test]
+    public void HandlerWhoseFirstInstructionFaults_StillLetsRunReturnWithinItsBudget()
+    {
+        // The #UD handler is UD2: each delivery pushes a frame and enters a handler that faults before it
+        // retires anything. The stack is in the hole above RAM, where pushes vanish without faulting, so for
+        // hundreds of millions of deliveries nothing double-faults: only the budget can end the call.
+        using var m = new TestMachine();
+        _ = new SystemTables(m);
+        m.Load(a => a.ud2());
+        m.Assemble(SystemTables.Stub(Vectors.UD), a => a.ud2());
+        m.Cpu.Eip = TestMachine.CodeBase;
+        m.Cpu.Esp = 0x8000_0000;
+
+        StopReason stop = Exec.RunWithin(m, 100, TimeSpan.FromSeconds(10));
+        Assert.That(stop, Is.EqualTo(StopReason.Budget));
+        Assert.That(m.Cpu.LastFault?.Vector, Is.EqualTo(Vectors.UD));
+    }
+
+    [Test]
     public void EmptyIdt_TripleFaultsOnTheFirstException()
     {
         using var m = new TestMachine();

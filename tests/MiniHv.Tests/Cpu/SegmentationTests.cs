@@ -490,4 +490,47 @@ public class SegmentationTests
         Assert.That(m.Cpu.Ecx, Is.EqualTo(0x12345678u));
         Assert.That(m.Cpu.GetSegment(SegReg.CS).Selector, Is.EqualTo(SystemTables.KernelCode));
     }
+
+    [Test]
+    public void LarOfASelectorBeyondItsTable_ClearsZf_WithoutAFault()
+    {
+        var (m, t, stop) = RunKernel(_ => { }, a =>
+        {
+            a.mov(ecx, 0x7FF8);
+            a.mov(eax, 0x1234);
+            a.lar(eax, ecx);
+            a.SaveFlags(edx);
+        });
+        using (m)
+        {
+            Assert.That(stop, Is.EqualTo(StopReason.Halted));
+            Assert.That(t.HaltedInVector(), Is.EqualTo(-1));
+            Assert.That(m.Cpu.Edx & MiniHv.Cpu.Cpu.ZF, Is.Zero);
+            Assert.That(m.Cpu.Eax, Is.EqualTo(0x1234u), "the destination is left alone");
+        }
+    }
+
+    [Test]
+    public void LarWhoseDescriptorTableIsNotMapped_RaisesThePageFault()
+    {
+        // The LDT sits on an unmapped page: reading the descriptor faults, and a page fault is delivered,
+        // not mistaken for a selector the CPL may not see.
+        var (m, t, stop) = RunKernel(t =>
+        {
+            t.SetGdt(6, Desc.Segment(0x800000, 0xFFF, 0x82, 0));
+            var pt = new PageTables(t.Machine);
+            pt.Enable();
+        }, a =>
+        {
+            a.mov(ax, Test);
+            a.lldt(ax);
+            a.mov(ecx, 0x0C | 4);   // LDT entry 1
+            a.lar(eax, ecx);
+        });
+        using (m)
+        {
+            t.AssertHaltedIn(Vectors.PF, stop);
+            Assert.That(m.Cpu.Cr2, Is.EqualTo(0x800008u));
+        }
+    }
 }

@@ -346,4 +346,131 @@ public class StringTests
         Assert.That(m.Cpu.Edi, Is.EqualTo(0x401000u));
         Assert.That(t.Stack(1), Is.EqualTo(TestMachine.CodeBase + 15), "EIP of the REP MOVSD");
     }
+
+    // ---- Long REP instructions give control back -----------------------------------------
+
+    [Test]
+    public void RepStosdWithAHugeCountOverAHole_ReturnsWithinTheBudget_ReadyToCarryOn()
+    {
+        // Far above the 16 MiB of RAM every store vanishes and none faults: four billion iterations, unless the
+        // instruction gives the loop its turn now and then, as a real REP lets interrupts in between iterations.
+        using var m = new TestMachine();
+        m.Load(a =>
+        {
+            a.rep.stosd();
+            a.hlt();
+        });
+        m.Cpu.Edi = 0x8000_0000;
+        m.Cpu.Ecx = 0xFFFF_FFFF;
+
+        Assert.That(Exec.RunWithin(m, 10, TimeSpan.FromSeconds(10)), Is.EqualTo(StopReason.Budget));
+        uint done = 0xFFFF_FFFF - m.Cpu.Ecx;
+        Assert.That(done, Is.InRange(1u, 1u << 20), "some iterations, not four billion");
+        Assert.That(m.Cpu.Edi, Is.EqualTo(0x8000_0000 + (done * 4)));
+        Assert.That(m.Cpu.Eip, Is.EqualTo(TestMachine.CodeBase), "at the REP STOSD, to carry on where it stopped");
+
+        Assert.That(Exec.RunWithin(m, 10, TimeSpan.FromSeconds(10)), Is.EqualTo(StopReason.Budget));
+        Assert.That(0xFFFF_FFFF - m.Cpu.Ecx, Is.GreaterThan(done), "the next run carries on");
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void RepMovsbOfAHundredKilobytes_CopiesEveryByte_InEitherDirection(bool down)
+    {
+        const int Length = 100_000;
+        const uint From = 0x200000, To = 0x400000;
+        using var m = new TestMachine();
+        var bytes = new byte[Length];
+        new Random(7).NextBytes(bytes);
+        m.Memory.Write(From, bytes);
+        m.Run(a =>
+        {
+            a.mov(esi, down ? From + Length - 1 : From);
+            a.mov(edi, down ? To + Length - 1 : To);
+            a.mov(ecx, Length);
+            if (down)
+                a.std();
+            a.rep.movsb();
+            a.hlt();
+        });
+        Assert.That(m.Cpu.IsHalted, Is.True);
+        Assert.That(m.Cpu.Ecx, Is.Zero);
+        Assert.That(m.Cpu.Edi, Is.EqualTo(down ? To - 1 : To + Length));
+        var copy = new byte[Length];
+        for (int k = 0; k < Length; k++)
+            copy[k] = m.Memory.Read8(To + (uint)k);
+        Assert.That(copy, Is.EqualTo(bytes));
+    }
+
+    [Test]
+    public void RepOutsb_WhoseOutputRaisesAnInterrupt_TakesItBeforeTheNextElement_WithEipAtTheRep()
+    {
+        using var m = new TestMachine();
+        var t = new SystemTables(m);
+        var pic = new FakeInterruptController();
+        m.Cpu.InterruptController = pic;
+        Fill(m, Src, "abcde");
+        m.Io.OnOut = (_, _) =>
+        {
+            if (m.Io.Outs.Count == 1)
+                pic.Pending.Enqueue(0x40);
+        };
+        m.Cpu.Esi = Src;
+        m.Cpu.Ecx = 5;
+        m.Cpu.Edx = 0x3F8;
+        m.Cpu.Eflags = 0x2 | IF;
+        StopReason stop = m.Run(a =>
+        {
+            a.rep.outsb();
+            a.hlt();
+        });
+        t.AssertHaltedIn(0x40, stop);
+        Assert.That(m.Io.Outs, Has.Count.EqualTo(1));
+        Assert.That(m.Cpu.Ecx, Is.EqualTo(4u));
+        Assert.That(m.Cpu.Esi, Is.EqualTo(Src + 1));
+        Assert.That(t.Stack(0), Is.EqualTo(TestMachine.CodeBase), "the interrupt returns to the REP OUTSB");
+    }
+
+    [Test]
+    public void RepOutsb_WhoseOutputAsksTheCpuToStop_StopsAfterThatElement()
+    {
+        // The debug-exit port stops the machine from its write: the rest of the string must not go out first.
+        using var m = new TestMachine();
+        Fill(m, Src, "abcde");
+        m.Io.OnOut = (_, _) => m.Cpu.RequestStop();
+        m.Cpu.Esi = Src;
+        m.Cpu.Ecx = 5;
+        m.Cpu.Edx = 0xF4;
+        StopReason stop = m.Run(a =>
+        {
+            a.rep.outsb();
+            a.hlt();
+        });
+        Assert.That(stop, Is.EqualTo(StopReason.StopRequested));
+        Assert.That(m.Io.Outs, Has.Count.EqualTo(1));
+        Assert.That(m.Cpu.Ecx, Is.EqualTo(4u));
+        Assert.That(m.Cpu.Eip, Is.EqualTo(TestMachine.CodeBase));
+    }
+
+    [Test]
+    public void RepOutsb_SpendsOneInstructionOfBudgetPerElement()
+    {
+        // A port access can cost the host microseconds (a device model runs): a quantum of N instructions must not
+        // hide N thousand of them.
+        using var m = new TestMachine();
+        m.Load(a =>
+        {
+            a.rep.outsb();
+            a.hlt();
+        });
+        m.Cpu.Esi = Src;
+        m.Cpu.Ecx = 100;
+        m.Cpu.Edx = 0x71;
+        Assert.That(m.Cpu.Run(10), Is.EqualTo(StopReason.Budget));
+        Assert.That(m.Io.Outs, Has.Count.EqualTo(10));
+        Assert.That(m.Cpu.Ecx, Is.EqualTo(90u));
+        Assert.That(m.Cpu.Run(1000), Is.EqualTo(StopReason.Halted));
+        Assert.That(m.Io.Outs, Has.Count.EqualTo(100));
+        Assert.That(m.Cpu.InstructionsExecuted, Is.EqualTo(101), "one per element, and the HLT");
+    }
 }

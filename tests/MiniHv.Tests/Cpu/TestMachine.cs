@@ -191,8 +191,15 @@ public sealed class TestMachine : IDisposable
         return Cpu.Run(budget);
     }
 
+    /// <summary>Never free this machine: a thread that cannot be stopped still runs on it.</summary>
+    public void Abandon() => _abandoned = true;
+
+    private bool _abandoned;
+
     public void Dispose()
     {
+        if (_abandoned)
+            return;
         Cpu.Dispose();
         Memory.Dispose();
     }

@@ -129,4 +129,33 @@ public class CmosRtcTests
         Assert.That(Read(bus, 0x40), Is.EqualTo(0x5A));
         Assert.That(rtc.NmiMasked, Is.False);
     }
+
+    [Test]
+    public void ClockSetToTheLastSecondOfYear9999_RollsOverToYear1_InsteadOfFailing()
+    {
+        // The guest may set any valid date; a second later the reading must still be a time, not a host exception.
+        var now = CmosRtc.DefaultTime;
+        var (bus, rtc) = Create(64L << 20, () => now);
+        void Write(byte index, byte value)
+        {
+            bus.Out(0x70, 1, index);
+            bus.Out(0x71, 1, value);
+        }
+        Write(0x0B, 0x82); // SET, 24-hour, BCD
+        Write(0x32, 0x99);
+        Write(0x09, 0x99);
+        Write(0x08, 0x12);
+        Write(0x07, 0x31);
+        Write(0x04, 0x23);
+        Write(0x02, 0x59);
+        Write(0x00, 0x59);
+        Write(0x0B, 0x02);
+        Assert.That(rtc.Now, Is.EqualTo(new DateTime(9999, 12, 31, 23, 59, 59)));
+
+        now = now.AddSeconds(2);
+        Assert.That(rtc.Now, Is.EqualTo(new DateTime(1, 1, 1, 0, 0, 1)));
+        Assert.That(Read(bus, 0x00), Is.EqualTo(0x01));
+        Assert.That(Read(bus, 0x09), Is.EqualTo(0x01));
+        Assert.That(Read(bus, 0x32), Is.EqualTo(0x00));
+    }
 }

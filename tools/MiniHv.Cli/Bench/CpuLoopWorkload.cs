@@ -92,13 +92,4 @@ internal sealed class CpuLoopWorkload : IDisposable
         _memory.Dispose();
         _machine.Dispose();
     }
-
-    private sealed class NoPorts : IIoBus
-    {
-        public uint In(ushort port, int size) => 0xFFFF_FFFF;
-
-        public void Out(ushort port, int size, uint value)
-        {
-        }
-    }
 }

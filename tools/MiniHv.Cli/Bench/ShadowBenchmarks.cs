@@ -37,39 +37,25 @@ internal static class ShadowBenchmarks
     /// <param name="hiddenPerThousand">Hidden faults of every cause (fills, A/D updates, page-table writes, breaks) per 1,000 instructions.</param>
     private static List<double> Measure(string append, PagingMode paging, int runs, out ShadowStats? stats, out double hiddenPerThousand)
     {
-        hiddenPerThousand = 0;
-        byte[] image = EmbeddedGuests.Jos();
         var rates = new List<double>();
-        stats = null;
+        ShadowStats? last = null;
+        double hidden = 0;
         for (int r = -1; r < runs; r++)
         {
-            var config = new VmConfig
+            double mips = BenchGuest.Mips(append, paging, vm =>
             {
-                Name = "bench",
-                Image = image,
-                CommandLine = $"{EmbeddedGuests.JosName} {append}",
-                MemoryBytes = 64L << 20,
-                Paging = paging,
-            };
-            using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
-            using var vm = new Vm(config, machine, _ => { });
-            vm.CloseInput();
-            var sw = Stopwatch.StartNew();
-            VmExit exit = vm.RunToEnd();
-            sw.Stop();
-            if (exit.Kind != VmExitKind.DebugExit)
-                throw new InvalidOperationException($"the benchmark guest did not finish: {exit.Message}");
-            if (r < 0)
-                continue; // warm-up
-            rates.Add(vm.Instructions / sw.Elapsed.TotalSeconds / 1e6);
-            if (vm.Shadow != null)
-            {
-                stats = vm.Shadow.Stats;
-                hiddenPerThousand = 1000.0 * (stats.ShadowFills + stats.AdUpdates + stats.PageTableWrites
+                if (vm.Shadow is not { } shadow)
+                    return;
+                last = shadow.Stats;
+                hidden = 1000.0 * (last.ShadowFills + last.AdUpdates + last.PageTableWrites
                     + vm.Memory.ZeroFrameBreaks + vm.Memory.CopyOnWriteBreaks) / vm.Instructions;
-            }
+            });
+            if (r >= 0)
+                rates.Add(mips); // the first run warms up
         }
 
+        stats = last;
+        hiddenPerThousand = hidden;
         return rates;
     }
 }

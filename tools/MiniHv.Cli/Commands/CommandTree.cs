@@ -15,6 +15,8 @@ internal static class CommandTree
         {
             RunCommand.Create(streams),
             BenchCommand.Create(streams),
+            DisasmCommand.Create(streams),
+            ReportCommand.Create(streams),
             ExperimentCommand.Create(streams),
         };
         DemoCommand.Attach(root, streams);

@@ -73,25 +73,25 @@ internal static class CommonOptions
         return 0;
     }
 
-    /// <summary>A guest RAM size, with the message for one that no guest can have.</summary>
-    public static bool TryParseGuestMemory(string text, out long bytes, out string error)
+    /// <summary>A guest RAM size, with the message (naming it <paramref name="label"/>) for one that no guest can have.</summary>
+    public static bool TryParseGuestMemory(string text, out long bytes, out string error, string label = "--memory")
     {
         if (!SizeParser.TryParse(text, out bytes, out error))
         {
-            error = $"--memory '{text}': {error}";
+            error = $"{label} '{text}': {error}";
             return false;
         }
 
         if (bytes < MultibootLoader.MinimumRamBytes || bytes > GuestPhysicalMemory.MaxRamBytes)
         {
-            error = $"--memory '{text}': a guest has from {SizeParser.Format(MultibootLoader.MinimumRamBytes)} "
+            error = $"{label} '{text}': a guest has from {SizeParser.Format(MultibootLoader.MinimumRamBytes)} "
                 + "up to just under 3.5 GiB of RAM (the rest of 4 GiB is the PCI hole)";
             return false;
         }
 
         if (bytes % MachineMemory.FrameSize != 0)
         {
-            error = $"--memory '{text}': guest RAM is a whole number of 4 KiB pages";
+            error = $"{label} '{text}': guest RAM is a whole number of 4 KiB pages";
             return false;
         }
 

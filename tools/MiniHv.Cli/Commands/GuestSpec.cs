@@ -28,7 +28,7 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
                 case "append":
                     append = value;
                     break;
-                case "name" when value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'):
+                case "name" when IsValidName(value):
                     name = value;
                     break;
                 case "name":
@@ -65,6 +65,9 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
         error = "";
         return true;
     }
+
+    /// <summary>A guest name: letters, digits, '-', '_' and '.', so that it is also a file name for --serial-dir.</summary>
+    public static bool IsValidName(string name) => name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     private static List<string> SplitOnSingleCommas(string text)
     {

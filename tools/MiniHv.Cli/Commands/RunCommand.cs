@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MiniHv.Cli.Commands.Config;
 using MiniHv.Cli.Running;
 using MiniHv.Hv.Faults;
 using MiniHv.Hv.Loader;
@@ -13,8 +14,10 @@ namespace MiniHv.Cli.Commands;
 /// </summary>
 internal static class RunCommand
 {
-    public static Command Create(CliStreams streams)
+    /// <param name="run">What runs the plan; by default <see cref="GuestSession.Run"/> (tests look at the plan instead).</param>
+    public static Command Create(CliStreams streams, Func<RunPlan, Serilog.ILogger, CancellationToken, int>? run = null)
     {
+        run ??= (plan, log, cancel) => GuestSession.Run(plan, streams, log, cancel);
         var image = new Argument<string?>("IMAGE")
         {
             Description = "a multiboot v1 ELF32 kernel image (optional with --guest)",
@@ -141,6 +144,16 @@ internal static class RunCommand
             },
         };
         var status = CommonOptions.Status();
+        var configFile = new Option<string?>("--config")
+        {
+            Description = "read the guests and settings from FILE (YAML or JSON); options given beside it replace the file's settings, IMAGE and --guest add guests after the file's",
+            HelpName = "FILE",
+        };
+        var saveConfig = new Option<string?>("--save-config")
+        {
+            Description = "run nothing: write the guests and settings this command line gives (with --config's) to FILE, JSON for .json, else YAML; - for stdout",
+            HelpName = "FILE",
+        };
         var timeout = CommonOptions.Timeout();
         var maxInstructions = CommonOptions.MaxInstructions();
         var verbose = CommonOptions.Verbose();
@@ -154,72 +167,128 @@ internal static class RunCommand
             """)
         {
             image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
-            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, status, timeout, maxInstructions, verbose,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, status, timeout, maxInstructions, verbose, configFile, saveConfig,
         };
+
+        // What the command line states, and nothing it leaves to defaults, so that it can override a config file's.
+        RunConfig Stated(ParseResult parse)
+        {
+            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+            var guests = new List<GuestEntry>();
+            if (parse.GetValue(image) is string path)
+                guests.Add(new GuestEntry(path, parse.GetValue(append), Count: parse.GetValue(count)));
+            foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
+                guests.Add(new GuestEntry(spec.Image, spec.Append, spec.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes));
+            return new RunConfig
+            {
+                Guests = guests,
+                MemoryBytes = parse.GetValue(memory),
+                MemoryCapBytes = parse.GetValue(memoryCap),
+                Sharing = Given(sharing) ? Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true) : null,
+                ScanRate = Given(scanRate) ? parse.GetValue(scanRate) : null,
+                ScanFullEvery = parse.GetValue(scanFullEvery),
+                Deterministic = Given(deterministic) ? parse.GetValue(deterministic) : null,
+                Threads = Given(threads) ? parse.GetValue(threads) : null,
+                Quantum = parse.GetValue(quantum),
+                Paging = Given(paging) ? Enum.Parse<PagingMode>(parse.GetValue(paging)!, ignoreCase: true) : null,
+                TimeoutSeconds = parse.GetValue(timeout),
+                MaxInstructions = parse.GetValue(maxInstructions),
+                SerialDir = parse.GetValue(serialDir),
+                StatsPath = parse.GetValue(stats),
+                FaultLogPath = parse.GetValue(faultLog),
+                // -v prints every fault as --faults does.
+                Faults = parse.GetValue(verbose) ? true : Given(faults) ? parse.GetValue(faults) : null,
+                LogHidden = Given(logHidden) && FaultSampling.TryParse(parse.GetValue(logHidden), out FaultSampling hidden) ? hidden : null,
+                DumpPageTables = Given(dumpPt) ? parse.GetValue(dumpPt) : null,
+            };
+        }
 
         command.SetAction((parse, cancel) =>
         {
-            var common = new GuestDefaults(
-                parse.GetValue(memory) ?? VmConfig.DefaultMemoryBytes,
-                parse.GetValue(timeout) is double s ? TimeSpan.FromSeconds(s) : null,
-                parse.GetValue(maxInstructions),
-                parse.GetValue(paging) == "walk" ? PagingMode.Walk : PagingMode.Shadow);
-            var wanted = new List<(string Image, string Append, long Memory, string? Name, string? Salt, long? Cap)>();
-            if (parse.GetValue(image) is string path)
-            {
-                int n = parse.GetValue(count);
-                string baseName = Path.GetFileNameWithoutExtension(path);
-                for (int i = 1; i <= n; i++)
-                    wanted.Add((path, parse.GetValue(append)!, common.MemoryBytes, n == 1 ? baseName : $"{baseName}-{i}", null, parse.GetValue(memoryCap)));
-            }
-            else if (parse.GetValue(count) != 1)
-            {
+            if (parse.GetValue(image) == null && parse.GetValue(count) != 1)
                 return Task.FromResult(streams.Fail(ExitStatus.Usage, "--count needs an IMAGE"));
+            RunConfig config = Stated(parse);
+            try
+            {
+                if (parse.GetValue(configFile) is string file)
+                    config = RunConfigReader.Load(file).OverriddenBy(config);
+                if (parse.GetValue(saveConfig) is string target)
+                {
+                    RunConfigWriter.Save(config, target, streams.Output);
+                    return Task.FromResult(ExitStatus.Ok);
+                }
+            }
+            catch (RunConfigException e)
+            {
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, e.Message));
             }
 
-            foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
-                wanted.Add((spec.Image, spec.Append ?? "", spec.MemoryBytes ?? common.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes ?? parse.GetValue(memoryCap)));
-            if (wanted.Count == 0)
-                return Task.FromResult(streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE or --guest (see 'minihv run --help')"));
-
-            if (!TryConfigure(wanted, common, streams, out List<VmConfig> configs, out int failure))
+            if (!TryPlan(config, streams, out RunPlan? plan, out int failure))
                 return Task.FromResult(failure);
-            if (parse.GetValue(scanFullEvery) != null && !parse.GetValue(deterministic))
-                return Task.FromResult(streams.Fail(ExitStatus.Usage, "--scan-full-every needs --deterministic"));
-            var plan = new RunPlan(configs, parse.GetValue(deterministic), parse.GetValue(threads), parse.GetValue(quantum),
-                parse.GetValue(serialDir), parse.GetValue(stats),
-                Sharing: Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true),
-                ScanRate: parse.GetValue(scanRate),
-                ScanFullEvery: parse.GetValue(scanFullEvery),
-                Faults: FaultLoggingFor(parse.GetValue(faults) || parse.GetValue(verbose), parse.GetValue(faultLog), parse.GetValue(logHidden)!),
-                DumpPageTables: parse.GetValue(dumpPt),
-                Status: CommonOptions.ParseStatus(parse.GetValue(status)!));
-            return Task.FromResult(GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel));
+            plan = plan! with { Status = CommonOptions.ParseStatus(parse.GetValue(status)!) };
+            return Task.FromResult(run(plan, Logging.ToStderr(parse.GetValue(verbose)), cancel));
         });
         return command;
     }
 
-    private static FaultLogging? FaultLoggingFor(bool console, string? jsonPath, string hiddenRule)
+    /// <summary>The run <paramref name="config"/> describes, with every default applied and each image read once.</summary>
+    private static bool TryPlan(RunConfig config, CliStreams streams, out RunPlan? plan, out int failure)
+    {
+        plan = null;
+        var common = new GuestDefaults(
+            config.MemoryBytes ?? VmConfig.DefaultMemoryBytes,
+            config.MemoryCapBytes,
+            config.TimeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null,
+            config.MaxInstructions,
+            config.Paging ?? PagingMode.Shadow);
+        if (config.Guests.Count == 0)
+        {
+            failure = streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE, --guest or a --config with guests (see 'minihv run --help')");
+            return false;
+        }
+
+        if (!TryConfigure(config.Guests, common, streams, out List<VmConfig> configs, out failure))
+            return false;
+        if (config.ScanFullEvery != null && config.Deterministic != true)
+        {
+            failure = streams.Fail(ExitStatus.Usage, config.Origins.TryGetValue(RunConfigKeys.ScanFullEvery, out string? at)
+                ? $"{at}: scan_full_every needs deterministic: true (or --deterministic)"
+                : "--scan-full-every needs --deterministic");
+            return false;
+        }
+
+        plan = new RunPlan(configs, config.Deterministic ?? false, config.Threads ?? Environment.ProcessorCount, config.Quantum,
+            config.SerialDir, config.StatsPath,
+            Sharing: config.Sharing ?? SharingPolicy.Off,
+            ScanRate: config.ScanRate ?? RunPlan.DefaultScanRate,
+            ScanFullEvery: config.ScanFullEvery,
+            Faults: FaultLoggingFor(config.Faults ?? false, config.FaultLogPath, config.LogHidden ?? FaultSampling.None),
+            DumpPageTables: config.DumpPageTables ?? false);
+        return true;
+    }
+
+    private static FaultLogging? FaultLoggingFor(bool console, string? jsonPath, FaultSampling hidden)
     {
         if (!console && jsonPath == null)
             return null;
-        FaultSampling.TryParse(hiddenRule, out FaultSampling hidden);
         return new FaultLogging(console, jsonPath, new FaultLogPolicy(FaultSampling.All, hidden));
     }
 
     /// <summary>What every guest of a run shares unless its --guest says otherwise.</summary>
-    private sealed record GuestDefaults(long MemoryBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging);
+    private sealed record GuestDefaults(long MemoryBytes, long? MemoryCapBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging);
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
-    private static bool TryConfigure(List<(string Image, string Append, long Memory, string? Name, string? Salt, long? Cap)> wanted, GuestDefaults common,
+    private static bool TryConfigure(IReadOnlyList<GuestEntry> wanted, GuestDefaults common,
         CliStreams streams, out List<VmConfig> configs, out int failure)
     {
         configs = new List<VmConfig>();
         failure = ExitStatus.Ok;
         var images = new Dictionary<string, byte[]>();
         var names = new HashSet<string>();
-        foreach (var (path, text, memoryBytes, name, salt, cap) in wanted)
+        foreach (GuestEntry entry in wanted)
+        foreach (string? name in entry.Names())
         {
+            string path = entry.Image;
             if (!images.TryGetValue(path, out byte[]? bytes))
             {
                 try
@@ -228,7 +297,8 @@ internal static class RunCommand
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
                 {
-                    failure = streams.Fail(ExitStatus.BadImage, $"cannot read kernel image '{path}': {e.Message}");
+                    string at = entry.Origin == null ? "" : $"{entry.Origin}: ";
+                    failure = streams.Fail(ExitStatus.BadImage, $"{at}cannot read kernel image '{path}': {e.Message}");
                     return false;
                 }
             }
@@ -240,13 +310,13 @@ internal static class RunCommand
             {
                 Name = unique,
                 Image = bytes,
-                CommandLine = MultibootLoader.QemuCommandLine(path, text),
-                MemoryBytes = memoryBytes,
+                CommandLine = MultibootLoader.QemuCommandLine(path, entry.Append ?? ""),
+                MemoryBytes = entry.MemoryBytes ?? common.MemoryBytes,
                 Timeout = common.Timeout,
                 MaxInstructions = common.MaxInstructions,
                 Paging = common.Paging,
-                Salt = salt,
-                MemoryCapBytes = cap,
+                Salt = entry.Salt,
+                MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
             });
         }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MiniHv.Cli.Report;
 using MiniHv.Cli.Stats;
 using MiniHv.Hv.Inspection;
 using MiniHv.Hv.Loader;
@@ -90,19 +91,19 @@ internal static class GuestSession
             // Measured before the guests are torn down.
             FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
             IReadOnlyDictionary<FrameContent, long>? byContent = peak.Result;
-            if (statsFile != null)
+            if (statsFile != null || plan.Summary)
             {
                 var run = new RunInfo(plan.Deterministic ? "deterministic" : "parallel", plan.Deterministic ? 1 : plan.Threads,
                     plan.Quantum ?? (plan.Deterministic ? DeterministicScheduler.DefaultQuantum : ParallelScheduler.DefaultQuantum),
                     plan.Guests[0].Paging.ToString().ToLowerInvariant(), wall.Elapsed.TotalSeconds);
-                StatsWriter.Write(statsFile, StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent));
-            }
-
-            if (plan.Summary)
-            {
-                foreach (Vm vm in vms)
-                    RunSummary.Write(streams.Output, vm, machine);
-                RunSummary.WriteSharing(streams.Output, engine, census, byContent);
+                StatsDocument document = StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent);
+                if (statsFile != null)
+                    StatsWriter.Write(statsFile, document);
+                if (plan.Summary)
+                {
+                    streams.Output.WriteLine();
+                    TerminalReport.Write(streams.Output, new RunReport(plan.StatsPath ?? "this run", document));
+                }
             }
 
             return OverallStatus(vms);

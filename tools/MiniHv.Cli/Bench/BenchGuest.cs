@@ -1,0 +1,32 @@
+using System.Diagnostics;
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
+
+namespace MiniHv.Cli.Bench;
+
+/// <summary>One timed run of the embedded JOS-style guest, for the benchmarks that measure a real kernel.</summary>
+internal static class BenchGuest
+{
+    /// <summary>Boots the guest with <paramref name="append"/>, runs it to its end and times it; the VM is handed to <paramref name="inspect"/> before it goes.</summary>
+    public static double Mips(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null)
+    {
+        var config = new VmConfig
+        {
+            Name = "bench",
+            Image = EmbeddedGuests.Jos(),
+            CommandLine = $"{EmbeddedGuests.JosName} {append}",
+            MemoryBytes = 64L << 20,
+            Paging = paging,
+        };
+        using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
+        using var vm = new Vm(config, machine, _ => { });
+        vm.CloseInput();
+        var sw = Stopwatch.StartNew();
+        VmExit exit = vm.RunToEnd();
+        sw.Stop();
+        if (exit.Kind != VmExitKind.DebugExit)
+            throw new InvalidOperationException($"the benchmark guest did not finish: {exit.Message}");
+        inspect?.Invoke(vm);
+        return vm.Instructions / sw.Elapsed.TotalSeconds / 1e6;
+    }
+}

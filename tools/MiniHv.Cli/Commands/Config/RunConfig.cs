@@ -1,0 +1,142 @@
+using MiniHv.Hv.Faults;
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Sharing;
+
+namespace MiniHv.Cli.Commands.Config;
+
+/// <summary>
+/// The settings of one <c>minihv run</c> as a config file or a command line states them, before defaults: null is
+/// "not said". Paths are as they would be typed on the command line (relative to the current directory or
+/// absolute); <see cref="RunConfigReader"/> and <see cref="RunConfigWriter"/> convert them from and to paths
+/// relative to the file.
+/// </summary>
+internal sealed record RunConfig
+{
+    /// <summary>The guests in run order, each entry standing for <see cref="GuestEntry.Count"/> of them.</summary>
+    public IReadOnlyList<GuestEntry> Guests { get; init; } = [];
+
+    /// <summary>RAM of every guest that does not give its own (<c>-m</c>).</summary>
+    public long? MemoryBytes { get; init; }
+
+    /// <summary>Private machine memory cap of every guest that does not give its own (<c>--memory-cap</c>).</summary>
+    public long? MemoryCapBytes { get; init; }
+
+    public SharingPolicy? Sharing { get; init; }
+
+    public long? ScanRate { get; init; }
+
+    public long? ScanFullEvery { get; init; }
+
+    public bool? Deterministic { get; init; }
+
+    public int? Threads { get; init; }
+
+    public long? Quantum { get; init; }
+
+    public PagingMode? Paging { get; init; }
+
+    public double? TimeoutSeconds { get; init; }
+
+    public long? MaxInstructions { get; init; }
+
+    public string? SerialDir { get; init; }
+
+    public string? StatsPath { get; init; }
+
+    public string? FaultLogPath { get; init; }
+
+    /// <summary>A line on stderr for every fault (<c>--faults</c>).</summary>
+    public bool? Faults { get; init; }
+
+    public FaultSampling? LogHidden { get; init; }
+
+    public bool? DumpPageTables { get; init; }
+
+    /// <summary>"FILE:LINE:COLUMN" of each setting a config file gave (by its key), for messages about them.</summary>
+    public IReadOnlyDictionary<string, string> Origins { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// This file's settings with the command line's on top: every setting <paramref name="commandLine"/> states
+    /// replaces this one's, and its guests come after this one's.
+    /// </summary>
+    public RunConfig OverriddenBy(RunConfig commandLine) => new()
+    {
+        Guests = [.. Guests, .. commandLine.Guests],
+        MemoryBytes = commandLine.MemoryBytes ?? MemoryBytes,
+        MemoryCapBytes = commandLine.MemoryCapBytes ?? MemoryCapBytes,
+        Sharing = commandLine.Sharing ?? Sharing,
+        ScanRate = commandLine.ScanRate ?? ScanRate,
+        ScanFullEvery = commandLine.ScanFullEvery ?? ScanFullEvery,
+        Deterministic = commandLine.Deterministic ?? Deterministic,
+        Threads = commandLine.Threads ?? Threads,
+        Quantum = commandLine.Quantum ?? Quantum,
+        Paging = commandLine.Paging ?? Paging,
+        TimeoutSeconds = commandLine.TimeoutSeconds ?? TimeoutSeconds,
+        MaxInstructions = commandLine.MaxInstructions ?? MaxInstructions,
+        SerialDir = commandLine.SerialDir ?? SerialDir,
+        StatsPath = commandLine.StatsPath ?? StatsPath,
+        FaultLogPath = commandLine.FaultLogPath ?? FaultLogPath,
+        Faults = commandLine.Faults ?? Faults,
+        LogHidden = commandLine.LogHidden ?? LogHidden,
+        DumpPageTables = commandLine.DumpPageTables ?? DumpPageTables,
+        Origins = Origins.Where(o => !commandLine.States(o.Key)).ToDictionary(o => o.Key, o => o.Value),
+    };
+
+    /// <summary>Whether this config gives the setting a config file writes as <paramref name="key"/>.</summary>
+    private bool States(string key) => key switch
+    {
+        RunConfigKeys.Memory => MemoryBytes != null,
+        RunConfigKeys.MemoryCap => MemoryCapBytes != null,
+        RunConfigKeys.Sharing => Sharing != null,
+        RunConfigKeys.ScanRate => ScanRate != null,
+        RunConfigKeys.ScanFullEvery => ScanFullEvery != null,
+        RunConfigKeys.Deterministic => Deterministic != null,
+        RunConfigKeys.Threads => Threads != null,
+        RunConfigKeys.Quantum => Quantum != null,
+        RunConfigKeys.Paging => Paging != null,
+        RunConfigKeys.Timeout => TimeoutSeconds != null,
+        RunConfigKeys.MaxInstructions => MaxInstructions != null,
+        RunConfigKeys.SerialDir => SerialDir != null,
+        RunConfigKeys.Stats => StatsPath != null,
+        RunConfigKeys.FaultLog => FaultLogPath != null,
+        RunConfigKeys.Faults => Faults != null,
+        RunConfigKeys.LogHidden => LogHidden != null,
+        RunConfigKeys.DumpPt => DumpPageTables != null,
+        _ => false,
+    };
+}
+
+/// <summary>
+/// One entry of a run's guest list: <see cref="Count"/> guests of one image, as a config file's guest, the
+/// command line's IMAGE (with --append and --count) or one <c>--guest</c> describes them.
+/// </summary>
+/// <param name="Name">The guest's name, or with <see cref="Count"/> above 1 the stem of NAME-1 ... NAME-N; null for the image's file name.</param>
+/// <param name="MemoryBytes">Its RAM, or null for the run's <see cref="RunConfig.MemoryBytes"/>.</param>
+/// <param name="CapBytes">Its private memory cap, or null for the run's <see cref="RunConfig.MemoryCapBytes"/>.</param>
+/// <param name="Origin">"FILE:LINE:COLUMN" of its image key when a config file gave it, for messages about the image.</param>
+internal sealed record GuestEntry(
+    string Image,
+    string? Append = null,
+    long? MemoryBytes = null,
+    string? Name = null,
+    string? Salt = null,
+    long? CapBytes = null,
+    int Count = 1,
+    string? Origin = null)
+{
+    public const int MaxCount = 1024;
+
+    /// <summary>The name each of the entry's guests asks for (null: the image's file name), before duplicates are numbered.</summary>
+    public IEnumerable<string?> Names()
+    {
+        if (Count == 1)
+        {
+            yield return Name;
+            yield break;
+        }
+
+        string stem = Name ?? Path.GetFileNameWithoutExtension(Image);
+        for (int i = 1; i <= Count; i++)
+            yield return $"{stem}-{i}";
+    }
+}
