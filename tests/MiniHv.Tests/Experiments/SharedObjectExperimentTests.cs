@@ -197,6 +197,26 @@ public class SharedObjectExperimentTests
     }
 
     [Test]
+    public void Command_RefusesAnOutThatCannotBeWritten_BeforeRunningAnything()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            CliResult r = CliRun.InProcess(["experiment", "sharedobj", "--quick", "--out", Path.Combine(file, "results")]);
+            Assert.Multiple(() =>
+            {
+                Assert.That(r.Status, Is.EqualTo(2), r.ToString());
+                Assert.That(r.Error, Does.StartWith("minihv: --out '"), r.ToString());
+                Assert.That(r.Error, Does.Not.Contain("points,").And.Not.Contain("   at "), "refused before the sweep, without a stack trace");
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
     public void ExperimentKernels_EachCarryOneBuildOfTheLibrary_OfTheirVariant()
     {
         Assert.Multiple(() =>

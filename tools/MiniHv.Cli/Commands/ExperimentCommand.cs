@@ -72,6 +72,8 @@ internal static class ExperimentCommand
             }
 
             string dir = parse.GetValue(output)!;
+            if (CheckWritable(dir) is { } unwritable)
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, $"--out '{dir}': {unwritable}"));
             streams.Error.WriteLine($"minihv: experiment sharedobj: {sweep.Points.Count} points, {parse.GetValue(jobs)} at once; results in {dir}");
             List<PointResult> rows;
             try
@@ -96,10 +98,32 @@ internal static class ExperimentCommand
             {
                 return Task.FromResult(streams.Fail(ExitStatus.Usage, $"--out '{dir}': {e.Message}"));
             }
+            catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException)
+            {
+                return Task.FromResult(streams.Fail(ExitStatus.Unsupported,
+                    $"--out '{dir}': results.csv and results.json written, but the charts cannot be drawn: SkiaSharp's native library did not load ({(e.InnerException ?? e).Message})"));
+            }
 
             streams.Output.WriteLine($"minihv: {rows.Count} points; {Path.Combine(dir, "summary.md")}, results.csv, results.json and the charts written");
             return Task.FromResult(ExitStatus.Ok);
         });
         return command;
+    }
+
+    /// <summary>Null if <paramref name="dir"/> can hold the results (created if need be), else why not: found before a long sweep, not after.</summary>
+    private static string? CheckWritable(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            string probe = Path.Combine(dir, $".minihv-probe-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return e.Message;
+        }
     }
 }

@@ -86,7 +86,7 @@ internal static class ResultWriter
         sb.Append(CultureInfo.InvariantCulture, $"{rows.Count(r => r.Settled)} of {rows.Count} settled. Frames are 4 KiB; \"lib\" is the library's memory ");
         sb.Append("(frames mapped at its addresses in any environment, and the page cache), identified from the guests' page tables and by content.\n\n");
 
-        Findings(sb, rows);
+        Findings(sb, rows, config.SaltGroups);
 
         // One table per group of points that differ only in the number of guests.
         foreach (var group in GuestSeries(rows))
@@ -132,35 +132,49 @@ internal static class ResultWriter
         File.WriteAllText(path, sb.ToString());
     }
 
-    /// <summary>Sentences for the effects the experiment is about, where the rows hold them.</summary>
-    private static void Findings(StringBuilder sb, IReadOnlyList<PointResult> rows)
+    /// <summary>
+    /// Sentences for the effects the experiment is about, where the rows hold them. Each states what the numbers
+    /// say: what every guest (or environment) added beyond the first costs, as a share of one copy of the library.
+    /// </summary>
+    private static void Findings(StringBuilder sb, IReadOnlyList<PointResult> rows, int saltGroups)
     {
         sb.Append("## Findings\n\n");
         int found = 0;
         foreach (var group in GuestSeries(rows))
         {
             var first = group.First().Point;
-            string where = $"({first.EnvsPerGuest} environments per guest, {first.LibKib} KiB library)";
+            string where = $"({first.EnvsPerGuest} environments per guest, {first.LibKib} KiB library, {first.TouchPct}% of its data written)";
             PointResult? Get(string variant, int aslr, Hv.Sharing.SharingPolicy sharing, bool most)
             {
                 var line = group.Where(r => r.Point.Variant == variant && r.Point.Aslr == aslr && r.Point.Sharing == sharing).OrderBy(r => r.Point.Guests).ToList();
                 return line.Count < 2 ? null : most ? line[^1] : line[0];
             }
 
+            // Library machine frames each guest beyond the first adds, and that as a share of one load's pages.
+            static (double PerGuest, double OfACopy) Growth(PointResult a, PointResult b)
+            {
+                double perGuest = (double)(b.LibMachineFrames - a.LibMachineFrames) / (b.Point.Guests - a.Point.Guests);
+                return (perGuest, perGuest / b.LibPages);
+            }
+
             foreach (int aslr in new[] { 0, 1 })
             {
                 if (Get("pic", aslr, Hv.Sharing.SharingPolicy.All, false) is { } a && Get("pic", aslr, Hv.Sharing.SharingPolicy.All, true) is { } b)
                 {
-                    sb.Append(CultureInfo.InvariantCulture, $"- PIC, sharing all, aslr={aslr}: the library takes {a.LibMachineFrames} machine frames in {a.Point.Guests} guest(s) and {b.LibMachineFrames} in {b.Point.Guests} ");
-                    sb.Append(CultureInfo.InvariantCulture, $"({(double)b.LibMachineFrames / a.LibMachineFrames:0.##}x for {b.Point.Guests / a.Point.Guests}x the guests) {where}: about one copy.\n");
+                    var (perGuest, ofACopy) = Growth(a, b);
+                    sb.Append(CultureInfo.InvariantCulture, $"- PIC, sharing all, aslr={aslr}: the library ({b.LibPages} pages a load) takes {a.LibMachineFrames} machine frames in {a.Point.Guests} guest(s) ");
+                    sb.Append(CultureInfo.InvariantCulture, $"and {b.LibMachineFrames} in {b.Point.Guests}: each further guest adds {perGuest:0.#} frames, {ofACopy:0%} of a copy ");
+                    sb.Append(CultureInfo.InvariantCulture, $"(the pages its environments wrote or relocated: data, GOT) {where}.\n");
                     found++;
                 }
             }
 
             if (Get("pic", 0, Hv.Sharing.SharingPolicy.Off, false) is { } o1 && Get("pic", 0, Hv.Sharing.SharingPolicy.Off, true) is { } o2)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"- Sharing off: {o1.LibMachineFrames} library frames in {o1.Point.Guests} guest(s), {o2.LibMachineFrames} in {o2.Point.Guests}: one copy per guest; ");
-                sb.Append(CultureInfo.InvariantCulture, $"inside each guest the kernel maps one copy into every environment, saving {o2.GuestSharedFrames} mappings in all {where}.\n");
+                var (perGuest, ofACopy) = Growth(o1, o2);
+                sb.Append(CultureInfo.InvariantCulture, $"- PIC, sharing off: {o1.LibMachineFrames} library frames in {o1.Point.Guests} guest(s), {o2.LibMachineFrames} in {o2.Point.Guests}: ");
+                sb.Append(CultureInfo.InvariantCulture, $"each guest adds {perGuest:0.#} ({ofACopy:0%} of a copy); inside each guest its kernel maps one copy into every environment, ");
+                sb.Append(CultureInfo.InvariantCulture, $"{o2.GuestSharedFrames} of the {o2.LibMappings} library mappings share a guest frame with another {where}.\n");
                 found++;
             }
 
@@ -168,21 +182,26 @@ internal static class ResultWriter
             {
                 if (Get("nonpic", 1, sharing, false) is { } n1 && Get("nonpic", 1, sharing, true) is { } n2 && Get("pic", 1, sharing, true) is { } p2)
                 {
+                    double perEnv = (double)(n2.LibMachineFrames - n1.LibMachineFrames) / ((n2.Point.Guests - n1.Point.Guests) * first.EnvsPerGuest);
                     sb.Append(CultureInfo.InvariantCulture, $"- Non-PIC with ASLR, sharing {sharing.ToString().ToLowerInvariant()}: {n1.LibMachineFrames} library frames in {n1.Point.Guests} guest(s), {n2.LibMachineFrames} in {n2.Point.Guests} ");
-                    sb.Append(CultureInfo.InvariantCulture, $"(PIC: {p2.LibMachineFrames}); every load relocates {n2.LibRelocatedPages} of the library's {n2.LibPages} pages, which no one can share {where}.\n");
+                    sb.Append(CultureInfo.InvariantCulture, $"(PIC: {p2.LibMachineFrames}); each environment adds {perEnv:0.#} frames, and every load relocates {n2.LibRelocatedPages} of the library's {n2.LibPages} pages ");
+                    sb.Append(CultureInfo.InvariantCulture, $"at an address of its own {where}.\n");
                     found++;
                 }
             }
 
             if (Get("nonpic", 0, Hv.Sharing.SharingPolicy.Guest, true) is { } g0 && Get("nonpic", 0, Hv.Sharing.SharingPolicy.Off, true) is { } f0)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"- Non-PIC without ASLR: the relocated text is the same in every environment, so sharing within a guest cuts {f0.LibMachineFrames} library frames to {g0.LibMachineFrames} in {g0.Point.Guests} guests {where}.\n");
+                sb.Append(CultureInfo.InvariantCulture, $"- Non-PIC without ASLR: every environment relocates the text to the same bytes, so sharing within a guest cuts {f0.LibMachineFrames} library frames ");
+                sb.Append(CultureInfo.InvariantCulture, $"to {g0.LibMachineFrames} in {g0.Point.Guests} guests ({(double)g0.LibMachineFrames / f0.LibMachineFrames:0%}) {where}.\n");
                 found++;
             }
 
             if (Get("pic", 0, Hv.Sharing.SharingPolicy.Salted, true) is { } s0 && Get("pic", 0, Hv.Sharing.SharingPolicy.All, true) is { } a0)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"- Salted (guests round-robin in salt groups): {s0.LibMachineFrames} library frames in {s0.Point.Guests} guests against {a0.LibMachineFrames} with sharing all: one copy per group {where}.\n");
+                int groups = Math.Min(saltGroups, s0.Point.Guests);
+                sb.Append(CultureInfo.InvariantCulture, $"- PIC, salted ({s0.Point.Guests} guests round-robin in {groups} salt groups): {s0.LibMachineFrames} library frames against {a0.LibMachineFrames} with sharing all, ");
+                sb.Append(CultureInfo.InvariantCulture, $"{(double)s0.LibMachineFrames / a0.LibMachineFrames:0.##}x {where}.\n");
                 found++;
             }
         }
