@@ -20,19 +20,10 @@
  * that print nothing.
  */
 #include <lib.h>
+#include <hash.h>
 #include <shlib.h>
 
 static long calls_pct, touch_pct, forks, hold, seed;
-
-static uint32_t mix(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x9E3779B1u;
-	x ^= x >> 13;
-	x *= 0x85EBCA77u;
-	x ^= x >> 16;
-	return x;
-}
 
 /* Is item i one of the pct percent of n chosen (spread evenly, floor(n pct / 100) of them)? */
 static bool chosen(unsigned i, long pct)
@@ -51,13 +42,13 @@ static void work(void)
 	for (unsigned i = 0; i < nfuncs; i++) {
 		if (!chosen(i, calls_pct))
 			continue;
-		sum = (sum << 7 | sum >> 25) ^ shlib_call(i, mix(i));
+		sum = (sum << 7 | sum >> 25) ^ shlib_call(i, mix32(i));
 		called++;
 	}
 	for (unsigned p = 0; p < npages; p++) {
 		if (!chosen(p, touch_pct))
 			continue;
-		shlib_touch(p, mix(p ^ (uint32_t)me * 0x01000193u ^ (uint32_t)seed * 0x9E3779B1u));
+		shlib_touch(p, mix32(p ^ (uint32_t)me * 0x01000193u ^ (uint32_t)seed * 0x9E3779B1u));
 		touched++;
 	}
 	printf("libuser %08x: called %u functions, checksum %08x; touched %u data pages\n", me,

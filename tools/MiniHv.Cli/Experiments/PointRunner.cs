@@ -96,60 +96,43 @@ internal static class PointRunner
         }).ToList();
         var plan = new RunPlan(configs, Deterministic: true, Sharing: p.Sharing, ScanRate: config.ScanRate, Quantum: config.Quantum);
         using var machine = new MachineMemory(configs.Sum(c => c.MemoryBytes >> MachineMemory.FrameShift));
-        var outputs = new List<MemoryStream>();
-        var vms = new List<Vm>();
-        try
+        using var guests = new CapturedGuests(configs, machine);
+        List<Vm> vms = guests.Vms;
+        SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
+        var scheduler = (DeterministicScheduler)SchedulerFactory.Create(plan, engine);
+        using var stop = new CancellationTokenSource();
+        PointResult? result = null;
+        long idleAt = -1;
+        var engineRound = scheduler.AfterRound;
+        scheduler.AfterRound = round =>
         {
-            foreach (VmConfig c in configs)
+            engineRound?.Invoke(round);
+            if (result != null)
+                return;
+            if (idleAt < 0)
             {
-                var output = new MemoryStream();
-                outputs.Add(output);
-                var vm = new Vm(c, machine, output.WriteByte);
-                vm.CloseInput();
-                vms.Add(vm);
-            }
-
-            SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
-            var scheduler = (DeterministicScheduler)SchedulerFactory.Create(plan, engine);
-            using var stop = new CancellationTokenSource();
-            PointResult? result = null;
-            long idleAt = -1;
-            var engineRound = scheduler.AfterRound;
-            scheduler.AfterRound = round =>
-            {
-                engineRound?.Invoke(round);
-                if (result != null)
+                if (!Enumerable.Range(0, vms.Count).All(i => guests.Printed(i, IdleLine)))
                     return;
-                if (idleAt < 0)
-                {
-                    if (!outputs.All(o => Contains(o, IdleLine)))
-                        return;
-                    idleAt = engine?.Stats.FullScans ?? 0;
-                }
-
-                bool settled = engine == null || Settled(engine, idleAt);
-                if (settled || engine!.Stats.FullScans - idleAt > config.MaxScans)
-                {
-                    result = Measure(p, library, vms, machine, engine, idleAt, settled) with { WallSeconds = wall.Elapsed.TotalSeconds };
-                    stop.Cancel();
-                }
-            };
-            scheduler.Run(vms, stop.Token);
-            if (result == null)
-            {
-                Vm failed = vms.First(v => v.Exit!.Kind != VmExitKind.Stopped);
-                throw new InvalidOperationException($"{Describe(p)}: guest {failed.Name} ended before settling: {failed.Exit!.Message}\n"
-                    + Encoding.UTF8.GetString(outputs[vms.IndexOf(failed)].ToArray()));
+                idleAt = engine?.Stats.FullScans ?? 0;
             }
 
-            CheckTranscripts(p, outputs);
-            return result with { WallSeconds = wall.Elapsed.TotalSeconds };
-        }
-        finally
+            bool settled = engine == null || Settled(engine, idleAt);
+            if (settled || engine!.Stats.FullScans - idleAt > config.MaxScans)
+            {
+                result = Measure(p, library, vms, machine, engine, idleAt, settled) with { WallSeconds = wall.Elapsed.TotalSeconds };
+                stop.Cancel();
+            }
+        };
+        scheduler.Run(vms, stop.Token);
+        if (result == null)
         {
-            foreach (Vm vm in vms)
-                vm.Dispose();
+            Vm failed = vms.First(v => v.Exit!.Kind != VmExitKind.Stopped);
+            throw new InvalidOperationException($"{Describe(p)}: guest {failed.Name} ended before settling: {failed.Exit!.Message}\n"
+                + guests.Transcript(vms.IndexOf(failed)));
         }
+
+        CheckTranscripts(p, guests);
+        return result with { WallSeconds = wall.Elapsed.TotalSeconds };
     }
 
     /// <summary>The kernel command line of guest <paramref name="guest"/> (from 0).</summary>
@@ -242,16 +225,14 @@ internal static class PointRunner
     }
 
     /// <summary>Every environment of every guest did its part: as many "called" lines as environments, no panic.</summary>
-    private static void CheckTranscripts(SweepPoint p, List<MemoryStream> outputs)
+    private static void CheckTranscripts(SweepPoint p, CapturedGuests guests)
     {
-        for (int i = 0; i < outputs.Count; i++)
+        for (int i = 0; i < guests.Vms.Count; i++)
         {
-            string text = Encoding.UTF8.GetString(outputs[i].ToArray());
+            string text = guests.Transcript(i);
             int done = text.Split('\n').Count(l => l.StartsWith("libuser ", StringComparison.Ordinal) && l.Contains(": called ", StringComparison.Ordinal));
             if (done != p.EnvsPerGuest || text.Contains("panic", StringComparison.Ordinal))
                 throw new InvalidOperationException($"{Describe(p)}: guest g{i + 1}: {done} of {p.EnvsPerGuest} environments finished:\n{text}");
         }
     }
-
-    private static bool Contains(MemoryStream output, byte[] text) => output.GetBuffer().AsSpan(0, (int)output.Length).IndexOf(text) >= 0;
 }
