@@ -31,6 +31,11 @@
  *                     +------------------------------+ 0xEEEFE000
  *                     .  unmapped, below the stack:  .
  *                     .  a guard                     .
+ *                     | libshared.so: at ULIB, or    |  R-/R- text
+ *                     | with aslr=1 anywhere up to   |  RW/RW data
+ *                     | ULIB + ULIB_SPAN (0x50000000)|
+ *    ULIB ----------> +------------------------------+ 0x40000000
+ *                     .                              .
  *                     | dedupwork's pages            |  RW/RW
  *    UDEDUP --------> +------------------------------+ 0x20000000
  *                     | dedupwork's page versions    |  RW/RW
@@ -79,12 +84,15 @@
 
 #define ULAZY           0x10000000        /* lazyalloc's region */
 #define UDEDUP          0x20000000        /* dedupwork's pages */
+#define ULIB            0x40000000        /* libshared.so, without aslr=1 */
+#define ULIB_SPAN       0x10000000        /* aslr=1 loads it in [ULIB, ULIB + ULIB_SPAN) */
 #define UDEDUP_META     0x1F000000        /* dedupwork's page versions */
 
 /* Physical addresses. */
 #define IOPHYSMEM       0x0A0000
 #define EXTPHYSMEM      0x100000
 #define KERNPHYS        0x100000          /* the kernel is loaded here */
+#define ENTRY_MAPPED    (2 * PTSIZE)      /* what kern/entry.S maps before mem_init */
 #define MAXPHYSMEM      (0xFFFFFFFF - KERNBASE + 1)
 
 #ifndef __ASSEMBLER__

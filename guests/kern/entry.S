@@ -52,18 +52,25 @@ _start:
 	xorl %eax, %eax
 	rep stosb
 
-	/* The entry page table maps physical [0, 4 MiB); the entry page
-	 * directory puts it both at 0 (we are running there) and at KERNBASE. */
+	/* The entry page tables map physical [0, ENTRY_MAPPED); the entry
+	 * page directory puts them both at 0 (we are running there) and at
+	 * KERNBASE. */
 	movl $PHYS(entry_pgtable), %edi
 	movl $(PTE_P | PTE_W), %eax
-	movl $NPTENTRIES, %ecx
+	movl $(ENTRY_MAPPED / PGSIZE), %ecx
 3:	stosl
 	addl $PGSIZE, %eax
 	decl %ecx
 	jnz 3b
+	movl $PHYS(entry_pgdir), %edi
 	movl $(PHYS(entry_pgtable) + PTE_P + PTE_W), %eax
-	movl %eax, PHYS(entry_pgdir)
-	movl %eax, PHYS(entry_pgdir) + 4 * (KERNBASE >> PDXSHIFT)
+	movl $(ENTRY_MAPPED / PTSIZE), %ecx
+5:	movl %eax, (%edi)
+	movl %eax, 4 * (KERNBASE >> PDXSHIFT)(%edi)
+	addl $4, %edi
+	addl $PGSIZE, %eax
+	decl %ecx
+	jnz 5b
 
 	movl $PHYS(entry_pgdir), %eax
 	movl %eax, %cr3
@@ -98,7 +105,7 @@ boot_cmdline:
 entry_pgdir:
 	.space PGSIZE
 entry_pgtable:
-	.space PGSIZE
+	.space PGSIZE * (ENTRY_MAPPED / PTSIZE)
 bootstack:
 	.space KSTKSIZE
 bootstacktop:

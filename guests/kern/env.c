@@ -2,6 +2,12 @@
 #include <elf.h>
 #include "kern.h"
 
+/* The shared-object experiment reads envs[] from outside the guest
+ * (tools/MiniHv.Cli/Experiments/GuestEnvironments.cs): keep these in step. */
+STATIC_ASSERT(sizeof(struct Env) == 132);
+STATIC_ASSERT(offsetof(struct Env, env_status) == 80);
+STATIC_ASSERT(offsetof(struct Env, env_pgdir) == 88);
+
 struct Env *envs;                       /* all environments, at UENVS for users */
 struct Env *curenv;                     /* the running one, or NULL */
 static struct Env *env_free_list;
@@ -169,6 +175,7 @@ static void load_icode(struct Env *e, const uint8_t *binary, size_t size,
 		memset((char *)ph->p_vaddr + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	}
 	e->env_tf.tf_eip = elf->e_entry;
+	shlib_link(e, binary);          /* a program linked against libshared.so */
 
 	region_alloc(e, USTACKTOP - PGSIZE, PGSIZE);
 	e->env_tf.tf_esp = setup_args(name, argc, argv);

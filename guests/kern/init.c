@@ -43,6 +43,8 @@ static void parse_cmdline(void)
 		} else if (strncmp(word, "jos.idle=", 9) == 0) {
 			idle_ticks = (uint32_t)strtol(word + 9, NULL, 10);
 		} else if (nargs < MAXTOKENS) {
+			/* The loader's options (lib.*, aslr=, seed=) go to the programs too. */
+			shlib_option(word);
 			args[nargs++] = word;
 		}
 	}

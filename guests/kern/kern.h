@@ -126,6 +126,18 @@ void lapic_eoi(void);
 #define irq_eoi(irq) pic_eoi(irq)
 #endif
 
+/* shlib.c: the loader of libshared.so; its builds in the kernel image
+ * (build/kern/libs-*.S, written by kern/mklibs.sh). */
+struct shlib_image {
+	const char *variant;        /* "pic" or "nonpic" */
+	uint32_t kib;               /* the size it was built for */
+	const uint8_t *start;       /* the file, page-aligned */
+	const uint8_t *end;
+};
+extern const struct shlib_image shlib_images[];
+void shlib_option(const char *word);
+void shlib_link(struct Env *e, const uint8_t *binary);
+
 /* The user programs linked into the kernel (build/kern/progs.S). */
 struct user_prog {
 	const char *name;

@@ -61,7 +61,7 @@ static void detect_memory(void)
  * --------------------------------------------------------------------- */
 
 /* Allocate n bytes (page-aligned, not cleared) after the kernel image.
- * Only the entry mapping of physical [0, 4 MiB) exists at this point. */
+ * Only the entry mapping of physical [0, ENTRY_MAPPED) exists at this point. */
 static void *boot_alloc(uint32_t n)
 {
 	static char *nextfree;
@@ -70,7 +70,7 @@ static void *boot_alloc(uint32_t n)
 		nextfree = ROUNDUP((char *)end, PGSIZE);
 	char *result = nextfree;
 	nextfree = ROUNDUP(nextfree + n, PGSIZE);
-	if (PADDR(nextfree) > PTSIZE)
+	if (PADDR(nextfree) > ENTRY_MAPPED)
 		panic("boot_alloc: out of the entry mapping (%u bytes wanted)", n);
 	return result;
 }

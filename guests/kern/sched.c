@@ -7,6 +7,7 @@ volatile bool idling;
 static void idle(void)
 {
 	idling = true;
+	cprintf("jos: idle for %u timer ticks\n", idle_ticks);
 	curenv = NULL;
 	lcr3(PADDR(kern_pgdir));
 	uint32_t end = timer_ticks + idle_ticks;

@@ -135,6 +135,30 @@ static void user_fault(struct Trapframe *tf, const char *why)
 	env_destroy(curenv);
 }
 
+/*
+ * A write to a copy-on-write page by an environment without a page-fault
+ * upcall (libshared.so's data, kern/shlib.c): give it its own writable copy.
+ * Environments with an upcall (those that forked) do this themselves.
+ */
+static bool kernel_cow(struct Env *e, uintptr_t va, uint32_t err)
+{
+	pte_t *pte = pgdir_walk(e->env_pgdir, (void *)va, 0);
+
+	if (!(err & FEC_WR) || !(err & FEC_PR) || pte == NULL ||
+	    (*pte & (PTE_P | PTE_U | PTE_COW)) != (PTE_P | PTE_U | PTE_COW))
+		return false;
+	struct PageInfo *copy = page_alloc(0);
+	if (copy == NULL)
+		return false;
+	memcpy(page2kva(copy), KADDR(PTE_ADDR(*pte)), PGSIZE);
+	int perm = (PTE_FLAGS(*pte) & PTE_SYSCALL & ~PTE_COW) | PTE_W;
+	if (page_insert(e->env_pgdir, copy, (void *)ROUNDDOWN(va, PGSIZE), perm) < 0) {
+		page_free(copy);
+		return false;
+	}
+	return true;
+}
+
 /* Push a UTrapframe on the user exception stack and resume at the upcall. */
 static void page_fault_handler(struct Trapframe *tf)
 {
@@ -146,6 +170,8 @@ static void page_fault_handler(struct Trapframe *tf)
 		panic("kernel page fault");
 	}
 	if (curenv->env_pgfault_upcall == NULL) {
+		if (kernel_cow(curenv, fault_va, tf->tf_err))
+			return;
 		user_fault(tf, "unhandled page fault");
 		return;
 	}

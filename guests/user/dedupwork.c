@@ -20,6 +20,7 @@
  * that no sharing or copy-on-write ever changed what the guest sees.
  */
 #include <lib.h>
+#include <hash.h>
 
 #define MAXPAGES        ((USTACKTOP - USTACKMAX - UDEDUP) / PGSIZE)
 #define WORDS           (PGSIZE / 4)
@@ -27,16 +28,6 @@
 static uint32_t nsame, nzero, nunique, npages;
 static uint32_t seed;
 static uint16_t *version;                       /* at UDEDUP_META */
-
-static uint32_t mix(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x9E3779B1u;
-	x ^= x >> 13;
-	x *= 0x85EBCA77u;
-	x ^= x >> 16;
-	return x;
-}
 
 static uint32_t *page(uint32_t g)
 {
@@ -60,14 +51,14 @@ static void content(uint32_t g, uint32_t v, uint32_t *base, uint32_t *step)
 		*base = *step = 0;
 		return;
 	case SAME:
-		h = mix(0x53414D45u ^ mix(g * 0x10001u + v));
+		h = mix32(0x53414D45u ^ mix32(g * 0x10001u + v));
 		break;
 	default:
-		h = mix(0x554E4951u ^ mix(seed + mix(g * 0x10001u + v)));
+		h = mix32(0x554E4951u ^ mix32(seed + mix32(g * 0x10001u + v)));
 		break;
 	}
 	*base = h;
-	*step = mix(h + 1) | 1;
+	*step = mix32(h + 1) | 1;
 }
 
 static void fill(uint32_t g)
@@ -123,9 +114,9 @@ static uint32_t rewrite(uint32_t round, uint32_t percent)
 	if (n == 0 || count == 0)
 		return 0;
 
-	uint32_t r = mix(round * 0x9E3779B1u + 0x5EED);
+	uint32_t r = mix32(round * 0x9E3779B1u + 0x5EED);
 	uint32_t idx = r % n;
-	uint32_t stride = 1 + mix(r) % n;
+	uint32_t stride = 1 + mix32(r) % n;
 	while (gcd(stride, n) != 1)
 		stride++;
 	for (uint32_t t = 0; t < count; t++) {

@@ -37,32 +37,15 @@ internal static class SharedRun
         }).ToList();
         var plan = new RunPlan(configs, deterministic, threads, Sharing: policy, ScanRate: scanRate, ScanFullEvery: scanFullEvery);
         using var machine = new MachineMemory(configs.Sum(c => c.MemoryBytes >> 12));
-        var outputs = new List<MemoryStream>();
-        var vms = new List<Vm>();
-        try
-        {
-            foreach (VmConfig c in configs)
-            {
-                var output = new MemoryStream();
-                outputs.Add(output);
-                var vm = new Vm(c, machine, output.WriteByte);
-                vm.CloseInput();
-                vms.Add(vm);
-            }
-
-            SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
-            var peak = new PeakAttribution(engine, vms);
-            SchedulerFactory.Create(plan, engine).Run(vms, CancellationToken.None);
-            FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
-            var outcomes = vms.Select((vm, i) => new GuestOutcome(vm.Name, Encoding.UTF8.GetString(outputs[i].ToArray()),
-                vm.Exit!, MemoryHash(vm.Memory), vm.Instructions)).ToList();
-            return new SharedRunResult(outcomes, engine?.Stats, engine?.Samples.ToList() ?? [], census, peak.Result);
-        }
-        finally
-        {
-            foreach (Vm vm in vms)
-                vm.Dispose();
-        }
+        using var captured = new CapturedGuests(configs, machine);
+        List<Vm> vms = captured.Vms;
+        SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
+        var peak = new PeakAttribution(engine, vms);
+        SchedulerFactory.Create(plan, engine).Run(vms, CancellationToken.None);
+        FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
+        var outcomes = vms.Select((vm, i) => new GuestOutcome(vm.Name, captured.Transcript(i),
+            vm.Exit!, MemoryHash(vm.Memory), vm.Instructions)).ToList();
+        return new SharedRunResult(outcomes, engine?.Stats, engine?.Samples.ToList() ?? [], census, peak.Result);
     }
 
     /// <summary>XxHash3 over every byte of guest RAM, read as the guest would (shared, zero or private alike).</summary>

@@ -47,7 +47,7 @@ public class SharingEndToEndTests
     [TestCase(SharingPolicy.Guest, false, 2_000_000, 1)]
     [TestCase(SharingPolicy.All, false, 2_000_000, 1)]
     [TestCase(SharingPolicy.Salted, false, 2_000_000, 1)]
-    [TestCase(SharingPolicy.All, true, 40_000, 101)]
+    [TestCase(SharingPolicy.All, true, 100_000, 101)]
     [TestCase(SharingPolicy.All, true, 20_000_000, 101)]
     [TestCase(SharingPolicy.All, false, 20_000_000, 201)]
     [TestCase(SharingPolicy.Salted, true, 5_000_000, 201)]

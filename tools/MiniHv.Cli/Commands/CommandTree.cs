@@ -17,6 +17,7 @@ internal static class CommandTree
             BenchCommand.Create(streams),
             DisasmCommand.Create(streams),
             ReportCommand.Create(streams),
+            ExperimentCommand.Create(streams),
         };
         DemoCommand.Attach(root, streams);
         return root;
