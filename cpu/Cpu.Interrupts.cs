@@ -14,8 +14,9 @@ public sealed unsafe partial class Cpu
     /// <summary>INT n, INT3, INTO: the gate's DPL must admit the current CPL.</summary>
     internal void SoftwareInterrupt(int vector, bool checkDpl)
     {
-        // INT3 and INTO raise exceptions a fault log wants to see; INT n of a system call does not.
-        if (vector < 32)
+        // INT3 and INTO raise exceptions a fault log wants to see; INT n of a system call does not, nor, in
+        // real mode, a call of a BIOS service (int 0x13 is no SIMD exception).
+        if (vector < 32 && !RealMode)
             Record(vector, -1, external: false);
         Deliver(vector, -1, software: checkDpl, ext: 0, hardware: false);
         AbortBlock = true;

@@ -28,7 +28,7 @@ public class DiskOptionsTests
             "--max-instructions", Limit]);
         Assert.That(r.Status, Is.EqualTo(12), r.ToString);
         Assert.That(r.Error, Does.Contain("minihv: bios: unsupported: no BIOS: int 0x13 (disk services, AH=0x02) at 0000:7c02"), r.ToString);
-        Assert.That(r.Error, Does.Not.Contain("   at "));
+        Assert.That(r.Error, Does.Not.Contain("   at ").And.Not.Contain("SIMD"), "a BIOS call is not an exception");
         Assert.That(r.Serial, Does.Contain("[fine] hello: "), "the other guest ran to its end");
     }
 
