@@ -1,9 +1,9 @@
 namespace MiniHv.Cpu;
 
 /// <summary>
-/// Protected-mode interrupt and exception delivery through the IDT: interrupt and trap gates,
-/// a stack switch through the TSS when privilege changes, error codes, and the double-fault and
-/// triple-fault rules for an exception raised while delivering another.
+/// Interrupt and exception delivery: in protected mode through the IDT (interrupt and trap gates,
+/// a stack switch through the TSS when privilege changes, error codes), in real mode through the vector
+/// table, and the double-fault and triple-fault rules for an exception raised while delivering another.
 /// </summary>
 public sealed unsafe partial class Cpu
 {
@@ -14,10 +14,11 @@ public sealed unsafe partial class Cpu
     /// <summary>INT n, INT3, INTO: the gate's DPL must admit the current CPL.</summary>
     internal void SoftwareInterrupt(int vector, bool checkDpl)
     {
-        // INT3 and INTO raise exceptions a fault log wants to see; INT n of a system call does not.
-        if (vector < 32)
+        // INT3 and INTO raise exceptions a fault log wants to see; INT n of a system call does not, nor, in
+        // real mode, a call of a BIOS service (int 0x13 is no SIMD exception).
+        if (vector < 32 && !RealMode)
             Record(vector, -1, external: false);
-        Deliver(vector, -1, software: checkDpl, ext: 0);
+        Deliver(vector, -1, software: checkDpl, ext: 0, hardware: false);
         AbortBlock = true;
     }
 
@@ -36,7 +37,7 @@ public sealed unsafe partial class Cpu
             Record(vector, errorCode, external, interrupt: external && attempt == 0);
             try
             {
-                Deliver(vector, HasErrorCode(vector) ? errorCode : -1, software: false, ext);
+                Deliver(vector, HasErrorCode(vector) ? errorCode : -1, software: false, ext, hardware: external && attempt == 0);
                 return true;
             }
             catch (GuestFault f)
@@ -79,9 +80,16 @@ public sealed unsafe partial class Cpu
         FaultObserver?.Invoke(record);
     }
 
-    /// <summary>One delivery attempt through the IDT gate of <paramref name="vector"/>.</summary>
-    private void Deliver(int vector, int errorCode, bool software, int ext)
+    /// <summary>One delivery attempt through the IDT gate of <paramref name="vector"/> (the vector table in real mode).</summary>
+    /// <param name="hardware">An interrupt from the interrupt controller, for the message when real mode finds no handler.</param>
+    private void Deliver(int vector, int errorCode, bool software, int ext, bool hardware)
     {
+        if (RealMode)
+        {
+            RealModeDeliver(vector, software, hardware);
+            return;
+        }
+
         Halted = false;
         uint gateOffset = (uint)vector * 8;
         int idtErr = (int)gateOffset | 2 | ext;

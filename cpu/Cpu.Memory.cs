@@ -10,6 +10,13 @@ namespace MiniHv.Cpu;
 /// Write entries are never installed for frames that hold decoded code, so every store to code
 /// takes the slow path and drops the stale blocks.
 /// </summary>
+/// <remarks>
+/// A page that is not RAM (a device window such as the local APIC's) gets an entry too, tagged
+/// <see cref="TlbEntry.Unbacked"/>: the inline fast path never matches it, but the slow path finds the
+/// physical page there and goes straight to the device, without a walk. Kernels read the APIC ID register
+/// in loops, so that access must cost one call, not a page walk. Every flush drops those entries with the
+/// others, and a store to a device ends the block, since the device may have raised an interrupt.
+/// </remarks>
 public sealed unsafe partial class Cpu
 {
     internal const int TlbEntries = 512;
@@ -70,7 +77,7 @@ public sealed unsafe partial class Cpu
         for (int t = 0; t < 4; t++)
         {
             TlbEntry* e = _tlbBlock + (t * TlbEntries) + index;
-            if (e->Tag == tag)
+            if ((e->Tag & ~TlbEntry.Unbacked) == tag)
                 e->Tag = TlbEntry.Invalid;
         }
     }
@@ -112,9 +119,10 @@ public sealed unsafe partial class Cpu
         Translation t;
         if ((_cr0 & CR0_PG) == 0)
         {
+            uint page = linear & _a20Mask & 0xFFFFF000;
             t = default;
-            t.PhysicalPage = linear & 0xFFFFF000;
-            t.Host = (access & AccessKind.Write) != 0 ? _memory.FrameForWrite(linear >> 12) : _memory.FrameForRead(linear >> 12);
+            t.PhysicalPage = page;
+            t.Host = (access & AccessKind.Write) != 0 ? _memory.FrameForWrite(page >> 12) : _memory.FrameForRead(page >> 12);
             t.Cacheable = true;
             return t;
         }
@@ -125,7 +133,21 @@ public sealed unsafe partial class Cpu
             throw Fault(Vectors.PF, error);
         }
 
+        if ((t.PhysicalPage & ~_a20Mask) != 0)
+            MaskA20(ref t, access);
         return t;
+    }
+
+    /// <summary>
+    /// The A20 gate is closed and the page's address has bit 20 set: the access reaches the frame without it,
+    /// as the A20M# line makes it. (The MMU's bookkeeping, such as a shadow's write notice, stays with the unmasked page.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MaskA20(ref Translation t, AccessKind access)
+    {
+        t.PhysicalPage &= _a20Mask;
+        uint gfn = t.PhysicalPage >> 12;
+        t.Host = (access & AccessKind.Write) != 0 ? _memory.FrameForWrite(gfn) : _memory.FrameForRead(gfn);
     }
 
     private AccessKind AccessFor(bool write, bool supervisor)
@@ -136,9 +158,14 @@ public sealed unsafe partial class Cpu
     {
         Translation t = Translate(linear, AccessFor(false, supervisor));
         physical = t.PhysicalPage | (linear & 0xFFF);
-        if (t.Host == null)
-            return null;
         TlbEntry* e = (supervisor || CplValue != 3 ? SupRead : UserRead) + ((linear >> 12) & TlbMask);
+        if (t.Host == null)
+        {
+            if (t.Cacheable)
+                KeepUnbacked(e, linear, t.PhysicalPage);
+            return null;
+        }
+
         if (!t.Cacheable)
             e = ScratchEntry;
         e->Tag = linear & 0xFFFFF000;
@@ -161,9 +188,14 @@ public sealed unsafe partial class Cpu
         uint gfn = t.PhysicalPage >> 12;
         if (CodeFrames[gfn] != 0)
             InvalidateCodeFrame(gfn);
-        if (t.Host == null)
-            return null;
         TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((linear >> 12) & TlbMask);
+        if (t.Host == null)
+        {
+            if (t.Cacheable && !t.NotifyWrite)
+                KeepUnbacked(e, linear, t.PhysicalPage);
+            return null;
+        }
+
         if (!t.Cacheable || t.NotifyWrite)
         {
             e->Tag = TlbEntry.Invalid;
@@ -175,6 +207,14 @@ public sealed unsafe partial class Cpu
         NoteTlbGfn(gfn);
         e->Addend = (nint)t.Host - (nint)(linear & 0xFFFFF000);
         return e;
+    }
+
+    /// <summary>Remember that <paramref name="linear"/>'s page is the device page <paramref name="physicalPage"/>, for the slow path.</summary>
+    private static void KeepUnbacked(TlbEntry* e, uint linear, uint physicalPage)
+    {
+        e->Tag = (linear & 0xFFFFF000) | TlbEntry.Unbacked;
+        e->Gfn = physicalPage >> 12;
+        e->Addend = 0;
     }
 
     // Holds a translation the TLB may not keep, for the one access that asked for it.
@@ -243,6 +283,8 @@ public sealed unsafe partial class Cpu
         uint physical;
         if (e->Tag != (lin & 0xFFFFF000))
         {
+            if (e->Tag == ((lin & 0xFFFFF000) | TlbEntry.Unbacked))
+                return _memory.ReadUnbacked((e->Gfn << 12) | (lin & 0xFFF), size);
             e = FillRead(lin, supervisor, out physical);
             if (e == null)
                 return _memory.ReadUnbacked(physical, size);
@@ -262,7 +304,7 @@ public sealed unsafe partial class Cpu
     {
         TlbEntry* e = (write ? (supervisor || CplValue != 3 ? SupWrite : UserWrite) : (supervisor || CplValue != 3 ? SupRead : UserRead))
             + ((lin >> 12) & TlbMask);
-        if (e->Tag == (lin & 0xFFFFF000))
+        if ((e->Tag & ~TlbEntry.Unbacked) == (lin & 0xFFFFF000))
             return;
         Translate(lin, AccessFor(write, supervisor));
     }
@@ -328,10 +370,15 @@ public sealed unsafe partial class Cpu
         uint physical = 0;
         if (e->Tag != (lin & 0xFFFFF000))
         {
-            e = FillWrite(lin, supervisor, out physical, out notify);
-            if (e == null)
+            if (e->Tag == ((lin & 0xFFFFF000) | TlbEntry.Unbacked))
+                physical = (e->Gfn << 12) | (lin & 0xFFF);
+            else
+                e = FillWrite(lin, supervisor, out physical, out notify);
+            if (e == null || (e->Tag & TlbEntry.Unbacked) != 0)
             {
+                // A device: the store may raise or clear an interrupt request, which Run looks at between blocks.
                 _memory.WriteUnbacked(physical, size, value);
+                AbortBlock = true;
                 return;
             }
         }
@@ -360,7 +407,7 @@ public sealed unsafe partial class Cpu
     {
         if ((_cr0 & CR0_PG) == 0)
         {
-            physical = linear;
+            physical = linear & _a20Mask;
             return true;
         }
 
@@ -370,7 +417,7 @@ public sealed unsafe partial class Cpu
             return false;
         }
 
-        physical = page | (linear & 0xFFF);
+        physical = (page | (linear & 0xFFF)) & _a20Mask;
         return true;
     }
 }

@@ -49,6 +49,9 @@ public sealed unsafe partial class Cpu
                 if (!RaiseException(pic.AcknowledgeInterrupt(), -1, external: true))
                     return StopReason.TripleFault;
                 AbortBlock = false;
+                if (UnsupportedReason != null)
+                    return StopReason.Unsupported; // real mode, and no handler behind the vector
+
             }
 
             if (Halted)

@@ -3,7 +3,8 @@ namespace MiniHv.Cpu;
 /// <summary>
 /// Protected-mode segmentation: descriptor reads from the GDT and LDT, segment register loads
 /// with their type, privilege and presence checks, and the far transfers (JMP, CALL, RET, IRET)
-/// between code segments. Call gates and task switches are not modelled.
+/// between code segments. Call gates and task switches are not modelled. In real mode each of
+/// these hands over to its counterpart in Cpu.RealMode.cs.
 /// </summary>
 public sealed unsafe partial class Cpu
 {
@@ -65,6 +66,12 @@ public sealed unsafe partial class Cpu
     {
         if (seg == (int)SegReg.CS)
             throw Fault(Vectors.UD);
+        if (RealMode)
+        {
+            LoadRealModeSegment(seg, selector);
+            return;
+        }
+
         if ((selector & 0xFFFC) == 0)
         {
             if (seg == (int)SegReg.SS)
@@ -142,6 +149,12 @@ public sealed unsafe partial class Cpu
 
     internal void FarJump(ushort selector, uint offset)
     {
+        if (RealMode)
+        {
+            RealModeFarJump(selector, offset);
+            return;
+        }
+
         ulong d = CheckFarCodeTarget(selector, out uint address);
         CheckCodeLimit(d, offset);
         LoadCs(selector, d, address, CplValue);
@@ -150,6 +163,12 @@ public sealed unsafe partial class Cpu
 
     internal void FarCall(ushort selector, uint offset, int size)
     {
+        if (RealMode)
+        {
+            RealModeFarCall(selector, offset, size);
+            return;
+        }
+
         ulong d = CheckFarCodeTarget(selector, out uint address);
         CheckCodeLimit(d, offset);
         uint savedEsp = R[4];
@@ -171,6 +190,12 @@ public sealed unsafe partial class Cpu
     /// <summary>RETF [imm16]: to the same privilege, or outward with the caller's SS:ESP popped too.</summary>
     internal void FarReturn(int size, uint release)
     {
+        if (RealMode)
+        {
+            RealModeFarReturn(size, release);
+            return;
+        }
+
         uint eip = PeekStack(0, size);
         ushort cs = (ushort)PeekStack((uint)size, size);
         int rpl = cs & 3;
@@ -257,6 +282,12 @@ public sealed unsafe partial class Cpu
     /// <summary>IRET/IRETD in protected mode, to the same or an outer privilege level.</summary>
     internal void InterruptReturn(int size)
     {
+        if (RealMode)
+        {
+            RealModeInterruptReturn(size);
+            return;
+        }
+
         if ((FlagsRest & NT) != 0)
         {
             UnsupportedReason = "IRET with NT set (task return)";

@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 namespace MiniHv.Cpu;
 
 /// <summary>
-/// One i386 processor in 32-bit protected mode: architectural state, a decoded-block cache,
-/// a software TLB in front of the page walk, and exception delivery. The CPU sees guest-physical
+/// One i386 processor in protected mode (32- and 16-bit code) and in real-address mode: architectural
+/// state, a decoded-block cache, a software TLB in front of the page walk, and exception delivery. The CPU sees guest-physical
 /// memory through <see cref="IPhysicalMemory"/> and ports through <see cref="IIoBus"/>; it knows
 /// nothing of VMs, sharing or logging.
 /// </summary>
@@ -73,6 +73,27 @@ public sealed unsafe partial class Cpu : IDisposable
     }
 
     public IInterruptController? InterruptController { get; set; }
+
+    /// <summary>CPUID leaf 1 EAX: family 6, model 3, stepping 3.</summary>
+    public const uint Signature = 0x0000_0633;
+
+    /// <summary>CPUID leaf 1 EDX bits: DE (2), PSE (3), TSC (4), CX8 (8), CMOV (15). No FPU, MMX or SSE.</summary>
+    public const uint BaseFeatureFlags = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 8) | (1u << 15);
+
+    /// <summary>CPUID leaf 1 EDX bit 9: an on-chip local APIC.</summary>
+    public const uint FeatureApic = 1u << 9;
+
+    /// <summary>The IA32_APIC_BASE MSR.</summary>
+    public const uint ApicBaseMsr = 0x1B;
+
+    /// <summary>What CPUID leaf 1 reports in EDX; a machine with a local APIC adds <see cref="FeatureApic"/>.</summary>
+    public uint FeatureFlags { get; set; } = BaseFeatureFlags;
+
+    /// <summary>
+    /// What RDMSR 0x1B reads (base, BSP bit 8, enable bit 11), or 0 for a machine without a local APIC, where
+    /// the MSR does not exist (#GP).
+    /// </summary>
+    public uint ApicBase { get; set; }
 
     /// <summary>Who translates linear addresses with paging on: the plain <see cref="WalkingMmu"/> unless a hypervisor installs its own.</summary>
     public IMmu Mmu { get; set; }
@@ -198,7 +219,7 @@ public sealed unsafe partial class Cpu : IDisposable
             CheckedSegments |= 1 << (int)seg;
         if (seg == SegReg.CS)
         {
-            CplValue = cache.Selector & 3;
+            CplValue = RealMode ? 0 : cache.Selector & 3;
             TranslationEpoch++;
         }
 

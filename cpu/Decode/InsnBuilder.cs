@@ -351,8 +351,13 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Outsb or Mnemonic.Outsw or Mnemonic.Outsd:
                 return StringOp(ref d, in ins, Cpu.StrOuts);
 
-            case Mnemonic.Lgdt: d.Op = 0; d.Exec = &Cpu.DescriptorTableOp; return true;
-            case Mnemonic.Lidt: d.Op = 1; d.Exec = &Cpu.DescriptorTableOp; return true;
+            // With a 16-bit operand size LGDT and LIDT take a 24-bit base (the form real-mode boot code uses).
+            case Mnemonic.Lgdt:
+                Set(ref d, &Cpu.DescriptorTableOp, 0, ins.Code == Code.Lgdt_m1632_16 ? 2 : 4);
+                return true;
+            case Mnemonic.Lidt:
+                Set(ref d, &Cpu.DescriptorTableOp, 1, ins.Code == Code.Lidt_m1632_16 ? 2 : 4);
+                return true;
             case Mnemonic.Sgdt: d.Op = 2; d.Exec = &Cpu.DescriptorTableOp; return false;
             case Mnemonic.Sidt: d.Op = 3; d.Exec = &Cpu.DescriptorTableOp; return false;
             case Mnemonic.Lldt: d.Op = 0; d.Exec = &Cpu.SystemSegmentOp; return true;

@@ -12,6 +12,13 @@ public sealed unsafe partial class Cpu
             throw Fault(Vectors.GP, 0);
     }
 
+    /// <summary>LLDT, LTR, SLDT, STR, LAR, LSL and ARPL do not exist in real mode.</summary>
+    private void RequireProtectedMode()
+    {
+        if (RealMode)
+            throw Fault(Vectors.UD);
+    }
+
     /// <summary>MOV CRn, r32 (Op = n).</summary>
     internal static void MovToCr(Cpu c, ref Insn i)
     {
@@ -22,13 +29,7 @@ public sealed unsafe partial class Cpu
             case 0:
                 if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0)
                     throw c.Fault(Vectors.GP, 0);
-                if ((v & CR0_PE) == 0)
-                {
-                    c.UnsupportedReason = "the guest left protected mode (real mode is not modelled)";
-                    c.AbortBlock = true;
-                    return;
-                }
-
+                // Into or out of real mode: CS keeps its cache until the far jump that follows.
                 c.WriteCr0(v);
                 break;
             case 2:
@@ -105,6 +106,7 @@ public sealed unsafe partial class Cpu
     /// <summary>LLDT (Op 0), LTR (1), SLDT (2), STR (3).</summary>
     internal static void SystemSegmentOp(Cpu c, ref Insn i)
     {
+        c.RequireProtectedMode();
         if (i.Op >= 2)
         {
             ushort sel = i.Op == 2 ? c.Ldtr.Selector : c.Tr.Selector;
@@ -169,7 +171,7 @@ public sealed unsafe partial class Cpu
         c.RequireCpl0();
         uint v = (i.Form & FormOp0Mem) != 0 ? c.Read16(c.Linear(ref i, 2, false)) : c.GetReg(i.R0, 2);
         // LMSW can set PE but never clear it.
-        c.WriteCr0((c._cr0 & ~0xEu) | (v & 0xF) | CR0_PE);
+        c.WriteCr0((c._cr0 & ~0xEu) | (v & 0xF) | (c._cr0 & CR0_PE));
     }
 
     internal static void Smsw(Cpu c, ref Insn i)
@@ -258,11 +260,11 @@ public sealed unsafe partial class Cpu
                 c.R[1] = 0x6C65746E; // "ntel"
                 break;
             case 1:
-                // Family 6, model 3, stepping 3; DE, PSE, TSC, CX8, CMOV. No FPU, MMX or SSE.
-                c.R[0] = 0x00000633;
+                // Family 6, model 3, stepping 3; EBX bits 31-24 the initial APIC ID (0). No FPU, MMX or SSE.
+                c.R[0] = Signature;
                 c.R[3] = 0;
                 c.R[1] = 0;
-                c.R[2] = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 8) | (1u << 15);
+                c.R[2] = c.FeatureFlags;
                 break;
             case 0x80000000:
                 c.R[0] = 0x80000000;
@@ -286,17 +288,40 @@ public sealed unsafe partial class Cpu
         c.AbortBlock = true; // the count is brought up to date between blocks: the next read sees it move
     }
 
-    /// <summary>RDMSR (Op 0) and WRMSR (1): only the time-stamp counter MSR exists.</summary>
+    /// <summary>
+    /// RDMSR (Op 0) and WRMSR (1): the time-stamp counter (0x10, writes ignored) and, when the machine has a local
+    /// APIC, IA32_APIC_BASE (0x1B). Moving the APIC or disabling it in hardware is not modelled: a write that
+    /// changes the MSR stops the guest; writing back what it read is accepted.
+    /// </summary>
     internal static void Msr(Cpu c, ref Insn i)
     {
         c.RequireCpl0();
-        if (c.R[1] != 0x10)
-            throw c.Fault(Vectors.GP, 0);
-        if (i.Op == 0)
+        switch (c.R[1])
         {
-            ulong tsc = (ulong)c.InstructionsNow;
-            c.R[0] = (uint)tsc;
-            c.R[2] = (uint)(tsc >> 32);
+            case 0x10:
+                if (i.Op == 0)
+                {
+                    ulong tsc = (ulong)c.InstructionsNow;
+                    c.R[0] = (uint)tsc;
+                    c.R[2] = (uint)(tsc >> 32);
+                }
+
+                break;
+            case ApicBaseMsr when c.ApicBase != 0:
+                if (i.Op == 0)
+                {
+                    c.R[0] = c.ApicBase;
+                    c.R[2] = 0;
+                }
+                else if (c.R[0] != c.ApicBase || c.R[2] != 0)
+                {
+                    c.UnsupportedReason = $"WRMSR IA32_APIC_BASE {c.R[2]:x8}{c.R[0]:x8} (was {c.ApicBase:x8}): relocating or disabling the local APIC";
+                    c.AbortBlock = true;
+                }
+
+                break;
+            default:
+                throw c.Fault(Vectors.GP, 0);
         }
     }
 
@@ -363,6 +388,7 @@ public sealed unsafe partial class Cpu
     /// <summary>ARPL r/m16, r16: raise the RPL of the destination selector to the source's.</summary>
     internal static void Arpl(Cpu c, ref Insn i)
     {
+        c.RequireProtectedMode();
         uint dest = c.ReadOp0(ref i);
         uint src = c.GetReg(i.R1, 2);
         if ((dest & 3) < (src & 3))
@@ -379,6 +405,7 @@ public sealed unsafe partial class Cpu
     /// <summary>LAR (Op 0) and LSL (1): the access rights or limit of a selector when the CPL may see it, ZF otherwise clear.</summary>
     internal static void LoadAccessOrLimit(Cpu c, ref Insn i)
     {
+        c.RequireProtectedMode();
         ushort sel = (ushort)((i.Form & FormOp1Mem) != 0 ? c.Read16(c.Linear(ref i, 2, false)) : c.GetReg(i.R1, 2));
         if ((sel & 0xFFFC) == 0 || !c.DescriptorInTable(sel))
         {

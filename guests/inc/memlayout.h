@@ -10,8 +10,9 @@
  *    KERNBASE,        +------------------------------+ 0xF0000000
  *    KSTACKTOP        | kernel stack (KSTKSIZE)      |  RW/--
  *                     | - - - - - - - - - - - - - - -|
- *                     | guard, never mapped          |  --/--
- *    ULIM ----------> +------------------------------+ 0xEFC00000
+ *                     | guard; jos-lapic: APICs at   |  RW/--
+ *                     | its bottom (MMIOBASE)        |
+ *    ULIM, MMIOBASE > +------------------------------+ 0xEFC00000
  *                     | this env's page tables       |  R-/R-  (UVPT: the page
  *                     | (the page directory maps     |          directory maps
  *                     |  itself here)                |          itself)
@@ -53,6 +54,8 @@
  *                     | unmapped: null guard         |  --/--
  *    0 -------------> +------------------------------+
  *
+ * jos-lapic maps the local APIC and the I/O APIC at MMIOBASE, in the guard.
+ *
  * Physical memory: page 0 (BIOS data), the I/O hole [640 KiB, 1 MiB) and the
  * kernel image with its boot allocations stay out of the free page list.
  */
@@ -67,6 +70,7 @@
 #define ULIM            (KSTACKTOP - PTSIZE)
 
 #define UVPT            (ULIM - PTSIZE)
+#define MMIOBASE        ULIM            /* jos-lapic: the local APIC's page, then the I/O APIC's */
 #define UPAGES          (UVPT - PTSIZE)
 #define UENVS           (UPAGES - PTSIZE)
 #define UTOP            UENVS

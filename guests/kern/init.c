@@ -96,7 +96,12 @@ void i386_init(void)
 	env_init();
 	trap_init();
 	pic_init();
+#ifdef JOS_LAPIC
+	mp_init();
+	lapic_init();
+#else
 	timer_init();
+#endif
 
 	start_programs();
 	sched_yield();

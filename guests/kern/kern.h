@@ -115,6 +115,17 @@ extern bool show_ticks;
 extern uint32_t idle_ticks;     /* jos.idle=N: idle N timer ticks before halting */
 extern volatile bool idling;
 
+/* The end of an interrupt: to the 8259A, or in the jos-lapic flavour (make builds both) to the local APIC. */
+#ifdef JOS_LAPIC
+/* lapic.c: the MP table, the local APIC timer and the I/O APIC instead of the PIT and the PIC's lines. */
+void mp_init(void);
+void lapic_init(void);
+void lapic_eoi(void);
+#define irq_eoi(irq) lapic_eoi()
+#else
+#define irq_eoi(irq) pic_eoi(irq)
+#endif
+
 /* shlib.c: the loader of libshared.so; its builds in the kernel image
  * (build/kern/libs-*.S, written by kern/mklibs.sh). */
 struct shlib_image {

@@ -32,8 +32,13 @@ void pic_init(void)
 	outb(PIC2_DATA, IRQ_SLAVE);
 	outb(PIC2_DATA, 0x01);
 
+#ifdef JOS_LAPIC
+	/* Everything stays masked: the I/O APIC delivers COM1, the local APIC has the timer. */
+	outb(PIC1_DATA, 0xFF);
+#else
 	/* Unmask the timer, the cascade and COM1. */
 	outb(PIC1_DATA, (uint8_t)~(1 << IRQ_TIMER | 1 << IRQ_SLAVE | 1 << IRQ_COM1));
+#endif
 	outb(PIC2_DATA, 0xFF);
 }
 

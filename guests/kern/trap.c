@@ -211,13 +211,13 @@ static void trap_dispatch(struct Trapframe *tf)
 		return;
 	case IRQ_OFFSET + IRQ_TIMER:
 		timer_ticks++;
-		pic_eoi(IRQ_TIMER);
+		irq_eoi(IRQ_TIMER);
 		if (idling)
 			return;
 		sched_yield();
 	case IRQ_OFFSET + IRQ_COM1:
 		serial_intr();
-		pic_eoi(IRQ_COM1);
+		irq_eoi(IRQ_COM1);
 		return;
 	case IRQ_OFFSET + IRQ_SPURIOUS:
 		/* A spurious IRQ 7 has no in-service bit and gets no EOI. */
@@ -226,7 +226,7 @@ static void trap_dispatch(struct Trapframe *tf)
 		return;
 	}
 	if (tf->tf_trapno >= IRQ_OFFSET && tf->tf_trapno < IRQ_OFFSET + 16) {
-		pic_eoi(tf->tf_trapno - IRQ_OFFSET);
+		irq_eoi(tf->tf_trapno - IRQ_OFFSET);
 		return;
 	}
 	if ((tf->tf_cs & 3) != 3) {

@@ -66,10 +66,10 @@ public sealed class MpTableWriter
     public uint IoApicAddress { get; init; } = IoApic.DefaultBase;
 
     /// <summary>CPUID leaf 1 EAX as the CPU reports it: family 6, model 3, stepping 3.</summary>
-    public uint CpuSignature { get; init; } = 0x0000_0633;
+    public uint CpuSignature { get; init; } = Cpu.Cpu.Signature;
 
-    /// <summary>CPUID leaf 1 EDX as the CPU reports it: DE, PSE, TSC, CX8, CMOV; no FPU.</summary>
-    public uint CpuFeatureFlags { get; init; } = 1u << 2 | 1u << 3 | 1u << 4 | 1u << 8 | 1u << 15;
+    /// <summary>CPUID leaf 1 EDX as the CPU reports it: DE, PSE, TSC, APIC, CX8, CMOV; no FPU.</summary>
+    public uint CpuFeatureFlags { get; init; } = Cpu.Cpu.BaseFeatureFlags | Cpu.Cpu.FeatureApic;
 
     public uint ConfigurationTableAddress => FloatingPointerAddress + FloatingPointerLength;
 

@@ -1,7 +1,11 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using MiniHv.Cpu;
 using MiniHv.Hv.Devices;
+using MiniHv.Hv.Devices.Apic;
+using MiniHv.Hv.Devices.Ide;
 using MiniHv.Hv.Faults;
+using MiniHv.Hv.Firmware;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Memory;
 using MiniHv.Hv.Shadow;
@@ -24,11 +28,22 @@ public enum VmRunState
 
 /// <summary>
 /// One guest: a CPU with its RAM over the shared machine memory, its PC devices, and a loaded multiboot
-/// kernel. Time is the guest's instruction count: the PIT and RTC see it pass at
-/// <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips ahead to the next timer event, so a
-/// run replays exactly and an idle guest costs no host time. Whatever the guest does, <see cref="Run"/>
-/// never throws: a guest that misbehaves, or trips a defect in MiniHv, stops with an <see cref="Exit"/>.
+/// kernel (or a boot sector from its disk). Time is the guest's instruction count: the PIT, the local APIC
+/// timer and the RTC see it pass at <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips
+/// ahead to the next timer event, so a run replays exactly and an idle guest costs no host time. Whatever
+/// the guest does, <see cref="Run"/> never throws: a guest that misbehaves, or trips a defect in MiniHv,
+/// stops with an <see cref="Exit"/>.
 /// </summary>
+/// <remarks>
+/// <para>
+/// The PC: the local APIC at 0xFEE00000 is the CPU's interrupt controller, with the 8259 pair behind its LINT0
+/// in virtual wire mode (ExtINT), as a BIOS leaves a PC; the I/O APIC at 0xFEC00000; every device IRQ goes to
+/// both the PICs and the I/O APIC (<see cref="IrqFanout"/>), so a kernel that uses either finds its interrupts
+/// and a kernel that never touches the APICs sees the PICs exactly as on a PC without them. The BIOS data area
+/// and the MP tables are written at boot; the 8042 (status, A20 gate, reset), port 0x92, the parallel port, the
+/// IDE primary channel (IRQ 14), the 16550 UART, the PIT, the CMOS/RTC, CGA text and QEMU's debug exit port.
+/// </para>
+/// </remarks>
 /// <remarks>Not thread-safe: one thread runs it. <see cref="RequestStop"/> and COM1 input may come from any thread.</remarks>
 public sealed class Vm : IDisposable
 {
@@ -40,8 +55,11 @@ public sealed class Vm : IDisposable
     private readonly Queue<FaultRecord> _dumpFaults = new();
     private readonly AutoResetEvent _inputSignal = new(false);
     private readonly Stopwatch _wallClock = new();
+    private readonly LocalApicWindow _lapicWindow;
+    private readonly IdeDisk?[] _disks;
     private volatile bool _stopRequested;
     private volatile bool _inputClosed;
+    private bool _resetRequested;
     private bool _disposed;
 
     /// <summary>Creates the guest and loads its kernel.</summary>
@@ -61,29 +79,59 @@ public sealed class Vm : IDisposable
         _log = (log ?? Serilog.Core.Logger.None).ForContext("Guest", config.Name);
         _faultLogger = faultLog ?? Serilog.Core.Logger.None;
 
-        MultibootImage image = MultibootImage.Parse(config.Image);
-        KernelSegments = image.Segments;
+        MultibootImage? image = config.BootFromDisk ? null : MultibootImage.Parse(config.Image);
+        KernelSegments = image?.Segments ?? [];
+        if (config.BootFromDisk && config.PrimaryMaster == null)
+            throw new InvalidImageException("booting from disk needs a disk image on the primary master (-hda)");
         Memory = new GuestPhysicalMemory(machine, config.MemoryBytes, config.MemoryCapBytes >> MachineMemory.FrameShift);
         try
         {
             Io = new IoBus(message => _log.Information("{Guest}: {Message}", config.Name, message));
+            Mmio = new MmioBus(message => _log.Information("{Guest}: {Message}", config.Name, message));
             Pic = new Pic8259Pair();
-            // The PIT reads the exact virtual time when the guest talks to it, and a reprogramming ends the
+            Lapic = new LocalApic(extIntController: Pic, apicId: 0, instructionsPerSecond: config.InstructionsPerSecond);
+            IoApic = new IoApic(Lapic);
+            Irqs = new IrqFanout(Pic, IoApic);
+
+            // The timers read the exact virtual time when the guest talks to them, and a reprogramming ends the
             // CPU's run so the next interrupt is found again: timing never depends on how time is sliced.
-            Pit = new Pit8254(Pic, config.InstructionsPerSecond, now: () => Cpu!.InstructionsNow + IdleInstructions,
+            Pit = new Pit8254(Irqs, config.InstructionsPerSecond, now: () => Cpu!.InstructionsNow + IdleInstructions,
                 reprogrammed: () => Cpu?.RequestStop());
-            Serial = new Uart16550(Pic, serialOutput);
+            _lapicWindow = new LocalApicWindow(Lapic, now: () => Cpu!.InstructionsNow + IdleInstructions,
+                reprogrammed: () => Cpu?.RequestStop());
+            Mmio.Register(_lapicWindow);
+            Mmio.Register(IoApic);
+            Memory.Mmio = Mmio;
+
+            Serial = new Uart16550(Irqs, serialOutput);
             Cmos = new CmosRtc(config.MemoryBytes, () => CmosRtc.DefaultTime + Pit.VirtualTime);
             Cga = new CgaText(Memory.ReadByte);
             DebugExit = new DebugExit(_ => Cpu?.RequestStop());
+            A20 = new A20Gate();
+            Keyboard = new Keyboard8042(A20, RequestReset);
+            PortA = new SystemControlPortA(A20, RequestReset);
+            Parallel = new ParallelPort();
+            _disks = OpenDisks(config);
+            Ide = new IdeController(Irqs, _disks[0], _disks[1]);
             Pic.Attach(Io);
             Pit.Attach(Io);
             Serial.Attach(Io);
             Cmos.Attach(Io);
             Cga.Attach(Io);
             DebugExit.Attach(Io);
+            Keyboard.Attach(Io);
+            PortA.Attach(Io);
+            Parallel.Attach(Io);
+            Ide.Attach(Io);
 
-            Cpu = new Cpu.Cpu(Memory, Io) { InterruptController = Pic, FaultObserver = RecordFault };
+            Cpu = new Cpu.Cpu(Memory, Io)
+            {
+                InterruptController = Lapic,
+                FaultObserver = RecordFault,
+                FeatureFlags = MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic,
+                ApicBase = LocalApic.DefaultBase | ApicBaseBsp | ApicBaseEnabled,
+            };
+            A20.Changed += open => Cpu.A20Enabled = open;
             Memory.BackingChanged += Cpu.FlushTlbFrame;
             Faults = new FaultLog(config.Name, config.Id, QuietLinearReader.Create(Cpu.TryTranslateQuiet, Memory),
                 _faultLogger, config.FaultPolicy);
@@ -96,18 +144,96 @@ public sealed class Vm : IDisposable
             }
             Serial.InputArrived += () => _inputSignal.Set();
 
-            Entry = MultibootLoader.Load(Memory, image, config.CommandLine);
-            Cpu.ResetFlat();
-            Cpu.Eip = Entry.EntryPoint;
-            Cpu.Eax = Entry.Eax;
-            Cpu.Ebx = Entry.Ebx;
+            // What the BIOS would have left: its data area and, in the EBDA, the MP tables that describe this PC.
+            BiosDataArea.Write(Memory.Write);
+            new MpTableWriter
+            {
+                LocalApicId = Lapic.ApicId,
+                IoApicId = IoApic.Id,
+                CpuSignature = MiniHv.Cpu.Cpu.Signature,
+                CpuFeatureFlags = Cpu.FeatureFlags,
+            }.Write(Memory.Write);
+
+            if (image != null)
+            {
+                Entry = MultibootLoader.Load(Memory, image, config.CommandLine);
+                Cpu.ResetFlat();
+                Cpu.Eip = Entry.EntryPoint;
+                Cpu.Eax = Entry.Eax;
+                Cpu.Ebx = Entry.Ebx;
+            }
+            else
+            {
+                LoadBootSector();
+            }
         }
         catch
         {
             Cpu?.Dispose();
             Memory.Dispose();
+            foreach (IdeDisk? disk in _disks ?? [])
+                disk?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>IA32_APIC_BASE bit 8: this is the bootstrap processor.</summary>
+    public const uint ApicBaseBsp = 1u << 8;
+
+    /// <summary>IA32_APIC_BASE bit 11: the APIC is enabled.</summary>
+    public const uint ApicBaseEnabled = 1u << 11;
+
+    /// <summary>Where a BIOS loads the boot sector, and where its stack starts (growing down below it).</summary>
+    public const ushort BootSectorAddress = 0x7C00;
+
+    /// <summary>The BIOS drive number of the first hard disk, in DL when the boot sector starts.</summary>
+    public const byte FirstHardDisk = 0x80;
+
+    private static IdeDisk?[] OpenDisks(VmConfig config)
+    {
+        var disks = new IdeDisk?[2];
+        DiskImage?[] wanted = [config.PrimaryMaster, config.PrimarySlave];
+        for (int i = 0; i < 2; i++)
+        {
+            if (wanted[i] is not { } image)
+                continue;
+            try
+            {
+                disks[i] = image.Open();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                foreach (IdeDisk? open in disks)
+                    open?.Dispose();
+                throw new InvalidImageException($"cannot open disk image '{image}': {e.Message}", e);
+            }
+        }
+
+        return disks;
+    }
+
+    /// <summary>What a BIOS does last: sector 0 of the first hard disk to 0000:7C00, run in real mode with DL = 0x80.</summary>
+    [MemberNotNull(nameof(Entry))]
+    private void LoadBootSector()
+    {
+        IdeDisk disk = _disks[0]!;
+        var sector = new byte[IdeDisk.SectorSize];
+        if (disk.SectorCount == 0 || !disk.ReadSector(0, sector))
+            throw new InvalidImageException($"cannot boot from disk '{Config.PrimaryMaster}': it has no sector 0"
+                + (disk.LastHostError is { } e ? $" ({e.Message})" : ""));
+        if (sector[510] != 0x55 || sector[511] != 0xAA)
+            throw new InvalidImageException($"cannot boot from disk '{Config.PrimaryMaster}': sector 0 does not end in the boot signature 55 AA");
+        Memory.Write(BootSectorAddress, sector);
+        Cpu.ResetReal(cs: 0, ip: BootSectorAddress, sp: BootSectorAddress);
+        Cpu.Edx = FirstHardDisk;
+        Entry = new KernelEntry(BootSectorAddress, 0, BootSectorAddress, BootSectorAddress + IdeDisk.SectorSize, 0);
+    }
+
+    /// <summary>The guest asked the 8042 or port 0x92 to reset the CPU: the run ends, as QEMU's -no-reboot ends it.</summary>
+    private void RequestReset()
+    {
+        _resetRequested = true;
+        Cpu?.RequestStop();
     }
 
     public VmConfig Config { get; }
@@ -121,6 +247,33 @@ public sealed class Vm : IDisposable
     public IoBus Io { get; }
 
     public Pic8259Pair Pic { get; }
+
+    /// <summary>The CPU's local APIC, at 0xFEE00000: the CPU's interrupt controller, with the PICs behind its LINT0.</summary>
+    public LocalApic Lapic { get; }
+
+    /// <summary>The I/O APIC at 0xFEC00000, beside the PICs on every device IRQ.</summary>
+    public IoApic IoApic { get; }
+
+    /// <summary>The device IRQ lines: each goes to both the PICs and the I/O APIC.</summary>
+    public IrqFanout Irqs { get; }
+
+    /// <summary>The memory-mapped devices (the two APICs), reached from the CPU through the guest memory's device area.</summary>
+    public MmioBus Mmio { get; }
+
+    /// <summary>The A20 gate, driven by the 8042 and port 0x92; the CPU masks address bit 20 while it is closed.</summary>
+    public A20Gate A20 { get; }
+
+    /// <summary>The 8042 keyboard controller at 0x60/0x64 (no keys, no IRQ): its status, A20 and reset.</summary>
+    public Keyboard8042 Keyboard { get; }
+
+    /// <summary>System control port A at 0x92: fast A20 and reset.</summary>
+    public SystemControlPortA PortA { get; }
+
+    /// <summary>LPT1 at 0x378, always ready; what the guest prints is dropped.</summary>
+    public ParallelPort Parallel { get; }
+
+    /// <summary>The primary IDE channel (0x1F0-0x1F7, 0x3F6, IRQ 14) with the drives of <see cref="VmConfig.PrimaryMaster"/> and <see cref="VmConfig.PrimarySlave"/>.</summary>
+    public IdeController Ide { get; }
 
     public Pit8254 Pit { get; }
 
@@ -141,8 +294,8 @@ public sealed class Vm : IDisposable
     /// <summary>The kernel image's segments, by physical address, as loaded.</summary>
     public IReadOnlyList<LoadSegment> KernelSegments { get; }
 
-    /// <summary>Where the kernel was entered.</summary>
-    public KernelEntry Entry { get; }
+    /// <summary>Where the kernel was entered (for a disk boot: the boot sector at 0x7C00, no multiboot information).</summary>
+    public KernelEntry Entry { get; private set; }
 
     /// <summary>Why the guest stopped, or null while it can still run.</summary>
     public VmExit? Exit { get; private set; }
@@ -247,7 +400,8 @@ public sealed class Vm : IDisposable
             if (Config.Timeout is TimeSpan limit && _wallClock.Elapsed >= limit)
                 return Finish(VmExitKind.TimeLimit, $"time limit of {limit.TotalSeconds:0.###} s reached");
 
-            long chunk = Math.Min(remaining, Pit.InstructionsUntilNextEvent());
+            // Up to the next timer event, so that every timer interrupt is raised at its exact instruction.
+            long chunk = Math.Min(remaining, Math.Min(Pit.InstructionsUntilNextEvent(), Lapic.InstructionsUntilNextEvent()));
             if (Config.MaxInstructions is long max)
             {
                 long left = max - Cpu.InstructionsExecuted;
@@ -260,7 +414,7 @@ public sealed class Vm : IDisposable
             long before = Cpu.InstructionsExecuted;
             StopReason reason = Cpu.Run(chunk);
             long done = Cpu.InstructionsExecuted - before;
-            Pit.AdvanceTo(Cpu.InstructionsExecuted + IdleInstructions);
+            AdvanceTimers();
             remaining -= done;
 
             switch (reason)
@@ -280,12 +434,14 @@ public sealed class Vm : IDisposable
                     }
 
                     IdleInstructions += wait;
-                    Pit.AdvanceTo(Cpu.InstructionsExecuted + IdleInstructions);
+                    AdvanceTimers();
                     remaining -= wait;
                     break;
                 case StopReason.StopRequested:
                     if (DebugExit.ExitStatus is int status)
                         return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
+                    if (_resetRequested)
+                        return Finish(VmExitKind.Reset, $"the guest reset the machine at eip {Cpu.Eip:x8} (the run ends, as with QEMU's -no-reboot)");
                     break; // the loop head sees a stop request of ours
                 case StopReason.TripleFault:
                     if (Cpu.LastFault is FaultRecord last)
@@ -299,13 +455,23 @@ public sealed class Vm : IDisposable
         return VmRunState.Running;
     }
 
-    /// <summary>Instructions of virtual time until the timer can wake the halted CPU, or long.MaxValue.</summary>
+    /// <summary>Both timers to the machine's time: the instructions retired and those skipped while halted.</summary>
+    private void AdvanceTimers()
+    {
+        long now = Cpu.InstructionsExecuted + IdleInstructions;
+        Pit.AdvanceTo(now);
+        _lapicWindow.AdvanceTo(now);
+    }
+
+    /// <summary>Instructions of virtual time until a timer can wake the halted CPU, or long.MaxValue.</summary>
     private long TimerWakeup()
     {
-        // A PIT tick only wakes the CPU if the master PIC lets IRQ 0 through.
-        if ((Pic.Imr & 1) != 0)
-            return long.MaxValue;
-        return Pit.InstructionsUntilNextEvent();
+        // A PIT tick only wakes the CPU if IRQ 0 gets through: the master PIC lets it through to the local APIC's
+        // virtual wire, or the I/O APIC's entry for it is unmasked. The APIC timer is long.MaxValue while masked.
+        bool pitThroughPic = (Pic.Imr & 1) == 0 && Lapic.PassesExtInt;
+        bool pitThroughIoApic = (IoApic.RedirectionEntry(IsaIrqRouting.IoApicPin(0)) & IoApic.Masked) == 0;
+        long pit = pitThroughPic || pitThroughIoApic ? Pit.InstructionsUntilNextEvent() : long.MaxValue;
+        return Math.Min(pit, Lapic.InstructionsUntilNextEvent());
     }
 
     private VmRunState Finish(VmExitKind kind, string message, int? debugExitStatus = null, bool dump = false)
@@ -353,5 +519,14 @@ public sealed class Vm : IDisposable
         Cpu.Dispose();
         Memory.Dispose();
         _inputSignal.Dispose();
+        // The guest's writes reach the image files now, if they have not already.
+        foreach (IdeDisk? disk in _disks)
+        {
+            if (disk == null)
+                continue;
+            if (!disk.Flush())
+                _log.Error("{Guest}: cannot write the disk image back: {Message}", Name, disk.LastHostError?.Message);
+            disk.Dispose();
+        }
     }
 }

@@ -18,7 +18,7 @@ public sealed record VmConfig
     /// <summary>Which faults the fault log writes out (all are counted); null for every guest fault and no hidden ones.</summary>
     public FaultLogPolicy? FaultPolicy { get; init; }
 
-    /// <summary>The multiboot ELF image.</summary>
+    /// <summary>The multiboot ELF image (unused with <see cref="BootFromDisk"/>).</summary>
     public required ReadOnlyMemory<byte> Image { get; init; }
 
     /// <summary>The whole multiboot command line, as the kernel will find it (QEMU's is "PATH APPEND").</summary>
@@ -42,4 +42,16 @@ public sealed record VmConfig
 
     /// <summary>Shadow page tables, or the plain walk for comparison.</summary>
     public PagingMode Paging { get; init; } = PagingMode.Shadow;
+
+    /// <summary>The primary IDE channel's master drive (QEMU's <c>-hda</c>), or null for none.</summary>
+    public DiskImage? PrimaryMaster { get; init; }
+
+    /// <summary>The primary IDE channel's slave drive (QEMU's <c>-hdb</c>), or null for none.</summary>
+    public DiskImage? PrimarySlave { get; init; }
+
+    /// <summary>
+    /// Boot as a BIOS would, from the master drive's sector 0 loaded at 0x7C00 and run in real mode with DL = 0x80,
+    /// instead of from the multiboot <see cref="Image"/> (which is then not used and may be empty).
+    /// </summary>
+    public bool BootFromDisk { get; init; }
 }

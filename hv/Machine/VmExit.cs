@@ -29,6 +29,9 @@ public enum VmExitKind
 
     /// <summary>A defect in MiniHv itself stopped this guest; the others go on.</summary>
     EmulatorError,
+
+    /// <summary>The guest reset the processor (8042 command 0xFE, port 0x92 bit 0): the run ends, as QEMU's -no-reboot ends it.</summary>
+    Reset,
 }
 
 /// <summary>A guest's final state: why it stopped, with the exit status a QEMU user would expect.</summary>
@@ -47,6 +50,7 @@ public sealed record VmExit(VmExitKind Kind, int? DebugExitStatus, string Messag
         VmExitKind.OutOfMemory => "out_of_memory",
         VmExitKind.Unsupported => "unsupported",
         VmExitKind.Stopped => "stopped",
+        VmExitKind.Reset => "reset",
         _ => "emulator_error",
     };
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using MiniHv.Cpu;
+using MiniHv.Hv.Devices;
 
 namespace MiniHv.Hv.Memory;
 
@@ -8,7 +9,9 @@ namespace MiniHv.Hv.Memory;
 /// <remarks>
 /// RAM spans guest-physical addresses 0 up to <see cref="RamBytes"/>; the legacy VGA/BIOS hole
 /// (0xA0000-0xFFFFF) is plain RAM here, so the CGA text buffer at 0xB8000 is read by its device from RAM.
-/// Above RAM nothing answers: reads give all ones and writes vanish, as on a PC.
+/// Above RAM nothing answers (reads give all ones and writes vanish, as on a PC), except in the device area
+/// from <see cref="DeviceAreaBase"/> up, where the CPU's accesses go to the <see cref="Mmio"/> bus: the I/O
+/// APIC at 0xFEC00000 and the local APIC at 0xFEE00000. The loader and device helpers below see RAM only.
 ///
 /// Lazy allocation: every guest frame starts on the zero frame. The first write to a frame that is not
 /// writable in place (the zero frame, or later a shared one) is a hidden fault resolved by a break: copy
@@ -29,6 +32,9 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     /// 4 GiB, which a 32-bit guest without PAE cannot reach.
     /// </summary>
     public const long MaxRamBytes = 0xE000_0000L - FrameSize;
+
+    /// <summary>The bottom of the PC's device area (the I/O APIC's window): CPU accesses from here up go to <see cref="Mmio"/>.</summary>
+    public const uint DeviceAreaBase = 0xFEC0_0000;
 
     private readonly MachineMemory _machine;
     private readonly P2m _p2m;
@@ -100,6 +106,13 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     /// <summary>Writes that copied a read-only, non-zero frame into a private one (hidden faults).</summary>
     public long CopyOnWriteBreaks => _copyOnWriteBreaks;
 
+    /// <summary>
+    /// The memory-mapped devices the CPU reaches in the device area (from <see cref="DeviceAreaBase"/> to 4 GiB),
+    /// or null for none. Holes between RAM and the device area stay plain holes, so a guest that probes the
+    /// whole address space costs no bookkeeping.
+    /// </summary>
+    public MmioBus? Mmio { get; set; }
+
     /// <summary>True when the byte at <paramref name="gpa"/> is RAM.</summary>
     public bool IsRam(uint gpa) => (gpa >> FrameShift) < _frameCount;
 
@@ -128,16 +141,23 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     }
 
     /// <inheritdoc />
-    public uint ReadUnbacked(uint physicalAddress, int size) => size switch
+    public uint ReadUnbacked(uint physicalAddress, int size)
     {
-        1 => 0xFF,
-        2 => 0xFFFF,
-        _ => 0xFFFF_FFFF,
-    };
+        if (physicalAddress >= DeviceAreaBase && Mmio is { } bus)
+            return bus.Read(physicalAddress, size);
+        return size switch
+        {
+            1 => 0xFF,
+            2 => 0xFFFF,
+            _ => 0xFFFF_FFFF,
+        };
+    }
 
     /// <inheritdoc />
     public void WriteUnbacked(uint physicalAddress, int size, uint value)
     {
+        if (physicalAddress >= DeviceAreaBase && Mmio is { } bus)
+            bus.Write(physicalAddress, size, value);
     }
 
     /// <summary>

@@ -4,7 +4,9 @@ namespace MiniHv.Hv.Shadow;
 /// Every shadow entry of one VM, in one pool, with a reverse map from each guest frame to the entries
 /// that map it. An entry says: in address space <c>Space</c>, linear page <c>LinearPage</c> maps guest
 /// frame <c>Gfn</c>, backed by machine frame <c>Mfn</c>, with the guest's permissions and whether writes
-/// may go straight to the frame. Index 0 is never used, so 0 means "no entry" in a shadow slot.
+/// may go straight to the frame. Index 0 is never used, so 0 means "no entry" in a shadow slot. An entry
+/// for a guest-physical page beyond RAM (a device window) has <see cref="NoFrame"/> as its machine frame
+/// and is in no reverse map.
 /// </summary>
 /// <remarks>
 /// The reverse map is kept per guest frame rather than per machine frame: a backing change (a zero-frame
@@ -25,6 +27,9 @@ internal sealed class ShadowEntryTable
     public const byte Direct = 8;
 
     private const int None = 0;
+
+    /// <summary>The machine frame of an entry for a page that is not RAM.</summary>
+    public const uint NoFrame = uint.MaxValue;
 
     private uint[] _gfn = new uint[1024];
     private uint[] _mfn = new uint[1024];
@@ -78,8 +83,15 @@ internal sealed class ShadowEntryTable
         _flags[e] = flags;
         _space[e] = space;
         _linearPage[e] = linearPage;
-        int head = _rmapHead[gfn];
         _prev[e] = None;
+        if (gfn >= (uint)_rmapHead.Length)
+        {
+            _next[e] = None; // a device page: no machine frame, and no backing change can reach it
+            Count++;
+            return e;
+        }
+
+        int head = _rmapHead[gfn];
         _next[e] = head;
         if (head != None)
             _prev[head] = e;
@@ -94,7 +106,7 @@ internal sealed class ShadowEntryTable
         int prev = _prev[e], next = _next[e];
         if (prev != None)
             _next[prev] = next;
-        else
+        else if (_gfn[e] < (uint)_rmapHead.Length)
             _rmapHead[_gfn[e]] = next;
         if (next != None)
             _prev[next] = prev;

@@ -28,7 +28,9 @@ namespace MiniHv.Hv.Shadow;
 /// </para>
 /// <para>
 /// Backing changes (a zero-frame break, a merge, a copy-on-write break) shoot down, through the reverse
-/// map, every entry that maps the gfn whose machine frame changed. Shadows survive CR3 switches in a cache
+/// map, every entry that maps the gfn whose machine frame changed. A page beyond RAM (a device window such as
+/// the local APIC's) is shadowed too, with no machine frame, so kernels that read the APIC after every CR3
+/// switch find it without a walk. Shadows survive CR3 switches in a cache
 /// of <see cref="CachedSpaces"/> address spaces, least recently used dropped. INVLPG drops the page's
 /// entry; turning paging off or changing CR4.PSE drops every shadow.
 /// </para>
@@ -116,9 +118,10 @@ public sealed unsafe class ShadowMmu : IMmu
             int e = slot[lp & (ShadowSpace.PagesPerSlot - 1)];
             if (e != 0 && Permits(_entries.Flags(e), access))
             {
+                uint mfn = _entries.Mfn(e);
                 translation = default;
                 translation.PhysicalPage = _entries.Gfn(e) << 12;
-                translation.Host = _machine.FrameAddress(new Mfn(_entries.Mfn(e)));
+                translation.Host = mfn == ShadowEntryTable.NoFrame ? null : _machine.FrameAddress(new Mfn(mfn));
                 translation.Cacheable = true;
                 pageFaultError = 0;
                 return true;
@@ -216,8 +219,8 @@ public sealed unsafe class ShadowMmu : IMmu
         translation.Cacheable = true;
         if (gfn >= _frames)
         {
-            DropEntry(space, lp); // not RAM: accesses go to the unbacked handlers, and nothing is shadowed
-            return true;
+            ShadowDevicePage(space, slotIndex, lp, gfn, walk);
+            return true; // no host frame: accesses go to the unbacked handlers
         }
 
         // A write may break the frame away from the zero frame or a shared one first; that shoots down
@@ -260,6 +263,33 @@ public sealed unsafe class ShadowMmu : IMmu
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// A page beyond RAM (a device window such as the local APIC's): its entry has no machine frame, so a hit
+    /// answers without a walk and the CPU goes to the device. Writes go straight through once the guest PTE is
+    /// dirty; there is no frame to protect. The guest table it came from is tracked like any other, so a change
+    /// of the PTE drops it.
+    /// </summary>
+    private void ShadowDevicePage(ShadowSpace space, int slotIndex, uint lp, uint gfn, in WalkRecord walk)
+    {
+        byte flags = (byte)((walk.User ? ShadowEntryTable.User : 0)
+            | (walk.Writable ? ShadowEntryTable.Writable : 0)
+            | (walk.Dirty ? ShadowEntryTable.Dirty | ShadowEntryTable.Direct : 0));
+        int[] slot = space.Entries[slotIndex] ??= new int[ShadowSpace.PagesPerSlot];
+        int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
+        int e = slot[index];
+        if (e != 0 && _entries.Gfn(e) == gfn)
+        {
+            _entries.SetFlags(e, flags);
+            return;
+        }
+
+        if (e != 0)
+            RemoveEntry(space, e);
+        slot[index] = _entries.Add(space.Id, lp, gfn, ShadowEntryTable.NoFrame, flags);
+        space.EntryCount++;
+        Stats.ShadowFills++;
     }
 
     /// <summary>Make <paramref name="tableGfn"/> (or a 4 MiB page) the source of a slot's entries, dropping entries built from another.</summary>

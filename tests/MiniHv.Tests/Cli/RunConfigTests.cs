@@ -222,6 +222,10 @@ public class RunConfigTests
     }
 
     /// <summary>Command lines whose saved configuration must give back the very same plan.</summary>
+    // Two writable disks of two sectors each, for the plans that name disks (planning never writes them).
+    private static readonly string Scratch = CliRun.TempFile(new byte[1024], "scratch1.img");
+    private static readonly string Scratch2 = CliRun.TempFile(new byte[1024], "scratch2.img");
+
     private static IEnumerable<TestCaseData> RoundTripCases()
     {
         yield return new TestCaseData((object)new[] { "{jos}", "--append", "prog=hello", "-m", "64M" }).SetName("OneImage");
@@ -245,6 +249,11 @@ public class RunConfigTests
         }).SetName("RelativePathsAndAnAwkwardAppend");
         yield return new TestCaseData((object)new[] { "-v", "{jos}", "--log-hidden", "100/s", "--guest", "{rel-hello},name=007" }).SetName("VerboseMeansFaultLines");
         yield return new TestCaseData((object)new[] { "--faults", "{jos}", "--deterministic", "false", "--timeout", "0.1" }).SetName("FaultsAndExplicitFalse");
+        yield return new TestCaseData((object)new[]
+        {
+            "{jos}", "--hdb", "{scratch1}", "--guest", "hda={disk},hdb={disk},snapshot,name=boot", "--guest", "{hello},hda={scratch2},snapshot=off",
+        }).SetName("DisksAndADiskBoot");
+        yield return new TestCaseData((object)new[] { "--hda", "{disk}", "--count", "2", "--snapshot" }).SetName("DiskBootCopiesWithSnapshot");
     }
 
     [TestCaseSource(nameof(RoundTripCases))]
@@ -253,6 +262,9 @@ public class RunConfigTests
         string[] args = template.Select(a => a
             .Replace("{jos}", TestImages.Jos, StringComparison.Ordinal)
             .Replace("{hello}", TestImages.TestKernel("hello"), StringComparison.Ordinal)
+            .Replace("{disk}", TestImages.TestKernelFile("bootdisk.img"), StringComparison.Ordinal)
+            .Replace("{scratch1}", Scratch, StringComparison.Ordinal)
+            .Replace("{scratch2}", Scratch2, StringComparison.Ordinal)
             .Replace("{rel-jos}", Path.GetRelativePath(Environment.CurrentDirectory, TestImages.Jos), StringComparison.Ordinal)
             .Replace("{rel-hello}", Path.GetRelativePath(Environment.CurrentDirectory, TestImages.TestKernel("hello")), StringComparison.Ordinal))
             .ToArray();

@@ -442,4 +442,56 @@ public class SystemInstructionTests
         });
         Assert.That(m.Cpu.Eax, Is.EqualTo(1u));
     }
+
+    [Test]
+    public void ApicBaseMsr_ReadsBaseBspAndEnable_WhenTheMachineHasAnApic()
+    {
+        using var m = new TestMachine();
+        m.Cpu.ApicBase = 0xFEE0_0900;
+        m.Cpu.FeatureFlags |= FeatureApic;
+        var stop = m.Run(a =>
+        {
+            a.mov(ecx, 0x1B);
+            a.rdmsr();
+            a.mov(esi, eax);
+            a.wrmsr();                               // writing back what was read is fine
+            a.mov(eax, 1);
+            a.cpuid();
+            a.hlt();
+        });
+        Assert.That(stop, Is.EqualTo(StopReason.Halted), () => m.Cpu.UnsupportedReason ?? "");
+        Assert.That(m.Cpu.Esi, Is.EqualTo(0xFEE0_0900u));
+        Assert.That(m.Cpu.Edx & FeatureApic, Is.EqualTo(FeatureApic), "CPUID.1:EDX.APIC");
+    }
+
+    [Test]
+    public void ApicBaseMsr_MovingTheApic_StopsTheGuest_AndWithoutAnApicTheMsrIsMissing()
+    {
+        using (var m = new TestMachine())
+        {
+            m.Cpu.ApicBase = 0xFEE0_0900;
+            var stop = m.Run(a =>
+            {
+                a.mov(ecx, 0x1B);
+                a.mov(eax, 0xFED0_0900);
+                a.xor(edx, edx);
+                a.wrmsr();
+                a.hlt();
+            });
+            Assert.That(stop, Is.EqualTo(StopReason.Unsupported));
+            Assert.That(m.Cpu.UnsupportedReason, Does.Contain("IA32_APIC_BASE"));
+        }
+
+        using (var m = new TestMachine())
+        {
+            var t = new SystemTables(m);
+            var stop = m.Run(a =>
+            {
+                a.mov(ecx, 0x1B);
+                a.rdmsr();
+                a.hlt();
+            });
+            t.AssertHaltedIn(Vectors.GP, stop);
+        }
+    }
 }

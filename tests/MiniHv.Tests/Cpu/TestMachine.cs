@@ -44,15 +44,33 @@ public sealed unsafe class FlatMemory : IPhysicalMemory, IDisposable
 
     public int UnbackedWrites { get; private set; }
 
+    /// <summary>Every read of a physical address that is not RAM, in order.</summary>
+    public List<(uint Address, int Size)> UnbackedReadLog { get; } = new();
+
+    /// <summary>Every write to a physical address that is not RAM, in order.</summary>
+    public List<(uint Address, int Size, uint Value)> UnbackedWriteLog { get; } = new();
+
+    /// <summary>Called after each write to a physical address that is not RAM, as a device would react.</summary>
+    public Action<uint, uint>? OnUnbackedWrite { get; set; }
+
     public byte* FrameForRead(uint gfn)
         => Guest != null ? Guest.FrameForRead(gfn) : (ulong)gfn << 12 < Size ? _ram + ((ulong)gfn << 12) : null;
 
     public byte* FrameForWrite(uint gfn)
         => Guest != null ? Guest.FrameForWrite(gfn) : FrameForRead(gfn);
 
-    public uint ReadUnbacked(uint physicalAddress, int size) => size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
+    public uint ReadUnbacked(uint physicalAddress, int size)
+    {
+        UnbackedReadLog.Add((physicalAddress, size));
+        return size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1;
+    }
 
-    public void WriteUnbacked(uint physicalAddress, int size, uint value) => UnbackedWrites++;
+    public void WriteUnbacked(uint physicalAddress, int size, uint value)
+    {
+        UnbackedWrites++;
+        UnbackedWriteLog.Add((physicalAddress, size, value));
+        OnUnbackedWrite?.Invoke(physicalAddress, value);
+    }
 
     public void Write(uint address, ReadOnlySpan<byte> bytes)
     {

@@ -21,6 +21,11 @@ public class GoldenTranscriptTests
            from mode in new[] { PagingMode.Shadow, PagingMode.Walk }
            select new TestCaseData(f[0], f[1], f[2], mode).SetName($"Jos_{f[0]}_{mode}");
 
+    // The jos-lapic flavour (local APIC timer, I/O APIC, MP table) against the plain guest's transcripts, on the shadow MMU.
+    public static IEnumerable<TestCaseData> JosLapicPrograms()
+        => from f in TestImages.Manifest("jos")
+           select new TestCaseData(f[0], f[1], f[2]).SetName($"JosLapic_{f[0]}");
+
     [TestCaseSource(nameof(TestKernels))]
     public void TestKernel_PrintsWhatQemuPrinted(string name, string append, string memory, string stdin, PagingMode paging)
     {
@@ -33,6 +38,23 @@ public class GoldenTranscriptTests
     {
         var run = GuestRun.Boot(TestImages.Jos, append, GuestRun.ParseQemuSize(memory), paging: paging);
         AssertSameAsQemu(run, TestImages.Golden("jos", name));
+    }
+
+    [TestCaseSource(nameof(JosLapicPrograms))]
+    public void JosLapicProgram_PrintsWhatQemuPrintedForThePlainGuest(string name, string append, string memory)
+    {
+        long pitEdges = -1, apicTicks = -1, time = 0;
+        var run = GuestRun.Boot(TestImages.JosLapic, append, GuestRun.ParseQemuSize(memory), inspect: vm =>
+        {
+            pitEdges = vm.Pit.Irq0Edges;
+            apicTicks = vm.Lapic.TimerInterrupts;
+            time = vm.Instructions + vm.IdleInstructions;
+        });
+        AssertSameAsQemu(run, TestImages.Golden("jos", name));
+        Assert.That(pitEdges, Is.Zero, "the PIT is never programmed");
+        // 100 Hz at 100 M instructions per second of virtual time: a tick per million instructions, from the end of
+        // the boot (under 3 million instructions) on.
+        Assert.That(apicTicks, Is.InRange(Math.Max(0, (time / 1_000_000) - 3), time / 1_000_000), "the local APIC timer at 100 Hz");
     }
 
     private static void AssertSameAsQemu(GuestRunResult run, string golden)

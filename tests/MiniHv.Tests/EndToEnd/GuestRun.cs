@@ -16,7 +16,7 @@ internal static class GuestRun
     public const long DefaultMaxInstructions = 4_000_000_000;
 
     public static GuestRunResult Boot(string imagePath, string append = "", long memoryBytes = 64 << 20,
-        byte[]? input = null, long maxInstructions = DefaultMaxInstructions, PagingMode paging = PagingMode.Shadow)
+        byte[]? input = null, long maxInstructions = DefaultMaxInstructions, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null)
     {
         var output = new MemoryStream();
         var config = new VmConfig
@@ -35,6 +35,7 @@ internal static class GuestRun
             vm.SendInput(input);
         vm.CloseInput();
         VmExit exit = vm.RunToEnd();
+        inspect?.Invoke(vm);
         return new GuestRunResult(exit, Encoding.UTF8.GetString(output.ToArray()), vm.Instructions, vm.FinalRegisterDump, vm.Shadow?.Stats);
     }
 

@@ -11,8 +11,14 @@ internal static class TestImages
     /// <summary>The JOS-style guest, built by make through the CLI project.</summary>
     public static string Jos => Path.Combine(RepositoryRoot, "guests", "build", "jos.elf");
 
+    /// <summary>The JOS-style guest on the local APIC timer, the I/O APIC and the MP table (make's jos-lapic flavour).</summary>
+    public static string JosLapic => Path.Combine(RepositoryRoot, "guests", "build", "jos-lapic.elf");
+
     /// <summary>A test kernel from tests/kernels, built by make through this project.</summary>
-    public static string TestKernel(string name) => Path.Combine(RepositoryRoot, "tests", "kernels", "build", name + ".elf");
+    public static string TestKernel(string name) => TestKernelFile(name + ".elf");
+
+    /// <summary>A file the tests/kernels build makes, such as bootdisk.img.</summary>
+    public static string TestKernelFile(string file) => Path.Combine(RepositoryRoot, "tests", "kernels", "build", file);
 
     public static string GoldenDirectory(string set) => Path.Combine(RepositoryRoot, "tests", "golden", set);
 

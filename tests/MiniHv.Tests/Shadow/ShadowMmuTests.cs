@@ -444,4 +444,55 @@ public class ShadowMmuTests
             Assert.That(m.Shadow.EntryCount, Is.EqualTo(0));
         }
     }
+
+    [Test]
+    public void DevicePage_IsShadowed_SoAfterACr3ReloadItsTranslationNeedsNoWalk()
+    {
+        // The PTE is changed behind the shadow's back (not by a guest store): only a walk would see it.
+        var (m, _, pt) = Machine();
+        using (m)
+        {
+            const uint Device = 0xFEE0_0000;
+            pt.Map(Target, Device, P | RW);
+            var stop = Run(m, pt, a =>
+            {
+                a.mov(eax, __dword_ptr[Target + 0x20]);
+                a.mov(__dword_ptr[Target + 0xB0], 0);   // the first write sets Dirty through a walk
+                a.hlt();
+                a.mov(ebx, cr3);
+                a.mov(cr3, ebx);                        // the CPU's TLB forgets; the shadow is kept
+                a.mov(eax, __dword_ptr[Target + 0x20]);
+                a.mov(__dword_ptr[Target + 0xB0], 0);
+            });
+            Assert.That(stop, Is.EqualTo(StopReason.Halted));
+            m.Memory.Write32(pt.PteAddress(Target), (Device + 0x1000) | P | RW | A | D);
+            m.Cpu.Wake();
+            Assert.That(m.Cpu.Run(100), Is.EqualTo(StopReason.Halted));
+            Assert.That(m.Memory.UnbackedReadLog, Is.EqualTo(new[] { (Device + 0x20, 4), (Device + 0x20, 4) }));
+            Assert.That(m.Memory.UnbackedWriteLog.Select(w => w.Address), Is.EqualTo(new[] { Device + 0xB0, Device + 0xB0 }));
+            Assert.That(m.Shadow!.IsGuestTable(pt.PteAddress(Target) >> 12), Is.True, "the PTE's table is tracked, so a guest store to it would drop the entry");
+        }
+    }
+
+    [Test]
+    public void DevicePage_GuestStoreToItsPte_DropsTheShadowEntry()
+    {
+        var (m, _, pt) = Machine();
+        using (m)
+        {
+            const uint Device = 0xFEE0_0000;
+            pt.Map(Target, Device, P | RW);
+            uint pte = pt.PteAddress(Target);
+            var stop = Run(m, pt, a =>
+            {
+                a.mov(eax, __dword_ptr[Target]);
+                a.mov(__dword_ptr[pte], (Device + 0x1000) | P | RW);
+                a.mov(ebx, cr3);
+                a.mov(cr3, ebx);                        // drops the CPU's TLB, keeps the shadow: the store must have dropped the entry
+                a.mov(eax, __dword_ptr[Target]);
+            });
+            Assert.That(stop, Is.EqualTo(StopReason.Halted));
+            Assert.That(m.Memory.UnbackedReadLog, Is.EqualTo(new[] { (Device, 4), (Device + 0x1000, 4) }));
+        }
+    }
 }

@@ -15,6 +15,9 @@ internal static class CpuBenchmarks
     public const string LoopName = "cpu loop (paging on)";
     public const string DecodeName = "baseline: Iced decode of the loop";
     public const string GuestName = "jos dedupwork";
+    public const string AluLoopName = "alu loop (in a VM)";
+    public const string LoadLoopName = "memory-load loop";
+    public const string LapicLoopName = "local APIC ID read loop";
 
     public static IEnumerable<BenchResult> Run(int runs, bool quick)
     {
@@ -22,6 +25,27 @@ internal static class CpuBenchmarks
         yield return DecodeBaseline(runs, loopInstructions);
         yield return Loop(runs, loopInstructions);
         yield return Guest(runs, quick ? 20 : 100);
+        long apicInstructions = quick ? 4_000_000 : 40_000_000;
+        yield return ApicLoop(ApicLoopWorkload.Kind.Alu, AluLoopName, runs, apicInstructions, baseline: LoopName, "4 instructions: add, xor, dec, jnz");
+        yield return ApicLoop(ApicLoopWorkload.Kind.MemoryLoad, LoadLoopName, runs, apicInstructions, baseline: AluLoopName, "a load from RAM in place of the add");
+        yield return ApicLoop(ApicLoopWorkload.Kind.LapicIdRead, LapicLoopName, runs, apicInstructions, baseline: LoadLoopName,
+            "the same load from 0xFEE00020; target: within 3x of the memory load (at least 0.33x)");
+    }
+
+    private static BenchResult ApicLoop(ApicLoopWorkload.Kind kind, string name, int runs, long instructions, string baseline, string note)
+    {
+        using var w = new ApicLoopWorkload(kind);
+        w.Run(instructions / 10);
+        var rates = new List<double>();
+        for (int r = 0; r < runs; r++)
+        {
+            long before = w.Cpu.InstructionsExecuted;
+            var sw = Stopwatch.StartNew();
+            w.Run(instructions);
+            rates.Add(Mips(w.Cpu.InstructionsExecuted - before, sw.Elapsed));
+        }
+
+        return new BenchResult(name, "MIPS", rates, Baseline: baseline, Note: note);
     }
 
     private static BenchResult Loop(int runs, long instructions)

@@ -1,24 +1,30 @@
 namespace MiniHv.Cli.Commands;
 
 /// <summary>
-/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP][,cap=SIZE]</c> describes it. As in QEMU's
-/// option syntax, a doubled comma stands for a comma inside a value.
+/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
+/// describes it, or without IMAGE a guest that boots from its <c>hda</c>. As in QEMU's option syntax, a doubled comma
+/// stands for a comma inside a value.
 /// </summary>
-internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null, long? CapBytes = null)
+internal sealed record GuestSpec(string? Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null, long? CapBytes = null,
+    string? Hda = null, string? Hdb = null, bool? Snapshot = null)
 {
+    private const string Keys = "append, memory, name, salt, cap, hda, hdb, snapshot";
+
     public static bool TryParse(string text, out GuestSpec? spec, out string error)
     {
         spec = null;
         List<string> parts = SplitOnSingleCommas(text);
-        if (parts.Count == 0 || parts[0].Length == 0 || parts[0].Contains('='))
+        bool hasImage = parts.Count > 0 && !parts[0].Contains('=');
+        if (parts.Count == 0 || parts[0].Length == 0)
         {
-            error = $"--guest '{text}': starts with the image path, then key=value pairs (append, memory, name, salt, cap)";
+            error = $"--guest '{text}': starts with the image path (or hda=FILE to boot from a disk), then key=value pairs ({Keys})";
             return false;
         }
 
-        string? append = null, name = null, salt = null;
+        string? append = null, name = null, salt = null, hda = null, hdb = null;
         long? memory = null, cap = null;
-        foreach (string part in parts.Skip(1))
+        bool? snapshot = null;
+        foreach (string part in parts.Skip(hasImage ? 1 : 0))
         {
             int eq = part.IndexOf('=');
             string key = eq < 0 ? part : part[..eq];
@@ -55,13 +61,37 @@ internal sealed record GuestSpec(string Image, string? Append, long? MemoryBytes
 
                     memory = bytes;
                     break;
+                case "hda" or "hdb" when value.Length == 0:
+                    error = $"--guest '{text}': {key} needs a disk image file ({key}=FILE)";
+                    return false;
+                case "hda":
+                    hda = value;
+                    break;
+                case "hdb":
+                    hdb = value;
+                    break;
+                case "snapshot" when eq < 0 || value is "on" or "true":
+                    snapshot = true;
+                    break;
+                case "snapshot" when value is "off" or "false":
+                    snapshot = false;
+                    break;
+                case "snapshot":
+                    error = $"--guest '{text}': snapshot is on or off";
+                    return false;
                 default:
-                    error = $"--guest '{text}': unknown key '{key}' (append, memory, name, salt, cap)";
+                    error = $"--guest '{text}': unknown key '{key}' ({Keys})";
                     return false;
             }
         }
 
-        spec = new GuestSpec(parts[0], append, memory, name, salt, cap);
+        if (!hasImage && hda == null)
+        {
+            error = $"--guest '{text}': starts with the image path, or has hda=FILE to boot from a disk";
+            return false;
+        }
+
+        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot);
         error = "";
         return true;
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MiniHv.Cli.Commands.Config;
 using MiniHv.Cli.Running;
+using MiniHv.Hv.Devices.Ide;
 using MiniHv.Hv.Faults;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
@@ -143,6 +144,20 @@ internal static class RunCommand
                 return null;
             },
         };
+        var hda = new Option<string?>("--hda", "-hda")
+        {
+            Description = "the IDE primary master: a raw disk image file (QEMU's -hda); without IMAGE the guest boots from its sector 0, as a BIOS would",
+            HelpName = "FILE",
+        };
+        var hdb = new Option<string?>("--hdb", "-hdb")
+        {
+            Description = "the IDE primary slave: a raw disk image file (QEMU's -hdb)",
+            HelpName = "FILE",
+        };
+        var snapshot = new Option<bool>("--snapshot", "-snapshot")
+        {
+            Description = "disk writes stay in memory and the image files are never changed (QEMU's -snapshot); without it they reach the files, flushed when the guest ends",
+        };
         var status = CommonOptions.Status();
         var configFile = new Option<string?>("--config")
         {
@@ -160,14 +175,16 @@ internal static class RunCommand
 
         var command = new Command("run", """
             Boot multiboot kernels: one with COM1 on stdin/stdout, like qemu-system-i386 -kernel, or several
-            side by side (--count, --guest), each output line prefixed with [name]. Exit status: QEMU's
+            side by side (--count, --guest), each output line prefixed with [name]; or without IMAGE boot
+            from the --hda disk's sector 0 as a BIOS would (qemu-system-i386 -hda). Exit status: QEMU's
             (v << 1) | 1 after a write of v to the isa-debug-exit port 0xf4; 0 when the guest halts for good;
             2 bad option; 4 bad image; 6 triple fault (register dump on stderr); 8 --timeout or
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
             image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
-            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, status, timeout, maxInstructions, verbose, configFile, saveConfig,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
+            configFile, saveConfig,
         };
 
         // What the command line states, and nothing it leaves to defaults, so that it can override a config file's.
@@ -175,10 +192,14 @@ internal static class RunCommand
         {
             bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
             var guests = new List<GuestEntry>();
-            if (parse.GetValue(image) is string path)
-                guests.Add(new GuestEntry(path, parse.GetValue(append), Count: parse.GetValue(count)));
+            string? path = parse.GetValue(image), master = parse.GetValue(hda), slave = parse.GetValue(hdb);
+            if (path != null || master != null || slave != null)
+                guests.Add(new GuestEntry(path, parse.GetValue(append), Count: parse.GetValue(count), Hda: master, Hdb: slave));
             foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
-                guests.Add(new GuestEntry(spec.Image, spec.Append, spec.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes));
+            {
+                guests.Add(new GuestEntry(spec.Image, spec.Append, spec.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes,
+                    Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot));
+            }
             return new RunConfig
             {
                 Guests = guests,
@@ -200,13 +221,14 @@ internal static class RunCommand
                 Faults = parse.GetValue(verbose) ? true : Given(faults) ? parse.GetValue(faults) : null,
                 LogHidden = Given(logHidden) && FaultSampling.TryParse(parse.GetValue(logHidden), out FaultSampling hidden) ? hidden : null,
                 DumpPageTables = Given(dumpPt) ? parse.GetValue(dumpPt) : null,
+                Snapshot = Given(snapshot) ? parse.GetValue(snapshot) : null,
             };
         }
 
         command.SetAction((parse, cancel) =>
         {
-            if (parse.GetValue(image) == null && parse.GetValue(count) != 1)
-                return Task.FromResult(streams.Fail(ExitStatus.Usage, "--count needs an IMAGE"));
+            if (parse.GetValue(image) == null && parse.GetValue(hda) == null && parse.GetValue(count) != 1)
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, "--count needs an IMAGE or --hda"));
             RunConfig config = Stated(parse);
             try
             {
@@ -240,7 +262,8 @@ internal static class RunCommand
             config.MemoryCapBytes,
             config.TimeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null,
             config.MaxInstructions,
-            config.Paging ?? PagingMode.Shadow);
+            config.Paging ?? PagingMode.Shadow,
+            config.Snapshot ?? false);
         if (config.Guests.Count == 0)
         {
             failure = streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE, --guest or a --config with guests (see 'minihv run --help')");
@@ -275,7 +298,8 @@ internal static class RunCommand
     }
 
     /// <summary>What every guest of a run shares unless its --guest says otherwise.</summary>
-    private sealed record GuestDefaults(long MemoryBytes, long? MemoryCapBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging);
+    private sealed record GuestDefaults(long MemoryBytes, long? MemoryCapBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging,
+        bool Snapshot);
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
     private static bool TryConfigure(IReadOnlyList<GuestEntry> wanted, GuestDefaults common,
@@ -285,10 +309,45 @@ internal static class RunCommand
         failure = ExitStatus.Ok;
         var images = new Dictionary<string, byte[]>();
         var names = new HashSet<string>();
+        var diskUsers = new Dictionary<string, (string Guest, bool Writes)>(); // a disk file (full path): a guest using it, and whether one writes it
         foreach (GuestEntry entry in wanted)
         foreach (string? name in entry.Names())
         {
-            string path = entry.Image;
+            string at = entry.Origin == null ? "" : $"{entry.Origin}: ";
+            if (entry.Image == null && entry.Hda == null)
+            {
+                failure = streams.Fail(ExitStatus.Usage, $"{at}a guest without a kernel IMAGE boots from its first disk: give --hda FILE (hda= in --guest or a config file)");
+                return false;
+            }
+
+            string path = entry.BootFile;
+            string unique = name ?? Path.GetFileNameWithoutExtension(path);
+            for (int k = 2; !names.Add(unique); k++)
+                unique = $"{name ?? Path.GetFileNameWithoutExtension(path)}-{k}";
+            bool snapshot = entry.Snapshot ?? common.Snapshot;
+            DiskImage? master = null, slave = null;
+            if ((entry.Hda != null && !TryDisk(entry.Hda, snapshot, unique, at, diskUsers, streams, out master, out failure))
+                || (entry.Hdb != null && !TryDisk(entry.Hdb, snapshot, unique, at, diskUsers, streams, out slave, out failure)))
+                return false;
+            if (entry.Image == null)
+            {
+                configs.Add(new VmConfig
+                {
+                    Name = unique,
+                    Image = ReadOnlyMemory<byte>.Empty,
+                    BootFromDisk = true,
+                    PrimaryMaster = master,
+                    PrimarySlave = slave,
+                    MemoryBytes = entry.MemoryBytes ?? common.MemoryBytes,
+                    Timeout = common.Timeout,
+                    MaxInstructions = common.MaxInstructions,
+                    Paging = common.Paging,
+                    Salt = entry.Salt,
+                    MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
+                });
+                continue;
+            }
+
             if (!images.TryGetValue(path, out byte[]? bytes))
             {
                 try
@@ -297,15 +356,11 @@ internal static class RunCommand
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
                 {
-                    string at = entry.Origin == null ? "" : $"{entry.Origin}: ";
                     failure = streams.Fail(ExitStatus.BadImage, $"{at}cannot read kernel image '{path}': {e.Message}");
                     return false;
                 }
             }
 
-            string unique = name ?? Path.GetFileNameWithoutExtension(path);
-            for (int k = 2; !names.Add(unique); k++)
-                unique = $"{name ?? Path.GetFileNameWithoutExtension(path)}-{k}";
             configs.Add(new VmConfig
             {
                 Name = unique,
@@ -317,9 +372,61 @@ internal static class RunCommand
                 Paging = common.Paging,
                 Salt = entry.Salt,
                 MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
+                PrimaryMaster = master,
+                PrimarySlave = slave,
             });
         }
 
+        return true;
+    }
+
+    /// <summary>
+    /// A raw disk image for guest <paramref name="guestName"/>: a file that exists and holds whole 512-byte sectors.
+    /// Without a snapshot the guest writes the file, so no other guest may have it (QEMU's image lock refuses that too).
+    /// </summary>
+    private static bool TryDisk(string path, bool snapshot, string guestName, string at, Dictionary<string, (string Guest, bool Writes)> users,
+        CliStreams streams, out DiskImage? disk, out int failure)
+    {
+        disk = null;
+        failure = ExitStatus.Ok;
+        string full;
+        long length;
+        try
+        {
+            full = Path.GetFullPath(path);
+            var info = new FileInfo(full);
+            if (Directory.Exists(full))
+                throw new IOException("it is a directory");
+            if (!info.Exists)
+                throw new FileNotFoundException("no such file");
+            length = info.Length;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            failure = streams.Fail(ExitStatus.BadImage, $"{at}cannot open disk image '{path}': {e.Message}");
+            return false;
+        }
+
+        if (length == 0 || length % IdeDisk.SectorSize != 0)
+        {
+            failure = streams.Fail(ExitStatus.BadImage, length == 0
+                ? $"{at}disk image '{path}' is empty"
+                : $"{at}disk image '{path}' is {length} bytes, not a whole number of {IdeDisk.SectorSize}-byte sectors");
+            return false;
+        }
+
+        // A guest that writes a file must be its only user: another would see its writes mid-run, or write it too.
+        if (users.TryGetValue(full, out (string Guest, bool Writes) other) && (other.Writes || !snapshot))
+        {
+            failure = streams.Fail(ExitStatus.Usage,
+                $"{at}disk image '{path}' is used by {other.Guest} and {guestName}, and {(other.Writes ? other.Guest : guestName)} writes it: "
+                + "give --snapshot (or snapshot in --guest) to keep the writes in memory");
+            return false;
+        }
+
+        if (!users.ContainsKey(full) || !snapshot)
+            users[full] = (guestName, !snapshot);
+        disk = DiskImage.File(path, snapshot);
         return true;
     }
 }

@@ -8,7 +8,7 @@ internal static class GuestExitStatus
     public static int For(VmExit exit) => exit.Kind switch
     {
         VmExitKind.DebugExit => exit.DebugExitStatus ?? ExitStatus.Ok,
-        VmExitKind.HaltedForever => ExitStatus.Ok,
+        VmExitKind.HaltedForever or VmExitKind.Reset => ExitStatus.Ok,
         VmExitKind.TripleFault => ExitStatus.TripleFault,
         VmExitKind.InstructionLimit or VmExitKind.TimeLimit => ExitStatus.LimitReached,
         VmExitKind.OutOfMemory => ExitStatus.OutOfMemory,

@@ -124,7 +124,7 @@ internal static class GuestSession
     /// </summary>
     public static int OverallStatus(IReadOnlyList<Vm> vms)
     {
-        Vm? troubled = vms.FirstOrDefault(v => v.Exit!.Kind is not (VmExitKind.DebugExit or VmExitKind.HaltedForever));
+        Vm? troubled = vms.FirstOrDefault(v => v.Exit!.Kind is not (VmExitKind.DebugExit or VmExitKind.HaltedForever or VmExitKind.Reset));
         return GuestExitStatus.For((troubled ?? vms[0]).Exit!);
     }
 

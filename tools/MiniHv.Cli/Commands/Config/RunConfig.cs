@@ -52,6 +52,9 @@ internal sealed record RunConfig
 
     public bool? DumpPageTables { get; init; }
 
+    /// <summary>Every guest's disk writes stay in memory unless the guest says otherwise (<c>--snapshot</c>, QEMU's -snapshot).</summary>
+    public bool? Snapshot { get; init; }
+
     /// <summary>"FILE:LINE:COLUMN" of each setting a config file gave (by its key), for messages about them.</summary>
     public IReadOnlyDictionary<string, string> Origins { get; init; } = new Dictionary<string, string>();
 
@@ -79,6 +82,7 @@ internal sealed record RunConfig
         Faults = commandLine.Faults ?? Faults,
         LogHidden = commandLine.LogHidden ?? LogHidden,
         DumpPageTables = commandLine.DumpPageTables ?? DumpPageTables,
+        Snapshot = commandLine.Snapshot ?? Snapshot,
         Origins = Origins.Where(o => !commandLine.States(o.Key)).ToDictionary(o => o.Key, o => o.Value),
     };
 
@@ -102,6 +106,7 @@ internal sealed record RunConfig
         RunConfigKeys.Faults => Faults != null,
         RunConfigKeys.LogHidden => LogHidden != null,
         RunConfigKeys.DumpPt => DumpPageTables != null,
+        RunConfigKeys.Snapshot => Snapshot != null,
         _ => false,
     };
 }
@@ -113,18 +118,28 @@ internal sealed record RunConfig
 /// <param name="Name">The guest's name, or with <see cref="Count"/> above 1 the stem of NAME-1 ... NAME-N; null for the image's file name.</param>
 /// <param name="MemoryBytes">Its RAM, or null for the run's <see cref="RunConfig.MemoryBytes"/>.</param>
 /// <param name="CapBytes">Its private memory cap, or null for the run's <see cref="RunConfig.MemoryCapBytes"/>.</param>
+/// <param name="Image">The multiboot kernel, or null to boot from <see cref="Hda"/>'s sector 0 as a BIOS would.</param>
 /// <param name="Origin">"FILE:LINE:COLUMN" of its image key when a config file gave it, for messages about the image.</param>
+/// <param name="Hda">The IDE primary master's raw image file (QEMU's -hda), or null.</param>
+/// <param name="Hdb">The IDE primary slave's raw image file (QEMU's -hdb), or null.</param>
+/// <param name="Snapshot">The disks' writes stay in memory and the files are never changed (QEMU's -snapshot); null is not said.</param>
 internal sealed record GuestEntry(
-    string Image,
+    string? Image,
     string? Append = null,
     long? MemoryBytes = null,
     string? Name = null,
     string? Salt = null,
     long? CapBytes = null,
     int Count = 1,
-    string? Origin = null)
+    string? Origin = null,
+    string? Hda = null,
+    string? Hdb = null,
+    bool? Snapshot = null)
 {
     public const int MaxCount = 1024;
+
+    /// <summary>The file the guest is known by: its kernel, or for a disk boot its boot disk.</summary>
+    public string BootFile => Image ?? Hda ?? "";
 
     /// <summary>The name each of the entry's guests asks for (null: the image's file name), before duplicates are numbered.</summary>
     public IEnumerable<string?> Names()
@@ -135,7 +150,7 @@ internal sealed record GuestEntry(
             yield break;
         }
 
-        string stem = Name ?? Path.GetFileNameWithoutExtension(Image);
+        string stem = Name ?? Path.GetFileNameWithoutExtension(BootFile);
         for (int i = 1; i <= Count; i++)
             yield return $"{stem}-{i}";
     }

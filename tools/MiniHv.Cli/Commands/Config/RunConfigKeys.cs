@@ -24,6 +24,7 @@ internal static class RunConfigKeys
     public const string Faults = "faults";
     public const string LogHidden = "log_hidden";
     public const string DumpPt = "dump_pt";
+    public const string Snapshot = "snapshot";
 
     public const string GuestImage = "image";
     public const string GuestAppend = "append";
@@ -32,16 +33,19 @@ internal static class RunConfigKeys
     public const string GuestSalt = "salt";
     public const string GuestCap = "cap";
     public const string GuestCount = "count";
+    public const string GuestHda = "hda";
+    public const string GuestHdb = "hdb";
+    public const string GuestSnapshot = "snapshot";
 
     /// <summary>Every top-level key, in the order the writer puts them.</summary>
     public static readonly string[] Settings =
     [
         Memory, MemoryCap, Sharing, ScanRate, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Timeout,
-        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Guests,
+        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, Guests,
     ];
 
     /// <summary>Every key of a guest, in the order the writer puts them.</summary>
-    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestMemory, GuestName, GuestSalt, GuestCap, GuestCount];
+    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestMemory, GuestName, GuestSalt, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
 
     public static readonly string[] SharingPolicies = ["off", "guest", "all", "salted"];
 

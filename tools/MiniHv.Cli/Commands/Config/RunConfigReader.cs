@@ -85,6 +85,7 @@ internal static class RunConfigReader
                     K.Faults => config with { Faults = Flag(e) },
                     K.LogHidden => config with { LogHidden = Sampling(e) },
                     K.DumpPt => config with { DumpPageTables = Flag(e) },
+                    K.Snapshot => config with { Snapshot = Flag(e) },
                     _ => config,
                 };
             }
@@ -123,9 +124,10 @@ internal static class RunConfigReader
                 }
             }
 
-            if (image is null or "")
-                throw Error(mapping.At, "a guest needs an image (image: path/to/kernel.elf)");
-            var guest = new GuestEntry(ConfigPaths.FromFile(directory, image), Origin: origin);
+            bool bootsFromDisk = mapping.Entries.Any(e => e.Key == K.GuestHda);
+            if (image is "" || (image == null && !bootsFromDisk))
+                throw Error(mapping.At, "a guest needs an image (image: path/to/kernel.elf), or an hda to boot from");
+            var guest = new GuestEntry(image == null ? null : ConfigPaths.FromFile(directory, image), Origin: origin);
             foreach (ConfigEntry e in fields)
             {
                 guest = e.Key switch
@@ -136,6 +138,9 @@ internal static class RunConfigReader
                     K.GuestSalt => guest with { Salt = Text(e) },
                     K.GuestCap => guest with { CapBytes = Cap(e) },
                     K.GuestCount => guest with { Count = (int?)Whole(e, 1, GuestEntry.MaxCount, $"from 1 to {GuestEntry.MaxCount}") ?? 1 },
+                    K.GuestHda => guest with { Hda = PathValue(e), Origin = guest.Origin ?? $"{file}:{e.KeyAt}" },
+                    K.GuestHdb => guest with { Hdb = PathValue(e) },
+                    K.GuestSnapshot => guest with { Snapshot = Flag(e) },
                     _ => guest,
                 };
             }

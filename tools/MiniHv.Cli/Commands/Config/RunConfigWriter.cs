@@ -97,13 +97,17 @@ internal static class RunConfigWriter
         s.Add((K.Faults, c.Faults ?? false));
         s.Add((K.LogHidden, (c.LogHidden ?? FaultSampling.None).ToString()));
         s.Add((K.DumpPt, c.DumpPageTables ?? false));
+        if (c.Snapshot is bool snapshot)
+            s.Add((K.Snapshot, snapshot));
         s.Add((K.Guests, c.Guests.Select(g => Guest(g, directory)).ToList()));
         return s;
     }
 
     private static List<(string Key, object Value)> Guest(GuestEntry g, string directory)
     {
-        var s = new List<(string, object)> { (K.GuestImage, ConfigPaths.ToFile(directory, g.Image)) };
+        var s = new List<(string, object)>();
+        if (g.Image is string image)
+            s.Add((K.GuestImage, ConfigPaths.ToFile(directory, image)));
         if (g.Append is { Length: > 0 } append)
             s.Add((K.GuestAppend, append));
         if (g.MemoryBytes is long memory)
@@ -116,6 +120,12 @@ internal static class RunConfigWriter
             s.Add((K.GuestCap, Size(cap)));
         if (g.Count != 1)
             s.Add((K.GuestCount, (long)g.Count));
+        if (g.Hda is string hda)
+            s.Add((K.GuestHda, ConfigPaths.ToFile(directory, hda)));
+        if (g.Hdb is string hdb)
+            s.Add((K.GuestHdb, ConfigPaths.ToFile(directory, hdb)));
+        if (g.Snapshot is bool snapshot)
+            s.Add((K.GuestSnapshot, snapshot));
         return s;
     }
 

@@ -1,0 +1,58 @@
+using MiniHv.Hv.Devices;
+using MiniHv.Hv.Devices.Apic;
+using static MiniHv.Hv.Devices.Apic.LocalApicRegisters;
+
+namespace MiniHv.Hv.Machine;
+
+/// <summary>
+/// The local APIC's MMIO window as the VM puts it on the bus: the APIC's timer brought to the exact virtual
+/// time of the instruction that reads the current count or writes a register, and the CPU's run ended after a
+/// write that can move the timer's next interrupt, so the VM finds it again (the PIT's rules, for the APIC).
+/// </summary>
+/// <remarks>
+/// Every other read (the ID register above all, which kernels read in loops) goes straight to the APIC: between
+/// the VM's slices nothing in the APIC but the current count depends on time, since a slice never runs past the
+/// timer's next expiry.
+/// </remarks>
+internal sealed class LocalApicWindow : IMmioDevice
+{
+    private readonly LocalApic _apic;
+    private readonly Func<long> _now;
+    private readonly Action _reprogrammed;
+
+    /// <param name="now">The exact virtual time in instructions.</param>
+    /// <param name="reprogrammed">Ends the CPU's run so the VM recomputes its slice.</param>
+    public LocalApicWindow(LocalApic apic, Func<long> now, Action reprogrammed)
+    {
+        _apic = apic;
+        _now = now;
+        _reprogrammed = reprogrammed;
+    }
+
+    public uint MmioBase => _apic.MmioBase;
+
+    public uint MmioSize => _apic.MmioSize;
+
+    /// <summary>Moves the APIC's time on to <paramref name="instructions"/>, if that is later than its own.</summary>
+    public void AdvanceTo(long instructions)
+    {
+        long delta = instructions - _apic.Instructions;
+        if (delta > 0)
+            _apic.Advance(delta);
+    }
+
+    public uint ReadMmio(uint offset, int size)
+    {
+        if ((offset & ~0xFu) == TimerCurrentCount)
+            AdvanceTo(_now());
+        return _apic.ReadMmio(offset, size);
+    }
+
+    public void WriteMmio(uint offset, int size, uint value)
+    {
+        AdvanceTo(_now());
+        _apic.WriteMmio(offset, size, value);
+        if ((offset & ~0xFu) is LvtTimer or TimerInitialCount or TimerDivideConfiguration or LocalApicRegisters.SpuriousVector)
+            _reprogrammed();
+    }
+}
