@@ -139,7 +139,7 @@ public sealed unsafe partial class Cpu
         if (t.Host == null)
             return null;
         TlbEntry* e = (supervisor || CplValue != 3 ? SupRead : UserRead) + ((linear >> 12) & TlbMask);
-        if (!t.Cacheable)
+        if (!t.Cacheable || IsWatchedPage(linear))
             e = ScratchEntry;
         e->Tag = linear & 0xFFFFF000;
         e->Gfn = t.PhysicalPage >> 12;
@@ -164,7 +164,7 @@ public sealed unsafe partial class Cpu
         if (t.Host == null)
             return null;
         TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((linear >> 12) & TlbMask);
-        if (!t.Cacheable || t.NotifyWrite)
+        if (!t.Cacheable || t.NotifyWrite || IsWatchedPage(linear))
         {
             e->Tag = TlbEntry.Invalid;
             e = ScratchEntry;
@@ -244,6 +244,8 @@ public sealed unsafe partial class Cpu
         if (e->Tag != (lin & 0xFFFFF000))
         {
             e = FillRead(lin, supervisor, out physical);
+            if (_watchedPages != null)
+                CheckWatch(lin, size, write: false);
             if (e == null)
                 return _memory.ReadUnbacked(physical, size);
         }
@@ -329,6 +331,8 @@ public sealed unsafe partial class Cpu
         if (e->Tag != (lin & 0xFFFFF000))
         {
             e = FillWrite(lin, supervisor, out physical, out notify);
+            if (_watchedPages != null)
+                CheckWatch(lin, size, write: true);
             if (e == null)
             {
                 _memory.WriteUnbacked(physical, size, value);
