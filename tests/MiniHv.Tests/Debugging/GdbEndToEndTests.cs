@@ -1,0 +1,54 @@
+using MiniHv.Tests.EndToEnd;
+
+namespace MiniHv.Tests.Debugging;
+
+/// <summary>
+/// The machine's real gdb, in batch mode, debugging the JOS-style guest (built with symbols) through
+/// <c>minihv run --gdb tcp::0 -S</c>, as an OS student would after <c>make qemu-gdb</c>.
+/// </summary>
+public class GdbEndToEndTests
+{
+    [Test]
+    public void Gdb_BreaksByName_ReadsRegistersAndMemory_Steps_Watches_WritesAVariable_AndRunsToTheEnd()
+    {
+        GdbBatch.RequireGdb();
+        var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=hello", "-m", "32M", "--gdb", "tcp::0", "-S");
+        string gdb = GdbBatch.Run(TestImages.Jos, run.Port,
+            "break i386_init",
+            "continue",
+            "info registers",
+            "x/4wx &npages",
+            "stepi",
+            "stepi",
+            "stepi",
+            "info registers eip",
+            "watch npages",
+            "continue",
+            "delete",
+            "set var show_ticks = 1",
+            "print show_ticks",
+            "monitor info pg",
+            "monitor info sharing",
+            "continue");
+        var result = run.Finish();
+
+        Assert.That(gdb, Does.Contain("Breakpoint 1, i386_init () at kern/init.c"), gdb);
+        Assert.That(gdb, Does.Match(@"eip\s+0xf0100230\s+0xf0100230 <i386_init>"), "info registers at the breakpoint");
+        Assert.That(gdb, Does.Match(@"cs\s+0x8\s+8"), gdb);
+        Assert.That(gdb, Does.Match(@"ss\s+0x10\s+16"), gdb);
+        Assert.That(gdb, Does.Match(@"eflags\s+0x[0-9a-f]+\s+\[ [A-Z ]+\]"), "EFLAGS decoded by the target description's flag names");
+        Assert.That(gdb, Does.Match(@"<npages>:\s+0x00000000\s+0x00000000\s+0x00000000\s+0x00000000"), "x/4wx before mem_init");
+        Assert.That(gdb, Does.Match(@"eip\s+0xf0100234\s+0xf0100234 <i386_init\+4>"), "three stepi: push, mov, push");
+        Assert.That(gdb, Does.Contain("Hardware watchpoint 2: npages"), gdb);
+        Assert.That(gdb, Does.Match(@"Old value = 0\s+New value = 8160"), "32 MiB less the hole: the kernel's npages");
+        Assert.That(gdb, Does.Contain("detect_memory () at kern/pmap.c"), "the watchpoint stops after the store, in the function that made it");
+        Assert.That(gdb, Does.Contain("$1 = true"), gdb);
+        Assert.That(gdb, Does.Contain("page tables at cr3"), "monitor info pg");
+        Assert.That(gdb, Does.Match(@"private frames\s+\d+"), "monitor info sharing");
+        Assert.That(gdb, Does.Contain("[Inferior 1 (Remote target) exited with code 01]"), gdb);
+
+        Assert.That(result.Status, Is.EqualTo(1), result.ToString);
+        Assert.That(result.Serial, Does.Contain("i am environment 00001000"), "the guest ran to its end");
+        Assert.That(result.Serial, Does.Contain("timer ticks"), "set var show_ticks = 1 reached the guest: it printed its tick count");
+    }
+}
