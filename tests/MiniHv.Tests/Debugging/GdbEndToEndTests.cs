@@ -25,6 +25,13 @@ public class GdbEndToEndTests
             "watch npages",
             "continue",
             "delete",
+            "rwatch npages",
+            "continue",
+            "delete",
+            "hbreak env_run",
+            "continue",
+            "monitor info pg",
+            "delete",
             "set var show_ticks = 1",
             "print show_ticks",
             "monitor info pg",
@@ -42,6 +49,9 @@ public class GdbEndToEndTests
         Assert.That(gdb, Does.Contain("Hardware watchpoint 2: npages"), gdb);
         Assert.That(gdb, Does.Match(@"Old value = 0\s+New value = 8160"), "32 MiB less the hole: the kernel's npages");
         Assert.That(gdb, Does.Contain("detect_memory () at kern/pmap.c"), "the watchpoint stops after the store, in the function that made it");
+        Assert.That(gdb, Does.Match(@"Hardware read watchpoint 3: npages\s+Value = 8160"), "a read watchpoint: the next read of npages");
+        Assert.That(gdb, Does.Match(@"Hardware assisted breakpoint 4 at 0xf[0-9a-f]{7}: file kern/env.c"), gdb);
+        Assert.That(gdb, Does.Match(@"Breakpoint 4, env_run \(e=0xf[0-9a-f]+\) at kern/env.c"), "a hardware breakpoint (Z1)");
         Assert.That(gdb, Does.Contain("$1 = true"), gdb);
         Assert.That(gdb, Does.Contain("page tables at cr3"), "monitor info pg");
         Assert.That(gdb, Does.Match(@"private frames\s+\d+"), "monitor info sharing");

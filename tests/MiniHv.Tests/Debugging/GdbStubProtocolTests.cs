@@ -93,6 +93,28 @@ public class GdbStubProtocolTests
     }
 
     [Test]
+    public void CtrlC_StopsARunningGuest_AndKillEndsIt()
+    {
+        // A guest that runs until stopped: the parent yields to a spinning child a hundred million times.
+        var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=spin spin.yields=100000000", "-m", "32M", "--gdb", "tcp::0");
+        using (var client = new RawClient(run.Port))
+        {
+            Assert.That(client.Ask("?"), Is.EqualTo("T05thread:1;"), "a client that connects finds the guest stopped");
+            client.Send("vCont;c:1");
+            Assert.That(client.ReadAck(), Is.EqualTo('+'));
+            client.SendRaw("\u0003");
+            Assert.That(client.ReadPacket(), Is.EqualTo("T05thread:1;"), "Ctrl-C: stopped, with SIGTRAP as QEMU reports it");
+            Assert.That(client.Ask("QStartNoAckMode"), Is.EqualTo("OK"));
+            client.Send("s");
+            Assert.That(client.ReadPacket(), Is.EqualTo("T05thread:1;"), "a step, with no ack any more");
+            client.Send("k");
+        }
+
+        CliResult result = run.Finish();
+        Assert.That(result.Error, Does.Contain("jos: stopped"), result.ToString);
+    }
+
+    [Test]
     public void Stub_AtAPortInUse_IsAOneLineErrorWithStatus2()
     {
         using var taken = new TcpListener(System.Net.IPAddress.Loopback, 0);
