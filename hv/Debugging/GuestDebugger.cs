@@ -1,5 +1,6 @@
 using MiniHv.Cpu;
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
 
 namespace MiniHv.Hv.Debugging;
 
@@ -103,7 +104,8 @@ public sealed class GuestDebugger
 
     /// <summary>
     /// Run <paramref name="request"/> on the guest's thread while the guest is stopped and wait for its
-    /// result. Null when the guest is not stopped (running, or gone) or does not come back to it in time.
+    /// result. Null when the guest is not stopped (running, or gone), does not come back to it in time, or
+    /// the request failed (a write for which the machine had no frame).
     /// </summary>
     public T? Inspect<T>(Func<Vm, T> request, TimeSpan? timeout = null)
         where T : class
@@ -116,7 +118,16 @@ public sealed class GuestDebugger
                 return null;
             _requests.Enqueue(() =>
             {
-                T value = request(Vm);
+                T? value;
+                try
+                {
+                    value = request(Vm);
+                }
+                catch (Exception e) when (e is MachineMemoryExhaustedException or ArgumentException or InvalidOperationException)
+                {
+                    value = null; // a write that needed a frame the pool does not have: the debugger gets an error, the guest goes on
+                }
+
                 lock (_gate)
                 {
                     result = value;

@@ -207,7 +207,7 @@ public sealed class Vm : IDisposable
     {
         if (Exit != null)
             return VmRunState.Exited;
-        if (Debugger != null && Exit == null && Debugger.Hold() && !_stopRequested)
+        if (Debugger != null && Debugger.Hold() && !_stopRequested)
             return VmRunState.HeldByDebugger;
         _wallClock.Start();
         try
