@@ -150,8 +150,12 @@ public sealed class GdbStub : IDisposable
     /// <summary>The client is gone or detached: no traps, and a stopped guest runs again.</summary>
     private void ReleaseGuest()
     {
-        _softwareBreakpoints.Clear();
-        _hardwareBreakpoints.Clear();
+        lock (_softwareBreakpoints)
+        {
+            _softwareBreakpoints.Clear();
+            _hardwareBreakpoints.Clear();
+        }
+
         _debugger.ClearTraps();
         _debugger.Resume(step: false);
     }
@@ -242,11 +246,18 @@ public sealed class GdbStub : IDisposable
         string reason = trap.Kind switch
         {
             DebugStopKind.Watchpoint => $"{WatchName(trap.Access)}:{trap.Address:x};",
-            DebugStopKind.Breakpoint when _softwareBreakpoints.Contains(trap.Address) => "swbreak:;",
+            DebugStopKind.Breakpoint when IsSoftwareBreakpoint(trap.Address) => "swbreak:;",
             DebugStopKind.Breakpoint => "hwbreak:;",
             _ => "",
         };
         return $"T05{reason}thread:{ThreadId};";
+    }
+
+    // Read on the guest's thread for a stop reply, changed on the stub's.
+    private bool IsSoftwareBreakpoint(uint address)
+    {
+        lock (_softwareBreakpoints)
+            return _softwareBreakpoints.Contains(address);
     }
 
     private static string WatchName(WatchKind kind) => kind switch
@@ -461,7 +472,8 @@ public sealed class GdbStub : IDisposable
     {
         length = 0;
         string[] parts = text.Split(',');
-        return parts.Length == 2 & RspPacket.TryParseHex(parts[0], out address) && RspPacket.TryParseHex(parts[1], out length);
+        address = 0;
+        return parts.Length == 2 && RspPacket.TryParseHex(parts[0], out address) && RspPacket.TryParseHex(parts[1], out length);
     }
 
     private string ReadMemory(string args)
@@ -510,12 +522,16 @@ public sealed class GdbStub : IDisposable
         {
             case '0':
             case '1':
-                HashSet<uint> set = parts[0][0] == '0' ? _softwareBreakpoints : _hardwareBreakpoints;
-                if (insert)
-                    set.Add(address);
-                else
-                    set.Remove(address);
-                _debugger.SetBreakpoint(address, _softwareBreakpoints.Contains(address) || _hardwareBreakpoints.Contains(address));
+                lock (_softwareBreakpoints)
+                {
+                    HashSet<uint> set = parts[0][0] == '0' ? _softwareBreakpoints : _hardwareBreakpoints;
+                    if (insert)
+                        set.Add(address);
+                    else
+                        set.Remove(address);
+                    _debugger.SetBreakpoint(address, _softwareBreakpoints.Contains(address) || _hardwareBreakpoints.Contains(address));
+                }
+
                 return "OK";
             case '2':
             case '3':

@@ -75,4 +75,28 @@ public class GdbEndToEndTests
         Assert.That(result.Serial, Does.Contain("i am environment 00001000"), "the guest ran to its end");
         Assert.That(result.Serial, Does.Contain("timer ticks"), "set var show_ticks = 1 reached the guest: it printed its tick count");
     }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void Gdb_DebugsTheGuestGdbGuestNames_WhileTheOtherRunsToItsEnd(bool deterministic)
+    {
+        GdbBatch.RequireGdb();
+        string[] mode = deterministic ? ["--deterministic"] : ["--threads", "2"];
+        var run = new BackgroundRun(["run", TestImages.Jos, "--append", "prog=hello", "-m", "32M", "--count", "2", "--sharing", "all",
+            "--gdb", "tcp::0", "-S", "--gdb-guest", "jos-2", .. mode]);
+        string gdb = GdbBatch.Run(TestImages.Jos, run.Port,
+            "break env_run",
+            "continue",
+            "monitor info sharing",
+            "delete",
+            "continue");
+        var result = run.Finish();
+
+        Assert.That(gdb, Does.Match(@"Breakpoint 1, env_run \(e=0xf[0-9a-f]+\) at kern/env.c"), gdb);
+        Assert.That(gdb, Does.Contain("sharing engine          all"), gdb);
+        Assert.That(gdb, Does.Contain("[Inferior 1 (Remote target) exited with code 01]"), gdb);
+        Assert.That(result.Error, Does.Contain("for guest jos-2, held before its first instruction"), result.ToString);
+        Assert.That(result.Serial, Does.Contain("[jos-1] [00001000] exiting gracefully").And.Contain("[jos-2] [00001000] exiting gracefully"));
+        Assert.That(result.Status, Is.EqualTo(1), result.ToString);
+    }
 }
