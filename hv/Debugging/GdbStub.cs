@@ -310,12 +310,20 @@ public sealed class GdbStub : IDisposable
                 Send(WriteMemoryBinary(raw));
                 return true;
             case 'c':
-            case 'C':
-                Continue(step: false);
-                return true;
             case 's':
+                // c [ADDR], s [ADDR]: resume, at ADDR when given.
+                if (packet.Length > 1 && (!RspPacket.TryParseHex(packet[1..], out uint at)
+                    || Inspect(vm => { vm.Cpu.Eip = at; return "OK"; }) == null))
+                {
+                    Send("E01");
+                    return true;
+                }
+
+                Continue(step: packet[0] == 's');
+                return true;
+            case 'C':
             case 'S':
-                Continue(step: true);
+                Continue(step: packet[0] == 'S'); // the signal means nothing to a bare machine
                 return true;
             case 'Z':
             case 'z':
