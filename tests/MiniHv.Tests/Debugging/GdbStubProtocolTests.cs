@@ -93,6 +93,34 @@ public class GdbStubProtocolTests
     }
 
     [Test]
+    public void RandomBytesFromAClient_HarmNoGuest()
+    {
+        // Noise made of the protocol's own characters (so some of it frames as packets, some with good sums),
+        // leaving out the letters of packets that kill the guest or change its state.
+        const string alphabet = "$$##+-0123456789abcdef?gmpqHTz,:;}\u0003";
+        var random = new Random(11);
+        var noise = new StringBuilder();
+        for (int i = 0; i < 200_000; i++)
+            noise.Append(alphabet[random.Next(alphabet.Length)]);
+        var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=hello", "-m", "32M", "--count", "2", "--gdb", "tcp::0", "-S");
+        using (var client = new RawClient(run.Port))
+        {
+            try
+            {
+                client.SendRaw(noise.ToString());
+            }
+            catch (IOException)
+            {
+                // the stub may drop a client this confused: that is an answer too
+            }
+        }
+
+        CliResult result = run.Finish();
+        Assert.That(result.Status, Is.EqualTo(1), result.ToString);
+        Assert.That(result.Serial, Does.Contain("[jos-1] [00001000] exiting gracefully").And.Contain("[jos-2] [00001000] exiting gracefully"));
+    }
+
+    [Test]
     public void CtrlC_StopsARunningGuest_AndKillEndsIt()
     {
         // A guest that runs until stopped: the parent yields to a spinning child a hundred million times.
