@@ -105,6 +105,11 @@ public sealed class GdbStub : IDisposable
             {
                 // The client went away mid-reply: as a disconnect.
             }
+            catch (Exception e)
+            {
+                // A defect of ours in answering a packet: drop this client rather than the process and its guests.
+                _log($"gdb stub error, client dropped: {e.GetType().Name}: {e.Message}");
+            }
 
             // Whatever ended the session, the guest goes on without traps.
             _awaitingStop = false;

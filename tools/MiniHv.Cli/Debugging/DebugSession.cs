@@ -14,9 +14,10 @@ internal sealed class DebugSession : IDisposable
 
     /// <summary>
     /// Attaches a debugger to the guest <paramref name="plan"/> names, listens, and says where on stderr;
-    /// null (with the status to exit with) when the address cannot be had.
+    /// null (with the status to exit with) when the address cannot be had. Connections and drops go to <paramref name="log"/>.
     /// </summary>
-    public static DebugSession? Start(GdbPlan plan, IReadOnlyList<Vm> vms, SharingEngine? engine, CliStreams streams, out int failure)
+    public static DebugSession? Start(GdbPlan plan, IReadOnlyList<Vm> vms, SharingEngine? engine, CliStreams streams, Serilog.ILogger log,
+        out int failure)
     {
         failure = ExitStatus.Ok;
         Vm vm = plan.Guest == null ? vms[0] : vms.First(v => v.Name == plan.Guest);
@@ -24,7 +25,8 @@ internal sealed class DebugSession : IDisposable
         GdbStub stub;
         try
         {
-            stub = new GdbStub(debugger, plan.Endpoint, new MonitorCommands(() => engine));
+            stub = new GdbStub(debugger, plan.Endpoint, new MonitorCommands(() => engine),
+                message => log.Information("{Guest}: {Message}", vm.Name, message)); // shown with -v
         }
         catch (SocketException e)
         {

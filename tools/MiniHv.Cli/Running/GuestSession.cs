@@ -67,7 +67,7 @@ internal static class GuestSession
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
             var peak = new PeakAttribution(engine, vms);
-            using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, out failure);
+            using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
             if (plan.Gdb != null && debug == null)
                 return failure;
             IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
