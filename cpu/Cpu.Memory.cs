@@ -161,12 +161,12 @@ public sealed unsafe partial class Cpu
         TlbEntry* e = (supervisor || CplValue != 3 ? SupRead : UserRead) + ((linear >> 12) & TlbMask);
         if (t.Host == null)
         {
-            if (t.Cacheable)
+            if (t.Cacheable && !IsWatchedPage(linear))
                 KeepUnbacked(e, linear, t.PhysicalPage);
             return null;
         }
 
-        if (!t.Cacheable)
+        if (!t.Cacheable || IsWatchedPage(linear))
             e = ScratchEntry;
         e->Tag = linear & 0xFFFFF000;
         e->Gfn = t.PhysicalPage >> 12;
@@ -191,12 +191,12 @@ public sealed unsafe partial class Cpu
         TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((linear >> 12) & TlbMask);
         if (t.Host == null)
         {
-            if (t.Cacheable && !t.NotifyWrite)
+            if (t.Cacheable && !t.NotifyWrite && !IsWatchedPage(linear))
                 KeepUnbacked(e, linear, t.PhysicalPage);
             return null;
         }
 
-        if (!t.Cacheable || t.NotifyWrite)
+        if (!t.Cacheable || t.NotifyWrite || IsWatchedPage(linear))
         {
             e->Tag = TlbEntry.Invalid;
             e = ScratchEntry;
@@ -286,6 +286,8 @@ public sealed unsafe partial class Cpu
             if (e->Tag == ((lin & 0xFFFFF000) | TlbEntry.Unbacked))
                 return _memory.ReadUnbacked((e->Gfn << 12) | (lin & 0xFFF), size);
             e = FillRead(lin, supervisor, out physical);
+            if (_watchedPages != null)
+                CheckWatch(lin, size, write: false);
             if (e == null)
                 return _memory.ReadUnbacked(physical, size);
         }
@@ -374,6 +376,8 @@ public sealed unsafe partial class Cpu
                 physical = (e->Gfn << 12) | (lin & 0xFFF);
             else
                 e = FillWrite(lin, supervisor, out physical, out notify);
+            if (_watchedPages != null)
+                CheckWatch(lin, size, write: true);
             if (e == null || (e->Tag & TlbEntry.Unbacked) != 0)
             {
                 // A device: the store may raise or clear an interrupt request, which Run looks at between blocks.

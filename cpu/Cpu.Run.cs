@@ -42,10 +42,11 @@ public sealed unsafe partial class Cpu
                 InterruptShadow = false;
                 limit = 1;
             }
-            else if ((FlagsRest & IF) != 0 && InterruptController is { HasPendingInterrupt: true } pic)
+            else if ((FlagsRest & IF) != 0 && (!_stepping || Halted) && InterruptController is { HasPendingInterrupt: true } pic)
             {
                 Halted = false;
                 previous = null;
+                _skipBreakpointOnce = false; // the handler's first instruction may be a breakpoint
                 if (!RaiseException(pic.AcknowledgeInterrupt(), -1, external: true))
                     return StopReason.TripleFault;
                 AbortBlock = false;
@@ -60,12 +61,21 @@ public sealed unsafe partial class Cpu
                 return StopReason.Budget;
 
             int max = remaining < limit ? (int)Math.Min(remaining, int.MaxValue) : limit;
+            if (_stepping)
+                max = 1;
             long done = ExecuteBlocks(max, ref previous, out bool tripleFault) + ExtraCharge;
             ExtraCharge = 0;
             remaining -= done;
             InstructionsExecuted += done;
             if (tripleFault)
                 return StopReason.TripleFault;
+            if (_debugging)
+            {
+                if (_stepping && _pendingStop.Kind == DebugStopKind.None && done > 0)
+                    _pendingStop = new DebugStop(DebugStopKind.Step, SegBase[(int)SegReg.CS] + EipValue, default);
+                if (TakePendingStop())
+                    return StopReason.Debug;
+            }
         }
     }
 
@@ -80,7 +90,7 @@ public sealed unsafe partial class Cpu
             _droppedBlocks.Clear();
         try
         {
-            return ChainBlocks(max, ref previous);
+            return _debugging ? ChainBlocksDebug(max, ref previous) : ChainBlocks(max, ref previous);
         }
         catch (GuestFault f)
         {

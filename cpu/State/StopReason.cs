@@ -17,6 +17,9 @@ public enum StopReason
 
     /// <summary>The guest did something this core does not model (real mode, a task switch); see <see cref="Cpu.UnsupportedReason"/>.</summary>
     Unsupported,
+
+    /// <summary>A debug trap: a breakpoint, a watchpoint or a single step; see <see cref="Cpu.LastDebugStop"/>.</summary>
+    Debug,
 }
 
 /// <summary>Exception vectors.</summary>

@@ -24,6 +24,9 @@ public enum VmRunState
 
     /// <summary>Stopped for good; see <see cref="Vm.Exit"/>.</summary>
     Exited,
+
+    /// <summary>Stopped for its debugger (<see cref="Vm.Debugger"/>) until it resumes the guest; wait as for input.</summary>
+    HeldByDebugger,
 }
 
 /// <summary>
@@ -322,6 +325,12 @@ public sealed class Vm : IDisposable
     public WaitHandle InputWaitHandle => _inputSignal;
 
 
+    /// <summary>The debugger attached to this guest, or null. Set before the guest first runs.</summary>
+    public Debugging.GuestDebugger? Debugger { get; set; }
+
+    /// <summary>Wake a scheduler waiting on <see cref="InputWaitHandle"/> (a debugger has work for this guest).</summary>
+    internal void Wake() => _inputSignal.Set();
+
     /// <summary>Ask the guest to stop; the next <see cref="Run"/> (or the one in progress) ends it. Thread-safe.</summary>
     public void RequestStop()
     {
@@ -351,20 +360,27 @@ public sealed class Vm : IDisposable
     {
         if (Exit != null)
             return VmRunState.Exited;
+        if (Debugger != null && Debugger.Hold() && !_stopRequested)
+            return VmRunState.HeldByDebugger;
         _wallClock.Start();
         try
         {
-            return RunQuantum(quantum);
+            VmRunState state = RunQuantum(quantum);
+            if (state == VmRunState.Exited)
+                Debugger?.Exited();
+            return state;
         }
         catch (MachineMemoryExhaustedException e)
         {
             Finish(VmExitKind.OutOfMemory, e.Message);
+            Debugger?.Exited();
         }
         catch (Exception e)
         {
             // A defect of ours, not the guest's: stop this guest only, and keep the evidence.
             _log.Error(e, "{Guest}: internal error at eip {Eip:x8}", Name, Cpu.Eip);
             Finish(VmExitKind.EmulatorError, $"internal error in MiniHv: {e.GetType().Name}: {e.Message}", dump: true);
+            Debugger?.Exited();
         }
         finally
         {
@@ -384,6 +400,7 @@ public sealed class Vm : IDisposable
                 case VmRunState.Exited:
                     return Exit!;
                 case VmRunState.WaitingForInput:
+                case VmRunState.HeldByDebugger:
                     WaitForInput(TimeSpan.FromMilliseconds(50));
                     break;
             }
@@ -397,6 +414,8 @@ public sealed class Vm : IDisposable
         {
             if (_stopRequested)
                 return Finish(VmExitKind.Stopped, "stopped");
+            if (Debugger != null && Debugger.TakeInterrupt())
+                return HoldForDebugger(new Debugging.GuestStop(default, Interrupted: true));
             if (Config.Timeout is TimeSpan limit && _wallClock.Elapsed >= limit)
                 return Finish(VmExitKind.TimeLimit, $"time limit of {limit.TotalSeconds:0.###} s reached");
 
@@ -447,12 +466,20 @@ public sealed class Vm : IDisposable
                     if (Cpu.LastFault is FaultRecord last)
                         Faults.OnTripleFault(last, Cpu.InstructionsNow, Cpu.GetSegment(SegReg.CS).Base, Bitness);
                     return Finish(VmExitKind.TripleFault, $"triple fault at eip {Cpu.Eip:x8}", dump: true);
+                case StopReason.Debug:
+                    return HoldForDebugger(new Debugging.GuestStop(Cpu.LastDebugStop, Interrupted: false));
                 case StopReason.Unsupported:
                     return Finish(VmExitKind.Unsupported, $"unsupported: {Cpu.UnsupportedReason}", dump: true);
             }
         }
 
         return VmRunState.Running;
+    }
+
+    private VmRunState HoldForDebugger(Debugging.GuestStop stop)
+    {
+        Debugger!.Stopped(stop);
+        return VmRunState.HeldByDebugger;
     }
 
     /// <summary>Both timers to the machine's time: the instructions retired and those skipped while halted.</summary>

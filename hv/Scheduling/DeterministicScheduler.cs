@@ -5,6 +5,8 @@ namespace MiniHv.Hv.Scheduling;
 /// <summary>
 /// All guests round-robin on the calling thread, each for a fixed quantum of virtual time in turn, so a
 /// run replays bit for bit: the same guests and configuration give the same interleaving every time.
+/// A guest held by its debugger sits its turns out while the others go on (so a debugging session, which
+/// runs on human time, is not replayable; each guest's own run still is, its time being its instructions).
 /// </summary>
 public sealed class DeterministicScheduler : IVmScheduler
 {

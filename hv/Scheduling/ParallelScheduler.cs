@@ -103,7 +103,8 @@ public sealed class ParallelScheduler : IVmScheduler
                 continue;
             }
 
-            if (state == VmRunState.WaitingForInput)
+            // A guest waiting for input or held by its debugger: its wait handle says when there is work.
+            if (state is VmRunState.WaitingForInput or VmRunState.HeldByDebugger)
                 vm.WaitForInput(TimeSpan.FromMilliseconds(ready.IsEmpty ? 20 : 0));
             ready.Enqueue(vm);
         }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Net;
+using MiniHv.Cli.Debugging;
 using MiniHv.Cli.Commands.Config;
 using MiniHv.Cli.Running;
 using MiniHv.Hv.Devices.Ide;
@@ -169,6 +171,23 @@ internal static class RunCommand
             Description = "run nothing: write the guests and settings this command line gives (with --config's) to FILE, JSON for .json, else YAML; - for stdout",
             HelpName = "FILE",
         };
+        var gdb = new Option<string?>("--gdb")
+        {
+            Description = "serve gdb's remote protocol for one guest on tcp::PORT (127.0.0.1) or tcp:ADDRESS:PORT, as QEMU's -gdb; port 0 picks one",
+            HelpName = "DEV",
+        };
+        var gdbDefault = new Option<bool>("-s") { Description = "shorthand for --gdb tcp::1234" };
+        var gdbFreeze = new Option<bool>("-S") { Description = "with --gdb or -s: hold the debugged guest before its first instruction until gdb continues it" };
+        var gdbGuest = new Option<string?>("--gdb-guest")
+        {
+            Description = "with several guests: the one gdb debugs, by name [default: the first]; the others keep running",
+            HelpName = "NAME",
+        };
+        var monitor = new Option<string[]>("--monitor")
+        {
+            Description = "a monitor command (info registers, info pg, info sharing, info faults [N]) to run on each guest when it stops, output on stderr (repeatable)",
+            HelpName = "COMMAND",
+        };
         var timeout = CommonOptions.Timeout();
         var maxInstructions = CommonOptions.MaxInstructions();
         var verbose = CommonOptions.Verbose();
@@ -185,6 +204,7 @@ internal static class RunCommand
             image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
             serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
+            gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
         };
 
         // What the command line states, and nothing it leaves to defaults, so that it can override a config file's.
@@ -247,7 +267,16 @@ internal static class RunCommand
 
             if (!TryPlan(config, streams, out RunPlan? plan, out int failure))
                 return Task.FromResult(failure);
-            plan = plan! with { Status = CommonOptions.ParseStatus(parse.GetValue(status)!) };
+            if (!TryGdbPlan(parse.GetValue(gdb), parse.GetValue(gdbDefault), parse.GetValue(gdbFreeze), parse.GetValue(gdbGuest), plan!.Guests,
+                    out GdbPlan? debug, out string gdbError))
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, gdbError));
+            string[] monitorCommands = parse.GetValue(monitor) ?? [];
+            plan = plan! with
+            {
+                Status = CommonOptions.ParseStatus(parse.GetValue(status)!),
+                Gdb = debug,
+                Monitor = monitorCommands.Length > 0 ? monitorCommands : null,
+            };
             return Task.FromResult(run(plan, Logging.ToStderr(parse.GetValue(verbose)), cancel));
         });
         return command;
@@ -287,6 +316,37 @@ internal static class RunCommand
             ScanFullEvery: config.ScanFullEvery,
             Faults: FaultLoggingFor(config.Faults ?? false, config.FaultLogPath, config.LogHidden ?? FaultSampling.None),
             DumpPageTables: config.DumpPageTables ?? false);
+        return true;
+    }
+
+    /// <summary>The gdb stub the options ask for (null for none), checked against the guests' names.</summary>
+    private static bool TryGdbPlan(string? spec, bool shorthand, bool freeze, string? guest, IReadOnlyList<VmConfig> guests,
+        out GdbPlan? plan, out string error)
+    {
+        plan = null;
+        error = "";
+        if (spec != null && shorthand)
+        {
+            error = "give --gdb or -s, not both";
+            return false;
+        }
+
+        if (spec == null && !shorthand)
+        {
+            error = freeze ? "-S needs --gdb or -s: nothing could continue the guest" : guest != null ? "--gdb-guest needs --gdb or -s" : "";
+            return error.Length == 0;
+        }
+
+        IPEndPoint? endpoint = new(IPAddress.Loopback, GdbPlan.DefaultPort);
+        if (spec != null && !GdbPlan.TryParseEndpoint(spec, out endpoint, out error))
+            return false;
+        if (guest != null && guests.All(g => g.Name != guest))
+        {
+            error = $"--gdb-guest '{guest}': no such guest (the guests are {string.Join(", ", guests.Select(g => g.Name))})";
+            return false;
+        }
+
+        plan = new GdbPlan(endpoint!, freeze, guest);
         return true;
     }
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using MiniHv.Cli.Debugging;
 using MiniHv.Cli.Report;
 using MiniHv.Cli.Stats;
+using MiniHv.Hv.Debugging;
 using MiniHv.Hv.Inspection;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
@@ -65,6 +67,9 @@ internal static class GuestSession
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
             var peak = new PeakAttribution(engine, vms);
+            using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
+            if (plan.Gdb != null && debug == null)
+                return failure;
             IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
             var wall = Stopwatch.StartNew();
             using (StatusReporter? reporter = status is StatusMode.Table or StatusMode.Lines
@@ -87,6 +92,8 @@ internal static class GuestSession
             ReportEnds(vms, streams);
             if (plan.DumpPageTables)
                 DumpPageTables(vms, streams.Error);
+            if (plan.Monitor != null)
+                RunMonitor(plan.Monitor, vms, engine, streams.Error);
 
             // Measured before the guests are torn down.
             FrameCensus census = FrameCensus.Take(vms.Select(v => v.Memory), machine, engine?.Stats.ZeroPages ?? 0);
@@ -172,6 +179,20 @@ internal static class GuestSession
             output.WriteLine($"[{vm.Name}] page tables at cr3 {cpu.Cr3:x8}:");
             PageTableDump.Write(output, cpu.Cr3, (cpu.Cr4 & MiniHv.Cpu.Cpu.CR4_PSE) != 0,
                 GuestMemoryInspection.WordReader(vm.Memory), GuestMemoryInspection.Backing(vm.Memory));
+        }
+
+        output.Flush();
+    }
+
+    /// <summary>--monitor: each command on each guest as it was when it stopped, under a "[name] (monitor) COMMAND" line.</summary>
+    private static void RunMonitor(IReadOnlyList<string> commands, IReadOnlyList<Vm> vms, SharingEngine? engine, TextWriter output)
+    {
+        var monitor = new MonitorCommands(() => engine);
+        foreach (Vm vm in vms)
+        foreach (string command in commands)
+        {
+            output.WriteLine($"[{vm.Name}] (monitor) {command}");
+            output.Write(monitor.Execute(vm, command));
         }
 
         output.Flush();

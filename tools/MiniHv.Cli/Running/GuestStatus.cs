@@ -12,7 +12,8 @@ internal sealed record GuestStatus(string Name, string State, long Instructions,
     {
         long n = vm.Instructions;
         double mips = interval.TotalSeconds > 0 ? (n - instructionsBefore) / interval.TotalSeconds / 1e6 : 0;
-        string state = vm.Exit is VmExit e ? e.Reason : "running";
+        string state = vm.Exit is VmExit e ? e.Reason
+            : vm.Debugger?.State == Hv.Debugging.DebugState.Stopped ? "gdb" : "running";
         return new GuestStatus(vm.Name, state, n, Math.Max(0, mips), vm.Faults.Counters.GuestTotal, vm.Faults.Counters.HiddenTotal,
             vm.Memory.PrivateFrames, vm.Memory.ZeroMappedFrames, vm.Memory.ReadOnlyFrames, sink.LastLine);
     }

@@ -17,6 +17,8 @@ namespace MiniHv.Cli.Running;
 /// <param name="Faults">Where fault events go, and which; null for nowhere (they are still counted).</param>
 /// <param name="DumpPageTables">Print each guest's page tables, as ranges, when it stops.</param>
 /// <param name="Status">How the run shows its progress while it runs.</param>
+/// <param name="Gdb">A gdb stub for one guest, or null.</param>
+/// <param name="Monitor">Monitor commands to run on each guest when it stops (<c>--monitor</c>), or null.</param>
 internal sealed record RunPlan(
     IReadOnlyList<VmConfig> Guests,
     bool Deterministic = false,
@@ -30,7 +32,9 @@ internal sealed record RunPlan(
     long? ScanFullEvery = null,
     FaultLogging? Faults = null,
     bool DumpPageTables = false,
-    StatusMode Status = StatusMode.Auto)
+    StatusMode Status = StatusMode.Auto,
+    Debugging.GdbPlan? Gdb = null,
+    IReadOnlyList<string>? Monitor = null)
 {
     public const long DefaultScanRate = 500_000;
 }
