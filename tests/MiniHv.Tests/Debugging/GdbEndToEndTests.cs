@@ -49,12 +49,14 @@ public class GdbEndToEndTests
         var result = run.Finish();
 
         Assert.That(gdb, Does.Contain("Breakpoint 1, i386_init () at kern/init.c"), gdb);
-        Assert.That(gdb, Does.Match(@"eip\s+0xf0100230\s+0xf0100230 <i386_init>"), "info registers at the breakpoint");
+        // Where i386_init is depends on the build: read it from the image's symbol table.
+        uint init = Hv.Loader.ElfSymbols.Parse(File.ReadAllBytes(TestImages.Jos)).Named("i386_init").Single().Value;
+        Assert.That(gdb, Does.Match($@"eip\s+0x{init:x8}\s+0x{init:x8} <i386_init>"), "info registers at the breakpoint");
         Assert.That(gdb, Does.Match(@"cs\s+0x8\s+8"), gdb);
         Assert.That(gdb, Does.Match(@"ss\s+0x10\s+16"), gdb);
         Assert.That(gdb, Does.Match(@"eflags\s+0x[0-9a-f]+\s+\[ [A-Z ]+\]"), "EFLAGS decoded by the target description's flag names");
         Assert.That(gdb, Does.Match(@"<npages>:\s+0x00000000\s+0x00000000\s+0x00000000\s+0x00000000"), "x/4wx before mem_init");
-        Assert.That(gdb, Does.Match(@"eip\s+0xf0100234\s+0xf0100234 <i386_init\+4>"), "three stepi: push, mov, push");
+        Assert.That(gdb, Does.Match($@"eip\s+0x{init + 4:x8}\s+0x{init + 4:x8} <i386_init\+4>"), "three stepi: push, mov, push");
         var espBefore = System.Text.RegularExpressions.Regex.Match(gdb, "esp before ([0-9a-f]+)");
         Assert.That(espBefore.Success, gdb);
         Assert.That(gdb, Does.Contain($"esp after {espBefore.Groups[1].Value}\n"), "the nop ran, not the cached push");
@@ -67,7 +69,7 @@ public class GdbEndToEndTests
         Assert.That(gdb, Does.Contain("$1 = true"), gdb);
         Assert.That(gdb, Does.Contain("page tables at cr3"), "monitor info pg");
         Assert.That(gdb, Does.Match(@"0xf0000000:\s+0x[0-9a-f]{8}"), "x/4wx of a kernel page the kernel never touched");
-        Assert.That(gdb, Does.Match(@"f0000000-f0000fff\s+4 KiB\s+--------WP"), "gdb's read left its PTE without the Accessed bit");
+        Assert.That(gdb, Does.Match(@"  f0000000-f[0-9a-f]{7}\s+\d+ KiB\s+--------WP"), "gdb's read left its PTE without the Accessed bit");
         Assert.That(gdb, Does.Match(@"private frames\s+\d+"), "monitor info sharing");
         Assert.That(gdb, Does.Contain("[Inferior 1 (Remote target) exited with code 01]"), gdb);
 
