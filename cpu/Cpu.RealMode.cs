@@ -60,27 +60,9 @@ public sealed unsafe partial class Cpu
     /// </summary>
     public void ResetReal(ushort cs, ushort ip, ushort sp)
     {
-        for (int i = 0; i < 16; i++)
-            R[i] = 0;
-        _cr0 = CR0_ET;
-        _cr3 = 0;
-        _cr4 = 0;
-        Cr2Value = 0;
-        CplValue = 0;
-        SetEflags(0x2);
-        for (int i = 0; i < 6; i++)
-            SetSegmentCache((SegReg)i, RealModeSegment(i == (int)SegReg.CS ? cs : (ushort)0, code: i == (int)SegReg.CS));
+        ResetCommon(CR0_ET, i => RealModeSegment(i == (int)SegReg.CS ? cs : (ushort)0, code: i == (int)SegReg.CS));
         EipValue = ip;
         R[4] = sp;
-        Gdtr = default;
-        Idtr = new TableRegister { Base = 0, Limit = 0x3FF };
-        Ldtr = default;
-        Ldtr.IsNull = true;
-        Tr = default;
-        Halted = false;
-        InterruptShadow = false;
-        FlushTlb();
-        Mmu.PagingChanged(PagingChange.Cr0Changed);
     }
 
     /// <summary>A segment as real mode loads it: base = selector * 16, 64 KiB, present, 16-bit; readable code or writable data.</summary>

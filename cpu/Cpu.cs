@@ -184,17 +184,27 @@ public sealed unsafe partial class Cpu : IDisposable
     /// </summary>
     public void ResetFlat()
     {
+        ResetCommon(CR0_PE | CR0_ET, i => SegmentCache.Flat((ushort)(i == (int)SegReg.CS ? 0x08 : 0x10), i == (int)SegReg.CS));
+        EipValue = 0;
+    }
+
+    /// <summary>
+    /// What every reset state shares: registers cleared, CR0 as given (CR3, CR4, CR2 zero), CPL 0, EFLAGS with
+    /// only its fixed bit, the six segment caches from <paramref name="segment"/>, the vector table at 0 (IDTR
+    /// limit 0x3FF), no GDT, LDT or task, the TLB flushed and the MMU told.
+    /// </summary>
+    private void ResetCommon(uint cr0, Func<int, SegmentCache> segment)
+    {
         for (int i = 0; i < 16; i++)
             R[i] = 0;
-        EipValue = 0;
-        _cr0 = CR0_PE | CR0_ET;
+        _cr0 = cr0;
         _cr3 = 0;
         _cr4 = 0;
         Cr2Value = 0;
         CplValue = 0;
         SetEflags(0x2);
         for (int i = 0; i < 6; i++)
-            SetSegmentCache((SegReg)i, SegmentCache.Flat((ushort)(i == (int)SegReg.CS ? 0x08 : 0x10), i == (int)SegReg.CS));
+            SetSegmentCache((SegReg)i, segment(i));
         Gdtr = default;
         Idtr = new TableRegister { Base = 0, Limit = 0x3FF };
         Ldtr = default;
