@@ -427,7 +427,8 @@ public sealed unsafe partial class Cpu
         ulong d = c.ReadDescriptor(sel, out _);
 
         int dpl = DescDpl(d);
-        bool visible = DescConforming(d) || (dpl >= c.CplValue && dpl >= (sel & 3));
+        // Type 0xC (a call gate) has the code and conforming bits' pattern: only a segment can be conforming.
+        bool visible = (DescIsSegment(d) && DescConforming(d)) || (dpl >= c.CplValue && dpl >= (sel & 3));
         bool validType = DescIsSegment(d) || ((i.Op == 0 ? LarSystemTypes : LslSystemTypes) & (1 << DescSystemType(d))) != 0;
         if (!visible || !validType)
         {
