@@ -27,8 +27,8 @@ namespace MiniHv.Hv.Devices.Ide;
 /// Commands: IDENTIFY DEVICE, READ/WRITE SECTORS (sector count 0 is 256), READ VERIFY, FLUSH CACHE,
 /// SET FEATURES (transfer mode, write cache, look-ahead, power-on defaults), INITIALIZE DEVICE PARAMETERS
 /// and RECALIBRATE, SEEK, the power commands and EXECUTE DEVICE DIAGNOSTIC complete; anything else aborts
-/// with ABRT and status 0x41 (DRDY, ERR). CHS addresses use the 16-head, 63-sector translation IDENTIFY reports whatever INITIALIZE DEVICE
-/// PARAMETERS asked for. A range that runs past the end of the disk fails with IDNF before any data moves;
+/// with ABRT and status 0x41 (DRDY, ERR). CHS addresses use the 16-head, 63-sector translation IDENTIFY
+/// reports whatever INITIALIZE DEVICE PARAMETERS asked for. A range that runs past the end of the disk fails with IDNF before any data moves;
 /// a host I/O error fails a read with UNC and a write with ABRT. The task file is left as written
 /// (no address is reported for a failure).
 /// </para>
