@@ -222,8 +222,9 @@ public sealed unsafe partial class Cpu : IDisposable
         Segs[(int)seg] = cache;
         SegBase[(int)seg] = cache.Base;
 
-        // Flat accesses skip every check, so a read-only or code segment in a data register never counts as flat.
-        if (cache.IsFlat && (seg == SegReg.CS || cache.IsWritableData))
+        // Flat accesses skip every check, so a read-only or code segment in a data register never counts as
+        // flat, nor an execute-only CS (a read through it faults).
+        if (cache.IsFlat && (seg == SegReg.CS ? cache.IsReadable : cache.IsWritableData))
             CheckedSegments &= ~(1 << (int)seg);
         else
             CheckedSegments |= 1 << (int)seg;

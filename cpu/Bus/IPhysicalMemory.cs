@@ -16,7 +16,7 @@ public unsafe interface IPhysicalMemory
     /// </summary>
     byte* FrameForWrite(uint gfn);
 
-    /// <summary>A read of a physical address that is not RAM (an unclaimed hole reads all ones).</summary>
+    /// <summary>A read of a physical address that is not RAM (an unclaimed hole reads 0, as on QEMU).</summary>
     uint ReadUnbacked(uint physicalAddress, int size);
 
     /// <summary>A write to a physical address that is not RAM.</summary>

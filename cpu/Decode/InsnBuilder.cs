@@ -305,6 +305,7 @@ internal static unsafe class InsnBuilder
                 return Loop(ref d, in ins, 3);
             case Mnemonic.Int: d.Imm = ins.Immediate8; d.Exec = &Cpu.IntN; return true;
             case Mnemonic.Int3: d.Exec = &Cpu.Int3; return true;
+            case Mnemonic.Int1: d.Exec = &Cpu.Int1; return true;
             case Mnemonic.Into: d.Exec = &Cpu.Into; return true;
             case Mnemonic.Bound: d.Exec = &Cpu.Bound; return false;
             case Mnemonic.Hlt: d.Exec = &Cpu.Hlt; return true;
@@ -385,6 +386,8 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Arpl: d.Size = 2; d.Exec = &Cpu.Arpl; return false;
             case Mnemonic.Lar: d.Op = 0; d.Exec = &Cpu.LoadAccessOrLimit; return false;
             case Mnemonic.Lsl: d.Op = 1; d.Exec = &Cpu.LoadAccessOrLimit; return false;
+            case Mnemonic.Verr: d.Op = 0; d.Size = 2; d.Exec = &Cpu.VerifySegment; return false;
+            case Mnemonic.Verw: d.Op = 1; d.Size = 2; d.Exec = &Cpu.VerifySegment; return false;
         }
 
         if (ins.IsJccShortOrNear)

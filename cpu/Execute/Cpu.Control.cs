@@ -97,6 +97,9 @@ public sealed unsafe partial class Cpu
 
     internal static void Int3(Cpu c, ref Insn i) => c.SoftwareInterrupt(Vectors.BP, checkDpl: true);
 
+    /// <summary>ICEBP (INT1, 0xF1): a debug trap after the instruction, without INT n's gate DPL check.</summary>
+    internal static void Int1(Cpu c, ref Insn i) => c.SoftwareInterrupt(Vectors.DB, checkDpl: false);
+
     internal static void Into(Cpu c, ref Insn i)
     {
         if (c.GetOF())

@@ -172,8 +172,9 @@ public sealed unsafe partial class Cpu
                     newCf = true;
                 }
 
+                // OF is undefined; QEMU clears it (the flags golden of tests/kernels/flags.c).
                 c.SetReg(0, 1, al);
-                c.SetArith((newCf ? CF : 0) | (af ? AF : 0) | ResultFlags(al, 0x80), ArithFlags & ~OF);
+                c.SetArith((newCf ? CF : 0) | (af ? AF : 0) | ResultFlags(al, 0x80), ArithFlags);
                 break;
             }
 

@@ -43,7 +43,7 @@ public sealed unsafe partial class Cpu
             throw Fault(Vectors.GP, 0);
         if (write && (s.IsCode || (s.Attributes & 0x2) == 0))
             throw Fault(vector, 0);
-        if (!write && s.IsCode && (s.Attributes & 0x2) == 0 && seg != (int)SegReg.CS)
+        if (!write && s.IsCode && (s.Attributes & 0x2) == 0) // execute-only code: CS override reads fault too
             throw Fault(vector, 0);
         ulong last = (ulong)offset + (ulong)size - 1;
         if (s.IsExpandDown)

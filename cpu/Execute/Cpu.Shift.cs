@@ -141,7 +141,11 @@ public sealed unsafe partial class Cpu
             ulong wide = size == 4 ? ((ulong)s << 32) | d : ((ulong)d << 32) | ((ulong)s << 16) | d;
             res = (uint)(wide >> count) & mask;
             src1 = (uint)(wide >> (count - 1)) & mask;
-            c.SetArith((src1 & 1) | ResultFlags(res, sign) | (((src1 ^ res) & sign) != 0 ? OF : 0), ArithFlags);
+
+            // OF (undefined for counts above 1) as QEMU computes it: from the destination alone shifted by
+            // count - 1 (16-bit: the source:destination pair as 32 bits), so above 1 it follows the result's sign.
+            uint ofSource = size == 4 ? d >> (count - 1) : (uint)((((ulong)s << 16) | d) >> (count - 1));
+            c.SetArith((src1 & 1) | ResultFlags(res, sign) | (((ofSource ^ res) & sign) != 0 ? OF : 0), ArithFlags);
         }
 
         if (mem)

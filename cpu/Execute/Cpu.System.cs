@@ -402,6 +402,16 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    // The system descriptor types (bit per type) whose access rights LAR reports: the TSSs (16- and 32-bit,
+    // available and busy), the LDT, the call gates and the task gate. Interrupt and trap gates and the
+    // reserved types clear ZF.
+    private const int LarSystemTypes = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 9 | 1 << 11 | 1 << 12;
+
+    // LSL: only the types that have a limit, the TSSs and the LDT; every gate clears ZF.
+    private const int LslSystemTypes = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 9 | 1 << 11;
+
+    private static int DescSystemType(ulong d) => (int)((d >> 40) & 0xF);
+
     /// <summary>LAR (Op 0) and LSL (1): the access rights or limit of a selector when the CPL may see it, ZF otherwise clear.</summary>
     internal static void LoadAccessOrLimit(Cpu c, ref Insn i)
     {
@@ -417,8 +427,10 @@ public sealed unsafe partial class Cpu
         ulong d = c.ReadDescriptor(sel, out _);
 
         int dpl = DescDpl(d);
-        bool visible = DescConforming(d) || (dpl >= c.CplValue && dpl >= (sel & 3));
-        if (!visible)
+        // Type 0xC (a call gate) has the code and conforming bits' pattern: only a segment can be conforming.
+        bool visible = (DescIsSegment(d) && DescConforming(d)) || (dpl >= c.CplValue && dpl >= (sel & 3));
+        bool validType = DescIsSegment(d) || ((i.Op == 0 ? LarSystemTypes : LslSystemTypes) & (1 << DescSystemType(d))) != 0;
+        if (!visible || !validType)
         {
             c.SetArith(0, ZF);
             return;
@@ -428,5 +440,29 @@ public sealed unsafe partial class Cpu
         uint value = i.Op == 0 ? (uint)((d >> 32) & 0x00F0FF00) : cache.Limit;
         c.SetReg(i.R0, i.Size, value & SizeMask(i.Size));
         c.SetArith(ZF, ZF);
+    }
+
+    /// <summary>
+    /// VERR (Op 0) and VERW (1): ZF set when the selector names a code or data segment the CPL may see
+    /// (conforming code needs no DPL check) that is readable (data, or code with R) or writable (data with W).
+    /// A null selector or one outside its table clears ZF; nothing faults but reading the table.
+    /// </summary>
+    internal static void VerifySegment(Cpu c, ref Insn i)
+    {
+        c.RequireProtectedMode();
+        ushort sel = (ushort)((i.Form & FormOp0Mem) != 0 ? c.Read16(c.Linear(ref i, 2, false)) : c.GetReg(i.R0, 2));
+        if ((sel & 0xFFFC) == 0 || !c.DescriptorInTable(sel))
+        {
+            c.SetArith(0, ZF);
+            return;
+        }
+
+        ulong d = c.ReadDescriptor(sel, out _);
+        int dpl = DescDpl(d);
+        bool visible = DescIsSegment(d) && ((i.Op == 0 && DescConforming(d)) || (dpl >= c.CplValue && dpl >= (sel & 3)));
+        bool allowed = i.Op == 0
+            ? !DescIsCode(d) || DescReadableOrWritable(d)
+            : !DescIsCode(d) && DescReadableOrWritable(d);
+        c.SetArith(visible && allowed ? ZF : 0, ZF);
     }
 }

@@ -12,6 +12,6 @@ public enum FrameBacking
     /// <summary>A read-only machine frame merged with identical frames; a write breaks it.</summary>
     Shared,
 
-    /// <summary>Not RAM: beyond the guest's memory, where reads give all ones.</summary>
+    /// <summary>Not RAM: beyond the guest's memory, where reads give zeros.</summary>
     NotRam,
 }

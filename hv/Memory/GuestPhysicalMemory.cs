@@ -9,7 +9,8 @@ namespace MiniHv.Hv.Memory;
 /// <remarks>
 /// RAM spans guest-physical addresses 0 up to <see cref="RamBytes"/>; the legacy VGA/BIOS hole
 /// (0xA0000-0xFFFFF) is plain RAM here, so the CGA text buffer at 0xB8000 is read by its device from RAM.
-/// Above RAM nothing answers (reads give all ones and writes vanish, as on a PC), except in the device area
+/// Above RAM nothing answers (reads give zeros and writes vanish, as on QEMU, whose transcripts our users
+/// compare with; a PC's open bus would read all ones), except in the device area
 /// from <see cref="DeviceAreaBase"/> up, where the CPU's accesses go to the <see cref="Mmio"/> bus: the I/O
 /// APIC at 0xFEC00000 and the local APIC at 0xFEE00000. The loader and device helpers below see RAM only.
 ///
@@ -145,12 +146,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     {
         if (physicalAddress >= DeviceAreaBase && Mmio is { } bus)
             return bus.Read(physicalAddress, size);
-        return size switch
-        {
-            1 => 0xFF,
-            2 => 0xFFFF,
-            _ => 0xFFFF_FFFF,
-        };
+        return 0;
     }
 
     /// <inheritdoc />
@@ -181,7 +177,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     }
 
     // ---- Helpers for the loader, devices and tests ----------------------------------------
-    // Addresses wrap at 4 GiB like the physical address bus; bytes outside RAM read as 0xFF and
+    // Addresses wrap at 4 GiB like the physical address bus; bytes outside RAM read as 0 and
     // writes to them are dropped, exactly as for the CPU.
 
     /// <summary>Copies guest-physical memory from <paramref name="gpa"/> into <paramref name="destination"/>.</summary>
@@ -193,7 +189,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
             int n = Math.Min(destination.Length, FrameSize - offset);
             byte* frame = FrameForRead(gpa >> FrameShift);
             if (frame == null)
-                destination[..n].Fill(0xFF);
+                destination[..n].Clear();
             else
                 new ReadOnlySpan<byte>(frame + offset, n).CopyTo(destination);
             destination = destination[n..];
@@ -241,7 +237,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     public byte ReadByte(uint gpa)
     {
         byte* frame = FrameForRead(gpa >> FrameShift);
-        return frame == null ? (byte)0xFF : frame[gpa & OffsetMask];
+        return frame == null ? (byte)0 : frame[gpa & OffsetMask];
     }
 
     public ushort ReadUInt16(uint gpa)

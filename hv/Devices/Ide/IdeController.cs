@@ -10,17 +10,25 @@ namespace MiniHv.Hv.Devices.Ide;
 /// <para>
 /// Drives are instantaneous: a command completes, or has its first sector ready, by the time the
 /// command register write returns, so BSY never shows (except during a software reset). The register
-/// map is in <see cref="AtaRegisters"/>. Both drives latch every write to the task file; reads come from
-/// the selected one. A selected drive that is absent reads 0 in every register, as device 0 answers for
-/// a missing device 1 and as QEMU does: probes that wait for a non-zero status see no drive (xv6), and
-/// loops waiting for BSY to clear end at once. Commands to an absent drive are ignored.
+/// map is in <see cref="AtaRegisters"/>. Both device slots latch every write to the task file; reads come
+/// from the selected one, and a reset or a diagnostic loads each slot's own signature.
+/// </para>
+/// <para>
+/// Absent drives answer as QEMU's (tests/kernels/ideregs.c prints them; tests/golden/ide holds QEMU's
+/// transcripts). A channel with no drive reads 0 in every register and ignores commands, so loops waiting
+/// for BSY to clear end at once. An absent device 1 beside a device 0 reads 0 as status, alternate status
+/// and error, so probes that wait for a non-zero status see no drive (xv6), and ignores commands; its
+/// other registers read its task file, whose signature has LBA mid/high 0xFF. An absent device 0 beside a
+/// device 1 reads as a ready drive (status 0x50, so xv6's first wait, with device 0 selected, ends) with
+/// that 0xFF signature, and aborts every command but EXECUTE DEVICE DIAGNOSTIC (IDENTIFY gives status 0x41,
+/// error ABRT).
 /// </para>
 /// <para>
 /// Commands: IDENTIFY DEVICE, READ/WRITE SECTORS (sector count 0 is 256), READ VERIFY, FLUSH CACHE,
 /// SET FEATURES (transfer mode, write cache, look-ahead, power-on defaults), INITIALIZE DEVICE PARAMETERS
 /// and RECALIBRATE, SEEK, the power commands and EXECUTE DEVICE DIAGNOSTIC complete; anything else aborts
-/// with ABRT. CHS addresses use the 16-head, 63-sector translation IDENTIFY reports whatever INITIALIZE DEVICE
-/// PARAMETERS asked for. A range that runs past the end of the disk fails with IDNF before any data moves;
+/// with ABRT and status 0x41 (DRDY, ERR). CHS addresses use the 16-head, 63-sector translation IDENTIFY
+/// reports whatever INITIALIZE DEVICE PARAMETERS asked for. A range that runs past the end of the disk fails with IDNF before any data moves;
 /// a host I/O error fails a read with UNC and a write with ABRT. The task file is left as written
 /// (no address is reported for a failure).
 /// </para>
@@ -41,14 +49,10 @@ public sealed class IdeController : IPortDevice
 
     private readonly IIrqLines _irqs;
     private readonly int _irq;
-    private readonly Drive?[] _drives = new Drive?[2];
+    private readonly Drive[] _drives = new Drive[2];
 
-    // The task file as both drives latched it.
+    // The registers both slots share; the rest of the task file is per slot (see Drive).
     private byte _features;
-    private byte _sectorCount;
-    private byte _lbaLow;
-    private byte _lbaMid;
-    private byte _lbaHigh;
     private byte _deviceHead;
     private byte _control;
     private bool _irqLevel;
@@ -64,10 +68,8 @@ public sealed class IdeController : IPortDevice
         _irq = irq;
         CommandBase = commandBase;
         ControlPort = controlPort;
-        if (master is not null)
-            _drives[0] = new Drive(master, SerialNumber(0));
-        if (slave is not null)
-            _drives[1] = new Drive(slave, SerialNumber(1));
+        _drives[0] = new Drive(master, SerialNumber(0));
+        _drives[1] = new Drive(slave, SerialNumber(1));
         LoadSignature();
     }
 
@@ -75,9 +77,9 @@ public sealed class IdeController : IPortDevice
 
     public ushort ControlPort { get; }
 
-    public IdeDisk? Master => _drives[0]?.Disk;
+    public IdeDisk? Master => _drives[0].Disk;
 
-    public IdeDisk? Slave => _drives[1]?.Disk;
+    public IdeDisk? Slave => _drives[1].Disk;
 
     /// <summary>True while the channel drives its IRQ line high.</summary>
     public bool IrqAsserted => _irqLevel;
@@ -125,33 +127,41 @@ public sealed class IdeController : IPortDevice
         }
     }
 
-    private Drive? Selected => _drives[(_deviceHead & DeviceHeadSlave) != 0 ? 1 : 0];
+    private Drive Selected => _drives[(_deviceHead & DeviceHeadSlave) != 0 ? 1 : 0];
+
+    private bool NoDrives => _drives[0].Disk is null && _drives[1].Disk is null;
+
+    // An absent device 1 (beside a device 0) shows no status or error and ignores commands.
+    private bool IsSilent(Drive drive) => drive.Disk is null && drive == _drives[1];
 
     private bool InReset => (_control & ControlSoftwareReset) != 0;
 
-    private byte AlternateStatus() => Selected is { } drive ? StatusOf(drive) : (byte)0;
+    private byte AlternateStatus() => NoDrives || IsSilent(Selected) ? (byte)0 : StatusOf(Selected);
 
     private byte StatusOf(Drive drive) => InReset ? StatusBusy : drive.Status;
 
     private byte ReadRegister(int register)
     {
-        if (Selected is not { } drive)
+        if (NoDrives)
             return 0;
+        Drive drive = Selected;
         switch (register)
         {
             case AtaRegisters.Error:
-                return drive.Error;
+                return IsSilent(drive) ? (byte)0 : drive.Error;
             case AtaRegisters.SectorCount:
-                return _sectorCount;
+                return drive.SectorCount;
             case LbaLow:
-                return _lbaLow;
+                return drive.LbaLow;
             case LbaMid:
-                return _lbaMid;
+                return drive.LbaMid;
             case LbaHigh:
-                return _lbaHigh;
+                return drive.LbaHigh;
             case DeviceHead:
                 return (byte)(_deviceHead | 0xA0);
             case AtaRegisters.Status:
+                if (IsSilent(drive))
+                    return 0;
                 byte status = StatusOf(drive);
                 drive.InterruptRequested = false;
                 UpdateIrq();
@@ -169,24 +179,28 @@ public sealed class IdeController : IPortDevice
                 _features = value;
                 break;
             case AtaRegisters.SectorCount:
-                _sectorCount = value;
+                foreach (Drive drive in _drives)
+                    drive.SectorCount = value;
                 break;
             case LbaLow:
-                _lbaLow = value;
+                foreach (Drive drive in _drives)
+                    drive.LbaLow = value;
                 break;
             case LbaMid:
-                _lbaMid = value;
+                foreach (Drive drive in _drives)
+                    drive.LbaMid = value;
                 break;
             case LbaHigh:
-                _lbaHigh = value;
+                foreach (Drive drive in _drives)
+                    drive.LbaHigh = value;
                 break;
             case DeviceHead:
                 _deviceHead = value;
                 UpdateIrq(); // only the selected drive drives INTRQ
                 break;
             case Command:
-                if (!InReset && Selected is { } drive)
-                    Execute(drive, value);
+                if (!InReset && !NoDrives && !IsSilent(Selected))
+                    Execute(Selected, value);
                 break;
         }
     }
@@ -197,24 +211,15 @@ public sealed class IdeController : IPortDevice
         _control = value;
         if (InReset && !wasInReset)
         {
-            foreach (Drive? drive in _drives)
+            foreach (Drive drive in _drives)
             {
-                if (drive is null)
-                    continue;
                 drive.EndTransfer();
                 drive.InterruptRequested = false;
             }
         }
         else if (!InReset && wasInReset)
         {
-            // Reset ends with each drive's signature loaded and device 0 selected; it asks for no interrupt.
-            foreach (Drive? drive in _drives)
-            {
-                if (drive is null)
-                    continue;
-                drive.Status = Idle;
-                drive.Error = DiagnosticPassed;
-            }
+            // Reset ends with each slot's signature loaded and device 0 selected; it asks for no interrupt.
             LoadSignature();
         }
         UpdateIrq();
@@ -243,7 +248,7 @@ public sealed class IdeController : IPortDevice
         if (drive.Position < IdeDisk.SectorSize)
             return;
 
-        if (!drive.Disk.WriteSector(drive.NextLba, drive.Buffer))
+        if (!drive.Disk!.WriteSector(drive.NextLba, drive.Buffer))
         {
             Fail(drive, ErrorAbort);
             return;
@@ -263,10 +268,16 @@ public sealed class IdeController : IPortDevice
         drive.InterruptRequested = false;
         UpdateIrq(); // writing a command drops INTRQ, so the command's own interrupt is a fresh edge
         drive.Error = 0;
+        if (drive.Disk is null && command != CommandExecuteDeviceDiagnostic)
+        {
+            Fail(drive, ErrorAbort); // an absent device 0 beside a device 1
+            return;
+        }
+
         switch (command)
         {
             case CommandIdentifyDevice:
-                AtaIdentify.Build(drive.Disk, drive.Serial).CopyTo(drive.Buffer, 0);
+                AtaIdentify.Build(drive.Disk!, drive.Serial).CopyTo(drive.Buffer, 0);
                 drive.StartTransfer(Transfer.In, 0, 0);
                 Interrupt(drive);
                 break;
@@ -290,7 +301,7 @@ public sealed class IdeController : IPortDevice
                     Complete(drive);
                 break;
             case CommandFlushCache:
-                if (drive.Disk.Flush())
+                if (drive.Disk!.Flush())
                     Complete(drive);
                 else
                     Fail(drive, ErrorAbort);
@@ -303,21 +314,14 @@ public sealed class IdeController : IPortDevice
                     Fail(drive, ErrorAbort);
                 break;
             case CommandCheckPowerMode:
-                _sectorCount = 0xFF; // active or idle
+                drive.SectorCount = 0xFF; // active or idle
                 Complete(drive);
                 break;
             case CommandExecuteDeviceDiagnostic:
-                foreach (Drive? d in _drives)
-                {
-                    if (d is null)
-                        continue;
+                foreach (Drive d in _drives)
                     d.EndTransfer();
-                    d.Status = Idle;
-                    d.Error = DiagnosticPassed;
-                }
                 LoadSignature();
-                if (Selected is { } device0)
-                    Interrupt(device0);
+                Interrupt(Selected);
                 break;
             case CommandInitializeDeviceParameters:
             case >= CommandRecalibrate and <= 0x1F:
@@ -337,22 +341,22 @@ public sealed class IdeController : IPortDevice
     /// <summary>The command's first sector and count from the task file; false (and IDNF) when they do not fit the disk.</summary>
     private bool TryRange(Drive drive, out long lba, out int count)
     {
-        count = _sectorCount == 0 ? 256 : _sectorCount;
+        count = drive.SectorCount == 0 ? 256 : drive.SectorCount;
         bool valid;
         if ((_deviceHead & DeviceHeadLba) != 0)
         {
-            lba = (long)(_deviceHead & 0x0F) << 24 | (long)_lbaHigh << 16 | (long)_lbaMid << 8 | _lbaLow;
+            lba = (long)(_deviceHead & 0x0F) << 24 | (long)drive.LbaHigh << 16 | (long)drive.LbaMid << 8 | drive.LbaLow;
             valid = true;
         }
         else
         {
-            int cylinder = _lbaHigh << 8 | _lbaMid;
+            int cylinder = drive.LbaHigh << 8 | drive.LbaMid;
             int head = _deviceHead & 0x0F;
-            int sector = _lbaLow;
+            int sector = drive.LbaLow;
             lba = ((long)cylinder * AtaIdentify.Heads + head) * AtaIdentify.SectorsPerTrack + sector - 1;
             valid = sector is >= 1 and <= AtaIdentify.SectorsPerTrack;
         }
-        long end = Math.Min(drive.Disk.SectorCount, AtaIdentify.MaxLba28Sectors);
+        long end = Math.Min(drive.Disk!.SectorCount, AtaIdentify.MaxLba28Sectors);
         if (valid && lba + count <= end)
             return true;
         Fail(drive, ErrorIdNotFound);
@@ -361,7 +365,7 @@ public sealed class IdeController : IPortDevice
 
     private void ReadNextSector(Drive drive)
     {
-        if (!drive.Disk.ReadSector(drive.NextLba, drive.Buffer))
+        if (!drive.Disk!.ReadSector(drive.NextLba, drive.Buffer))
         {
             Fail(drive, ErrorUncorrectable);
             return;
@@ -382,7 +386,8 @@ public sealed class IdeController : IPortDevice
     {
         drive.EndTransfer();
         drive.Error = error;
-        drive.Status = Idle | StatusError;
+        // An abort clears DSC, as QEMU's does (tests/golden/ide); the other errors keep it.
+        drive.Status = error == ErrorAbort ? (byte)(StatusReady | StatusError) : (byte)(Idle | StatusError);
         Interrupt(drive);
     }
 
@@ -392,19 +397,26 @@ public sealed class IdeController : IPortDevice
         UpdateIrq();
     }
 
-    /// <summary>The task file after a reset or a diagnostic: an ATA device's signature, device 0 selected.</summary>
+    /// <summary>
+    /// Every slot after a reset or a diagnostic: ready, diagnostic passed, an ATA device's signature
+    /// (LBA mid/high 0xFF where no drive is), device 0 selected.
+    /// </summary>
     private void LoadSignature()
     {
-        _sectorCount = 1;
-        _lbaLow = 1;
-        _lbaMid = 0;
-        _lbaHigh = 0;
+        foreach (Drive drive in _drives)
+        {
+            drive.Status = Idle;
+            drive.Error = DiagnosticPassed;
+            drive.SectorCount = 1;
+            drive.LbaLow = 1;
+            drive.LbaMid = drive.LbaHigh = drive.Disk is null ? (byte)0xFF : (byte)0;
+        }
         _deviceHead = 0;
     }
 
     private void UpdateIrq()
     {
-        bool level = Selected is { InterruptRequested: true } && (_control & ControlInterruptDisable) == 0 && !InReset;
+        bool level = Selected.InterruptRequested && (_control & ControlInterruptDisable) == 0 && !InReset;
         if (level == _irqLevel)
             return;
         _irqLevel = level;
@@ -421,15 +433,22 @@ public sealed class IdeController : IPortDevice
         Out,
     }
 
-    /// <summary>One drive's own state: its status and error registers, its interrupt request and its PIO transfer.</summary>
-    private sealed class Drive(IdeDisk disk, string serial)
+    /// <summary>
+    /// One device slot's own state, whether a drive is there or not: its status and error registers, its
+    /// copy of the task file, its interrupt request and its PIO transfer.
+    /// </summary>
+    private sealed class Drive(IdeDisk? disk, string serial)
     {
-        public readonly IdeDisk Disk = disk;
+        public readonly IdeDisk? Disk = disk;
         public readonly string Serial = serial;
         public readonly byte[] Buffer = new byte[IdeDisk.SectorSize];
 
         public byte Status = Idle;
         public byte Error = DiagnosticPassed;
+        public byte SectorCount;
+        public byte LbaLow;
+        public byte LbaMid;
+        public byte LbaHigh;
         public bool InterruptRequested;
         public Transfer Transfer;
         public int Position;     // next byte of Buffer to move

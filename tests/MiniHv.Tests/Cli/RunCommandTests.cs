@@ -177,4 +177,17 @@ public class RunCommandTests
         Assert.That(r.Output, Does.Match(@"pages_shared +│ +[1-9]"), "the four kernels share frames");
         Assert.That(r.Output, Does.Contain("│ jos-4 │ debug_exit │"));
     }
+
+    [Test]
+    public void Help_ShowsEachOptionsDefaultOnce()
+    {
+        var r = CliRun.InProcess(["run", "--help"]);
+        Assert.That(r.Status, Is.EqualTo(0), r.ToString);
+        string[] lines = r.Output.Split('\n');
+        foreach (string line in lines)
+            Assert.That(System.Text.RegularExpressions.Regex.Matches(line, @"\[default: ").Count, Is.LessThanOrEqualTo(1), line);
+        Assert.That(r.Output, Does.Contain("in parallel mode [default: the number of cores]\n"), "not this machine's count");
+        Assert.That(r.Output, Does.Contain("(virtual time when deterministic) [default: 500000]"));
+        Assert.That(r.Output, Does.Contain("N/s; all are counted [default: none]"));
+    }
 }

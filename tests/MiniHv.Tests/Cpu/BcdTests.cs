@@ -27,6 +27,23 @@ public class BcdTests
         Assert.That(Exec.Names(m.Cpu.Eflags & DaaDefined), Is.EqualTo(Exec.Names(flags)));
     }
 
+    [Test]
+    public void DaaAndDas_ClearTheUndefinedOverflowFlag_AsQemuDoes()
+    {
+        using var m = Exec.Code(a =>
+        {
+            a.mov(eax, 0x7F);
+            a.add(al, 1);     // 0x80: OF set
+            a.daa();
+            a.SaveFlags(ebx);
+            a.mov(eax, 0x80);
+            a.sub(al, 1);     // 0x7F: OF set
+            a.das();
+        });
+        Assert.That(m.Cpu.Ebx & OF, Is.Zero, "DAA");
+        Assert.That(m.Cpu.Eflags & OF, Is.Zero, "DAS");
+    }
+
     [TestCase(0x35u, 0x47u, 0x88u, CF | AF | SF | PF)]
     [TestCase(0x47u, 0x35u, 0x12u, PF)]
     [TestCase(0x50u, 0x01u, 0x49u, AF)]

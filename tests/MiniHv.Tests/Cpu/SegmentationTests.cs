@@ -533,4 +533,130 @@ public class SegmentationTests
             Assert.That(m.Cpu.Cr2, Is.EqualTo(0x800008u));
         }
     }
+
+    // Every system descriptor type: LAR reports the TSSs, the LDT, call and task gates; LSL only those with a
+    // limit (TSSs and the LDT). Interrupt and trap gates and the reserved types clear ZF for both.
+    [TestCase(0x0, false, false)]
+    [TestCase(0x1, true, true)]
+    [TestCase(0x2, true, true)]
+    [TestCase(0x3, true, true)]
+    [TestCase(0x4, true, false)]
+    [TestCase(0x5, true, false)]
+    [TestCase(0x6, false, false)]
+    [TestCase(0x7, false, false)]
+    [TestCase(0x8, false, false)]
+    [TestCase(0x9, true, true)]
+    [TestCase(0xA, false, false)]
+    [TestCase(0xB, true, true)]
+    [TestCase(0xC, true, false)]
+    [TestCase(0xD, false, false)]
+    [TestCase(0xE, false, false)]
+    [TestCase(0xF, false, false)]
+    public void LarAndLsl_OfEachSystemDescriptorType_AsTheManualLists(int type, bool larValid, bool lslValid)
+    {
+        var (m, t, stop) = RunKernel(t => t.SetGdt(6, Desc.Segment(0x300000, 0x67, (byte)(0x80 | type), 0)), a =>
+        {
+            a.mov(ecx, Test);
+            a.mov(eax, 0x1111);
+            a.mov(ebx, 0x2222);
+            a.lar(eax, ecx);
+            a.SaveFlags(edx);
+            a.lsl(ebx, ecx);
+            a.SaveFlags(esi);
+        });
+        using (m)
+        {
+            Assert.That(stop, Is.EqualTo(StopReason.Halted));
+            Assert.That(t.HaltedInVector(), Is.EqualTo(-1), "neither faults");
+            Assert.That((m.Cpu.Edx & MiniHv.Cpu.Cpu.ZF) != 0, Is.EqualTo(larValid), "LAR's ZF");
+            Assert.That(m.Cpu.Eax, Is.EqualTo(larValid ? (uint)(0x80 | type) << 8 : 0x1111u), "LAR's access rights");
+            Assert.That((m.Cpu.Esi & MiniHv.Cpu.Cpu.ZF) != 0, Is.EqualTo(lslValid), "LSL's ZF");
+            Assert.That(m.Cpu.Ebx, Is.EqualTo(lslValid ? 0x67u : 0x2222u), "LSL's limit");
+        }
+    }
+
+    // access byte, RPL of the selector, VERR's ZF, VERW's ZF (at CPL 0)
+    [TestCase(0x92, 0, true, true, TestName = "Verr_Verw_WritableData")]
+    [TestCase(0x90, 0, true, false, TestName = "Verr_Verw_ReadOnlyData")]
+    [TestCase(0x98, 0, false, false, TestName = "Verr_Verw_ExecuteOnlyCode")]
+    [TestCase(0x9A, 0, true, false, TestName = "Verr_Verw_ReadableCode")]
+    [TestCase(0x92, 3, false, false, TestName = "Verr_Verw_Dpl0DataThroughRpl3")]
+    [TestCase(0x9E, 3, true, false, TestName = "Verr_Verw_ConformingReadableCodeThroughRpl3")]
+    [TestCase(0xF2, 3, true, true, TestName = "Verr_Verw_Dpl3DataThroughRpl3")]
+    [TestCase(0x89, 0, false, false, TestName = "Verr_Verw_Tss")]
+    [TestCase(0x12, 0, true, true, TestName = "Verr_Verw_NotPresentDataStillVerifies")]
+    public void VerrAndVerw_SetZfOnlyForASegmentTheCplMayReadOrWrite(int access, int rpl, bool readable, bool writable)
+    {
+        var (m, t, stop) = RunKernel(t => t.SetGdt(6, Desc.Segment(0x300000, 0xFFFF, (byte)access, 0)), a =>
+        {
+            a.mov(ecx, Test | rpl);
+            a.verr(cx);
+            a.SaveFlags(edx);
+            a.mov(__word_ptr[0x9000], cx);
+            a.verw(__word_ptr[0x9000]);
+            a.SaveFlags(esi);
+        });
+        using (m)
+        {
+            Assert.That(stop, Is.EqualTo(StopReason.Halted));
+            Assert.That(t.HaltedInVector(), Is.EqualTo(-1), "neither faults");
+            Assert.That((m.Cpu.Edx & MiniHv.Cpu.Cpu.ZF) != 0, Is.EqualTo(readable), "VERR's ZF");
+            Assert.That((m.Cpu.Esi & MiniHv.Cpu.Cpu.ZF) != 0, Is.EqualTo(writable), "VERW's ZF");
+        }
+    }
+
+    [TestCase(0, TestName = "Verr_NullSelector_ClearsZf")]
+    [TestCase(0x7FF8, TestName = "Verr_SelectorBeyondTheGdt_ClearsZf")]
+    public void Verr_OfANullOrOutOfTableSelector_ClearsZf(int selector)
+    {
+        var (m, t, stop) = RunKernel(_ => { }, a =>
+        {
+            a.mov(ecx, selector);
+            a.verr(cx);
+            a.SaveFlags(edx);
+        });
+        using (m)
+        {
+            Assert.That(t.HaltedInVector(), Is.EqualTo(-1));
+            Assert.That(m.Cpu.Edx & MiniHv.Cpu.Cpu.ZF, Is.Zero);
+        }
+    }
+
+    [Test]
+    public void Icebp_FromRing3_DeliversTheDebugTrapPastTheInstruction_WithoutTheGatesDplCheck()
+    {
+        // Every IDT gate has DPL 0: INT 1 from ring 3 would be #GP; ICEBP (0xF1) is not checked.
+        var (m, t, stop) = RunUser(_ => { }, a =>
+        {
+            a.nop();
+            a.db(0xF1);
+            a.nop();
+        });
+        using (m)
+        {
+            t.AssertHaltedIn(Vectors.DB, stop);
+            Assert.That(t.Stack(0), Is.EqualTo(0x400002u), "the return address is after ICEBP");
+            Assert.That(t.Stack(1), Is.EqualTo((uint)SystemTables.UserCode));
+        }
+    }
+
+    [TestCase(false, TestName = "ExecuteOnlyCs_FlatRead_RaisesGp")]
+    [TestCase(true, TestName = "ExecuteOnlyCs_NotFlatRead_RaisesGp")]
+    public void ReadThroughAnExecuteOnlyCodeSegment_RaisesGp(bool withBase)
+    {
+        // CS is execute-only code (type 8); a CS-override read must fault, while the code itself runs.
+        ulong executeOnly = Desc.Segment(0, withBase ? 0xFFFFEu : 0xFFFFFu, 0x98) | (1ul << 40);
+        var (m, t, stop) = RunKernel(t => t.Machine.Cpu.SetSegmentCache(SegReg.CS, SegmentCache.FromDescriptor(Test, executeOnly)), a =>
+        {
+            a.mov(ebx, 0x5555);
+            a.mov(eax, __dword_ptr.cs[0x9000]);
+            a.mov(ebx, 0x6666);
+        });
+        using (m)
+        {
+            t.AssertHaltedIn(Vectors.GP, stop);
+            Assert.That(t.Stack(0), Is.Zero, "error code");
+            Assert.That(m.Cpu.Ebx, Is.EqualTo(0x5555u), "the code before the read ran, the read did not complete");
+        }
+    }
 }

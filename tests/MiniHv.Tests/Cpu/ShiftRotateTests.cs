@@ -347,6 +347,40 @@ public class ShiftRotateTests
         AssertFlags(m.Cpu.Eflags, flags, count == 1 ? DefinedAtCount1 : DefinedAboveCount1);
     }
 
+    // OF is undefined above a count of 1; QEMU takes it from the destination alone shifted by count - 1
+    // (the 16-bit form: the source:destination pair as 32 bits), XORed with the result's sign.
+    [TestCase(4, 0x00000000u, 0xFFFFFFFFu, 0xF0000000u, true)]
+    [TestCase(4, 0x80000000u, 0x00000000u, 0x08000000u, false)]
+    [TestCase(1, 0x00000000u, 0xFFFFFFFFu, 0x80000000u, true)]
+    [TestCase(1, 0x80000001u, 0x00000001u, 0xC0000000u, false)]
+    public void Shrd32_OverflowFlag_AsQemuSetsIt(byte count, uint dest, uint src, uint result, bool of)
+    {
+        using var m = Exec.Code(a =>
+        {
+            a.mov(eax, dest);
+            a.mov(ebx, src);
+            a.shrd(eax, ebx, count);
+        });
+        Assert.That(m.Cpu.Eax, Is.EqualTo(result));
+        Assert.That((m.Cpu.Eflags & OF) != 0, Is.EqualTo(of));
+    }
+
+    [TestCase(20, 0x0004, 0x0000, 0x4000, false)]
+    [TestCase(20, 0x0000, 0x8000, 0x0800, false)]
+    [TestCase(17, 0x0003, 0x0001, 0x8000, true)]
+    public void Shrd16_OverCountsAbove16_ShiftsTheDestinationBackIn_AndSetsOfAsQemu(byte count, int dest, int src, int result, bool of)
+    {
+        using var m = Exec.Code(a =>
+        {
+            a.mov(eax, 0xABCD0000 | (uint)dest);
+            a.mov(ebx, (uint)src);
+            a.mov(ecx, count);
+            a.shrd(ax, bx, cl);
+        });
+        Assert.That(m.Cpu.Eax, Is.EqualTo(0xABCD0000u | (uint)result));
+        Assert.That((m.Cpu.Eflags & OF) != 0, Is.EqualTo(of));
+    }
+
     [Test]
     public void ShldShrd_WithCountZeroOr32_ChangeNothing()
     {

@@ -66,9 +66,9 @@ internal static class RunCommand
         };
         var threads = new Option<int>("--threads")
         {
+            // No DefaultValueFactory: the help would print this machine's core count beside the text below.
             Description = "host threads for the guests in parallel mode [default: the number of cores]",
             HelpName = "N",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
             Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 1024) r.AddError("--threads must be from 1 to 1024"); } },
         };
         var quantum = new Option<long?>("--quantum")
@@ -103,7 +103,7 @@ internal static class RunCommand
         sharing.AcceptOnlyFromAmong("off", "guest", "all", "salted");
         var scanRate = new Option<long>("--scan-rate")
         {
-            Description = $"frames the sharing scanner hashes per second (virtual time when deterministic) [default: {RunPlan.DefaultScanRate}]",
+            Description = "frames the sharing scanner hashes per second (virtual time when deterministic)",
             HelpName = "N",
             DefaultValueFactory = _ => RunPlan.DefaultScanRate,
             Validators = { r => { if (r.GetValueOrDefault<long>() is < 1) r.AddError("--scan-rate must be a positive number of frames per second"); } },
@@ -125,7 +125,7 @@ internal static class RunCommand
         };
         var logHidden = new Option<string>("--log-hidden")
         {
-            Description = "which hidden faults (zero-frame and copy-on-write breaks, page-table writes, A/D updates) are logged: none, all, every:N, N/s [default: none]; all are counted",
+            Description = "which hidden faults (zero-frame and copy-on-write breaks, page-table writes, A/D updates) are logged: none, all, every:N, N/s; all are counted",
             HelpName = "RULE",
             DefaultValueFactory = _ => "none",
             Validators = { r => { if (!FaultSampling.TryParse(r.GetValueOrDefault<string>(), out _)) r.AddError($"--log-hidden '{r.GetValueOrDefault<string>()}': none, all, every:N or N/s"); } },

@@ -10,6 +10,7 @@ public class IdeControllerTests
     private const byte Ready = 0x50;        // DRDY | DSC
     private const byte DataReady = 0x58;    // DRDY | DSC | DRQ
     private const byte ReadyError = 0x51;   // DRDY | DSC | ERR
+    private const byte Aborted = 0x41;      // DRDY | ERR, as QEMU's aborts
 
     private IoBus _bus = null!;
     private RecordingIrqLines _irqs = null!;
@@ -265,7 +266,7 @@ public class IdeControllerTests
     {
         _bus.Out(0x1F7, 1, (uint)command);
         Assert.That(_irqs.IsHigh(14), Is.True);
-        Assert.That(Status(), Is.EqualTo(ReadyError));
+        Assert.That(Status(), Is.EqualTo(Aborted));
         Assert.That(_bus.In(0x1F1, 1), Is.EqualTo(0x04), "ABRT");
     }
 
@@ -292,7 +293,7 @@ public class IdeControllerTests
         Assert.That(Status(), Is.EqualTo(Ready));
         _bus.Out(0x1F1, 1, 0x42); // an unsupported feature
         _bus.Out(0x1F7, 1, 0xEF);
-        Assert.That(Status(), Is.EqualTo(ReadyError));
+        Assert.That(Status(), Is.EqualTo(Aborted));
 
         _bus.Out(0x1F7, 1, 0xE5);
         Assert.That(_bus.In(0x1F2, 1), Is.EqualTo(0xFF), "CHECK POWER MODE: active");
@@ -369,8 +370,11 @@ public class IdeControllerTests
         Assert.That(_irqs.IsHigh(14), Is.False);
     }
 
+    private (uint Error, uint Count, uint LbaLow, uint LbaMid, uint LbaHigh, uint Device) TaskFile()
+        => (_bus.In(0x1F1, 1), _bus.In(0x1F2, 1), _bus.In(0x1F3, 1), _bus.In(0x1F4, 1), _bus.In(0x1F5, 1), _bus.In(0x1F6, 1));
+
     [Test]
-    public void MissingSlave_ReadsZeroEverywhere_SoXv6sProbeFindsNoDisk1()
+    public void MissingSlave_ShowsNoStatusOrError_SoXv6sProbeFindsNoDisk1_AndItsSignatureIsFF()
     {
         // xv6's ideinit: select disk 1, then look for a non-zero status for a while.
         _bus.Out(0x1F6, 1, 0xE0 | 1 << 4);
@@ -379,22 +383,46 @@ public class IdeControllerTests
             haveDisk1 = _bus.In(0x1F7, 1) != 0;
         Assert.That(haveDisk1, Is.False);
         Assert.That(AltStatus(), Is.Zero);
-        for (ushort port = 0x1F1; port <= 0x1F7; port++)
-            Assert.That(_bus.In(port, 1), Is.Zero, $"port {port:X}");
+        Assert.That(TaskFile(), Is.EqualTo((0u, 1u, 1u, 0xFFu, 0xFFu, 0xF0u)), "QEMU: error 0, the absent device's own signature");
 
         _bus.Out(0x1F7, 1, 0x20);
-        Assert.That(_irqs.IsHigh(14), Is.False, "commands to a missing drive are ignored");
+        Assert.That(_irqs.IsHigh(14), Is.False, "commands to a missing device 1 are ignored");
 
         _bus.Out(0x1F6, 1, 0xE0);
         Assert.That(Status(), Is.EqualTo(Ready), "the master is still there");
+        Assert.That(TaskFile(), Is.EqualTo((1u, 1u, 1u, 0u, 0u, 0xE0u)));
     }
 
     [Test]
-    public void NoDrivesAtAll_StatusIsZero_SoBusyWaitsEnd()
+    public void MissingMaster_BesideASlave_IsReady_SoXv6sFirstWaitEnds_AndAbortsIdentify()
+    {
+        Create(null, IdeDisk.FromBytes(new byte[4 * 512]));
+        Assert.That(Status(), Is.EqualTo(Ready), "device 0 selected at power-on, as xv6's idewait finds it");
+        Assert.That(TaskFile(), Is.EqualTo((1u, 1u, 1u, 0xFFu, 0xFFu, 0xA0u)));
+
+        _bus.Out(0x1F6, 1, 0xA0);
+        _bus.Out(0x1F7, 1, 0xEC);
+        Assert.That(AltStatus(), Is.EqualTo(Aborted), "IDENTIFY aborted");
+        Assert.That(_bus.In(0x1F1, 1), Is.EqualTo(0x04), "ABRT");
+        Assert.That(_irqs.IsHigh(14), Is.True, "an aborted command still interrupts");
+        Assert.That(_bus.In(0x1F0, 2), Is.Zero, "no data");
+
+        _bus.Out(0x1F6, 1, 0xB0);
+        Assert.That(Status(), Is.EqualTo(Ready), "device 1 answers for itself");
+        Assert.That(AtaString(Identify(device: 1), 10, 10), Is.EqualTo(IdeController.SerialNumber(1)));
+    }
+
+    [Test]
+    public void NoDrivesAtAll_EveryRegisterReadsZero_AndCommandsAreIgnored()
     {
         Create(null);
+        Assert.That(Status(), Is.Zero, "so busy waits end");
+        Assert.That(AltStatus(), Is.Zero);
+        Assert.That(TaskFile(), Is.EqualTo((0u, 0u, 0u, 0u, 0u, 0u)));
+        _bus.Out(0x1F6, 1, 0xA0);
+        _bus.Out(0x1F7, 1, 0xEC);
         Assert.That(Status(), Is.Zero);
-        Assert.That(Status() & 0x80, Is.Zero);
+        Assert.That(_irqs.IsHigh(14), Is.False);
     }
 
     [Test]
@@ -456,7 +484,7 @@ public class IdeControllerTests
 
         Command(0x30, 0, 1);
         WriteSectorDwords(new byte[512]);
-        Assert.That(Status(), Is.EqualTo(ReadyError));
+        Assert.That(Status(), Is.EqualTo(Aborted));
         Assert.That(_bus.In(0x1F1, 1), Is.EqualTo(0x04), "ABRT");
     }
 
