@@ -107,7 +107,7 @@ public class SweepShardingTests
     }
 
     [Test]
-    public void ShardsOfDifferentSweeps_RefuseToMerge_NamingBoth()
+    public void ShardsOfDifferentSweeps_RefuseToMerge_NamingBoth_AndShareNoOut()
     {
         string other = WriteConfig("seed2.yaml", "seed: 2\n" + TinySweep);
         string point = "g1-e1-load-64k-pic-aslr0-off-t25";
@@ -116,8 +116,11 @@ public class SweepShardingTests
         Assert.That(Minihv("experiment", "sharedobj", "--config", other, "--out", b, "--points", point).Status, Is.Zero);
 
         CliResult r = Minihv("experiment", "merge", Path.Combine(Root, "mismatch-merged"), a, b);
+        CliResult into = Minihv("experiment", "sharedobj", "--config", other, "--out", a, "--points", point);
         Assert.Multiple(() =>
         {
+            Assert.That(into.Status, Is.EqualTo(2), "one --out never mixes two sweeps");
+            Assert.That(into.Error, Does.Contain("it holds the results of sweep").And.Not.Contain("minihv: [1/1]"), into.ToString());
             Assert.That(r.Status, Is.EqualTo(2), r.ToString());
             CliRun.AssertCleanError(r);
             Assert.That(r.Error, Does.Contain("shards of different sweeps do not merge").And.Contain(a).And.Contain(b).And.Contain(other));

@@ -265,6 +265,11 @@ internal static class ExperimentCommand
             {
                 return streams.Fail(ExitStatus.Usage, $"--out '{dir}': {e.Message}");
             }
+            catch (AggregateException e) when (e.InnerExceptions.All(x => x is IOException or UnauthorizedAccessException))
+            {
+                // A point's file could not be written (a full disk): the points recorded before it stay.
+                return streams.Fail(ExitStatus.Usage, $"--out '{dir}': {e.InnerExceptions[0].Message}");
+            }
 
             Dictionary<string, PointRecord> records = store.Load();
             if (selection.IsWhole)
