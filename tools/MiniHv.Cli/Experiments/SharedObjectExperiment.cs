@@ -57,15 +57,15 @@ internal static class SharedObjectExperiment
         return results.Select(r => r!).ToList();
     }
 
-    /// <summary>Writes results.csv, results.json, the charts and summary.md into <paramref name="dir"/>.</summary>
+    /// <summary>Writes results.csv, results.json, the charts and summary.md (which lists the failed points) into <paramref name="dir"/>.</summary>
     public static void WriteOutputs(string dir, IReadOnlyList<PointResult> rows, SharedObjectConfig config, string command,
-        IReadOnlyList<Sweeps.PointFailure>? failures = null)
+        IReadOnlyList<Sweeps.PointFailure> failures)
     {
         Directory.CreateDirectory(dir);
         ResultWriter.WriteCsv(Path.Combine(dir, "results.csv"), rows);
         ResultWriter.WriteJson(Path.Combine(dir, "results.json"), rows);
         List<string> charts = Charts.Write(dir, rows);
-        ResultWriter.WriteSummary(Path.Combine(dir, "summary.md"), rows, config, command, charts, failures ?? []);
+        ResultWriter.WriteSummary(Path.Combine(dir, "summary.md"), rows, config, command, charts, failures);
     }
 
     private static Func<string, byte[]> CachedKernels()
