@@ -77,7 +77,8 @@ internal static class ResultWriter
     }
 
     /// <summary>The main findings, in numbers, computed from the rows.</summary>
-    public static void WriteSummary(string path, IReadOnlyList<PointResult> rows, SharedObjectConfig config, string command, IReadOnlyList<string> charts)
+    public static void WriteSummary(string path, IReadOnlyList<PointResult> rows, SharedObjectConfig config, string command, IReadOnlyList<string> charts,
+        IReadOnlyList<Sweeps.PointFailure> failures)
     {
         var sb = new StringBuilder();
         sb.Append("# Shared-object sharing: results\n\n");
@@ -85,6 +86,15 @@ internal static class ResultWriter
         sb.Append(CultureInfo.InvariantCulture, $"guests of {config.MemoryBytes >> 20} MiB, scan rate {config.ScanRate:N0} frames/s of virtual time, ");
         sb.Append(CultureInfo.InvariantCulture, $"{rows.Count(r => r.Settled)} of {rows.Count} settled. Frames are 4 KiB; \"lib\" is the library's memory ");
         sb.Append("(frames mapped at its addresses in any environment, and the page cache), identified from the guests' page tables and by content.\n\n");
+
+        if (failures.Count > 0)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"## Failed points\n\n{failures.Count} of {rows.Count + failures.Count} points failed: they have no rows and the findings leave them out. ");
+            sb.Append("Run them again with `--retry-failed` and the same `--out`; each point's file under `points/` holds its whole error.\n\n| point | error |\n| --- | --- |\n");
+            foreach (Sweeps.PointFailure f in failures)
+                sb.Append(CultureInfo.InvariantCulture, $"| {f.Id} | {f.Error.Split('\n')[0].Replace("|", "\\|", StringComparison.Ordinal)} |\n");
+            sb.Append('\n');
+        }
 
         Findings(sb, rows, config.SaltGroups);
 

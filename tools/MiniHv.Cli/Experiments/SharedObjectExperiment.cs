@@ -21,7 +21,7 @@ internal static class SharedObjectExperiment
         return bytes;
     }
 
-    /// <summary>Runs every point; <paramref name="progress"/> hears of each as it ends. The rows come in the config's order.</summary>
+    /// <summary>Runs every point in memory (the command runs them through <see cref="Sweeps.SweepRunner"/>); <paramref name="progress"/> hears of each as it ends. The rows come in the config's order.</summary>
     public static List<PointResult> Run(SharedObjectConfig config, int jobs, TextWriter? progress, CancellationToken cancel = default,
         Func<string, byte[]>? kernel = null)
     {
@@ -57,14 +57,15 @@ internal static class SharedObjectExperiment
         return results.Select(r => r!).ToList();
     }
 
-    /// <summary>Writes results.csv, results.json, the charts and summary.md into <paramref name="dir"/>.</summary>
-    public static void WriteOutputs(string dir, IReadOnlyList<PointResult> rows, SharedObjectConfig config, string command)
+    /// <summary>Writes results.csv, results.json, the charts and summary.md (which lists the failed points) into <paramref name="dir"/>.</summary>
+    public static void WriteOutputs(string dir, IReadOnlyList<PointResult> rows, SharedObjectConfig config, string command,
+        IReadOnlyList<Sweeps.PointFailure> failures)
     {
         Directory.CreateDirectory(dir);
         ResultWriter.WriteCsv(Path.Combine(dir, "results.csv"), rows);
         ResultWriter.WriteJson(Path.Combine(dir, "results.json"), rows);
         List<string> charts = Charts.Write(dir, rows);
-        ResultWriter.WriteSummary(Path.Combine(dir, "summary.md"), rows, config, command, charts);
+        ResultWriter.WriteSummary(Path.Combine(dir, "summary.md"), rows, config, command, charts, failures);
     }
 
     private static Func<string, byte[]> CachedKernels()
