@@ -94,9 +94,13 @@ public sealed unsafe partial class Cpu
     private readonly int[] _fillLog = new int[TlbSets * FillLogLength];
     private readonly int[] _fillCount = new int[TlbSets];
 
+    /// <summary>TLB entries filled since the CPU was made: each one a miss that asked the MMU.</summary>
+    public long TlbFills { get; private set; }
+
     /// <summary>An entry of the set in use was just filled: remember it for the next flush of the set.</summary>
     private void NoteFill(TlbEntry* e)
     {
+        TlbFills++;
         if (e == ScratchEntry)
             return; // used for one access, never looked up
         int n = _fillCount[_tlbSet]++;
