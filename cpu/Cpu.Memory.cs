@@ -22,23 +22,38 @@ public sealed unsafe partial class Cpu
     internal const int TlbEntries = 512;
     internal const int TlbMask = TlbEntries - 1;
 
+    /// <summary>
+    /// How many tagged TLBs the CPU keeps. An MMU that keeps address spaces coherent on its own (the shadow MMU)
+    /// gives each recently used space a set of its own, so a CR3 switch back to it finds its translations warm
+    /// instead of refilling an emptied TLB.
+    /// </summary>
+    public const int TlbSets = 8;
+
+    private const int EntriesPerSet = 4 * TlbEntries;
+    private const int FilterWordsPerSet = (1 << 16) / 64;
+
     private TlbEntry* _tlbBlock;
+
+    // The set in use: its four tables start at _tlbSetBase.
+    private int _tlbSet;
+    private TlbEntry* _tlbSetBase;
 
     // The TLB in use, chosen by CPL: user-mode entries are filled with user checks.
     internal TlbEntry* TlbRead;
     internal TlbEntry* TlbWrite;
 
-    private TlbEntry* SupRead => _tlbBlock;
+    private TlbEntry* SupRead => _tlbSetBase;
 
-    private TlbEntry* SupWrite => _tlbBlock + TlbEntries;
+    private TlbEntry* SupWrite => _tlbSetBase + TlbEntries;
 
-    private TlbEntry* UserRead => _tlbBlock + (2 * TlbEntries);
+    private TlbEntry* UserRead => _tlbSetBase + (2 * TlbEntries);
 
-    private TlbEntry* UserWrite => _tlbBlock + (3 * TlbEntries);
+    private TlbEntry* UserWrite => _tlbSetBase + (3 * TlbEntries);
 
     private void InitTlb()
     {
-        _tlbBlock = (TlbEntry*)NativeMemory.AllocZeroed((nuint)(4 * TlbEntries * sizeof(TlbEntry)));
+        _tlbBlock = (TlbEntry*)NativeMemory.AllocZeroed((nuint)(TlbSets * EntriesPerSet * sizeof(TlbEntry)));
+        _tlbSetBase = _tlbBlock;
         FlushTlb();
         SelectTlbForCpl();
     }
@@ -53,58 +68,142 @@ public sealed unsafe partial class Cpu
         TranslationEpoch++;
     }
 
-    // One bit per (gfn mod 2^16): set when a TLB entry for such a gfn is filled, cleared with the whole TLB,
-    // so that dropping one frame's entries (a break or a merge, thousands a second) rarely scans the TLB.
-    private readonly ulong[] _tlbGfnFilter = new ulong[(1 << 16) / 64];
+    /// <summary>The tagged TLB set in use (see <see cref="TlbSets"/>).</summary>
+    public int TlbSet => _tlbSet;
 
-    private void NoteTlbGfn(uint gfn) => _tlbGfnFilter[(gfn >> 6) & 1023] |= 1ul << (int)(gfn & 63);
+    /// <summary>
+    /// Make <paramref name="set"/> the TLB in use, keeping what it holds: the MMU answers for its entries still
+    /// being right for the address space now loaded (<see cref="IMmu.TagsTlbByAddressSpace"/>).
+    /// </summary>
+    public void UseTlbSet(int set)
+    {
+        if ((uint)set >= TlbSets)
+            throw new ArgumentOutOfRangeException(nameof(set));
+        _tlbSet = set;
+        _tlbSetBase = _tlbBlock + (set * EntriesPerSet);
+        SelectTlbForCpl();
+    }
 
-    /// <summary>Drop every cached translation (CR3 load, paging mode change, a frame's backing changed).</summary>
+    // Per set, one bit per (gfn mod 2^16): set when a TLB entry for such a gfn is filled, cleared with the set,
+    // so that dropping one frame's entries (a break or a merge, thousands a second) rarely scans a set.
+    private readonly ulong[] _tlbGfnFilter = new ulong[TlbSets * FilterWordsPerSet];
+
+    // Per set, the entries filled since the set was last emptied, so that emptying it (at every switch to a space
+    // that had no set) touches those entries and their filter bits only. Past FillLogLength fills the whole set is cleared.
+    private const int FillLogLength = 256;
+    private readonly int[] _fillLog = new int[TlbSets * FillLogLength];
+    private readonly int[] _fillCount = new int[TlbSets];
+
+    /// <summary>TLB entries filled since the CPU was made: each one a miss that asked the MMU.</summary>
+    public long TlbFills { get; private set; }
+
+    /// <summary>An entry of the set in use was just filled: remember it for the next flush of the set.</summary>
+    private void NoteFill(TlbEntry* e)
+    {
+        TlbFills++;
+        if (e == ScratchEntry)
+            return; // used for one access, never looked up
+        int n = _fillCount[_tlbSet]++;
+        if (n < FillLogLength)
+            _fillLog[(_tlbSet * FillLogLength) + n] = (int)(e - _tlbSetBase);
+        uint gfn = e->Gfn;
+        _tlbGfnFilter[(_tlbSet * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] |= 1ul << (int)(gfn & 63);
+    }
+
+    private bool MayHoldGfn(int set, uint gfn) => (_tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] & (1ul << (int)(gfn & 63))) != 0;
+
+    /// <summary>Drop every cached translation of every set (paging mode change, a reset, an MMU without tags loading CR3).</summary>
     public void FlushTlb()
     {
         TranslationEpoch++;
-        for (int i = 0; i < 4 * TlbEntries; i++)
+        for (int i = 0; i < TlbSets * EntriesPerSet; i++)
             _tlbBlock[i].Tag = TlbEntry.Invalid;
         Array.Clear(_tlbGfnFilter);
+        Array.Clear(_fillCount);
     }
 
-    /// <summary>Drop the cached translations of one linear page (INVLPG).</summary>
-    public void FlushTlbPage(uint linear)
+    /// <summary>Drop every cached translation of one tagged set (its address space changed, or the set gets another).</summary>
+    public void FlushTlbSet(int set)
     {
+        if ((uint)set >= TlbSets)
+            throw new ArgumentOutOfRangeException(nameof(set));
+        TranslationEpoch++;
+        TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
+        int filled = _fillCount[set];
+        _fillCount[set] = 0;
+        if (filled > FillLogLength)
+        {
+            for (int i = 0; i < EntriesPerSet; i++)
+                entries[i].Tag = TlbEntry.Invalid;
+            Array.Clear(_tlbGfnFilter, set * FilterWordsPerSet, FilterWordsPerSet);
+            return;
+        }
+
+        // Every entry valid now was filled since the last flush, so it is in the log (an entry filled twice is twice).
+        for (int i = 0; i < filled; i++)
+        {
+            TlbEntry* e = entries + _fillLog[(set * FillLogLength) + i];
+            e->Tag = TlbEntry.Invalid;
+            uint gfn = e->Gfn;
+            _tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] = 0;
+        }
+    }
+
+    /// <summary>Drop the cached translations of one linear page in the set in use (INVLPG).</summary>
+    public void FlushTlbPage(uint linear) => FlushTlbPage(_tlbSet, linear);
+
+    /// <summary>Drop the cached translations of one linear page in tagged set <paramref name="set"/>.</summary>
+    public void FlushTlbPage(int set, uint linear)
+    {
+        if ((uint)set >= TlbSets)
+            throw new ArgumentOutOfRangeException(nameof(set));
         TranslationEpoch++;
         uint tag = linear & 0xFFFFF000;
         int index = (int)((linear >> 12) & TlbMask);
+        TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
         for (int t = 0; t < 4; t++)
         {
-            TlbEntry* e = _tlbBlock + (t * TlbEntries) + index;
+            TlbEntry* e = entries + (t * TlbEntries) + index;
             if ((e->Tag & ~TlbEntry.Unbacked) == tag)
                 e->Tag = TlbEntry.Invalid;
         }
     }
 
-    /// <summary>Drop every cached translation to guest frame <paramref name="gfn"/> (its backing changed).</summary>
+    /// <summary>Drop every cached translation to guest frame <paramref name="gfn"/>, in every set (its backing changed).</summary>
     public void FlushTlbFrame(uint gfn)
     {
-        // No entry for it was filled since the TLB was last emptied. (A change of backing leaves linear-to-
-        // guest-physical translations and decoded blocks as they were, so block chains need no new epoch.)
-        if ((_tlbGfnFilter[(gfn >> 6) & 1023] & (1ul << (int)(gfn & 63))) == 0)
-            return;
-        TranslationEpoch++;
-        for (int i = 0; i < 4 * TlbEntries; i++)
+        for (int set = 0; set < TlbSets; set++)
         {
-            if (_tlbBlock[i].Gfn == gfn)
-                _tlbBlock[i].Tag = TlbEntry.Invalid;
+            // No entry for it was filled since the set was last emptied. (A change of backing leaves linear-to-
+            // guest-physical translations and decoded blocks as they were, so block chains need no new epoch.)
+            if (!MayHoldGfn(set, gfn))
+                continue;
+            TranslationEpoch++;
+            TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
+            for (int i = 0; i < EntriesPerSet; i++)
+            {
+                if (entries[i].Gfn == gfn)
+                    entries[i].Tag = TlbEntry.Invalid;
+            }
         }
     }
 
+    /// <summary>A frame now holds decoded code: no set may keep a write entry for it, so every store there drops the blocks.</summary>
     private void FlushWriteEntriesOfFrame(uint gfn)
     {
-        for (int i = 0; i < TlbEntries; i++)
+        for (int set = 0; set < TlbSets; set++)
         {
-            if (SupWrite[i].Gfn == gfn)
-                SupWrite[i].Tag = TlbEntry.Invalid;
-            if (UserWrite[i].Gfn == gfn)
-                UserWrite[i].Tag = TlbEntry.Invalid;
+            if (!MayHoldGfn(set, gfn))
+                continue;
+            TlbEntry* supWrite = _tlbBlock + (set * EntriesPerSet) + TlbEntries;
+            TlbEntry* userWrite = supWrite + (2 * TlbEntries);
+            for (int i = 0; i < TlbEntries; i++)
+            {
+                if (supWrite[i].Gfn == gfn)
+                    supWrite[i].Tag = TlbEntry.Invalid;
+                if (userWrite[i].Gfn == gfn)
+                    userWrite[i].Tag = TlbEntry.Invalid;
+            }
         }
     }
 
@@ -162,7 +261,10 @@ public sealed unsafe partial class Cpu
         if (t.Host == null)
         {
             if (t.Cacheable && !IsWatchedPage(linear))
+            {
                 KeepUnbacked(e, linear, t.PhysicalPage);
+                NoteFill(e);
+            }
             return null;
         }
 
@@ -170,8 +272,8 @@ public sealed unsafe partial class Cpu
             e = ScratchEntry;
         e->Tag = linear & 0xFFFFF000;
         e->Gfn = t.PhysicalPage >> 12;
-        NoteTlbGfn(e->Gfn);
         e->Addend = (nint)t.Host - (nint)(linear & 0xFFFFF000);
+        NoteFill(e);
         return e;
     }
 
@@ -192,7 +294,10 @@ public sealed unsafe partial class Cpu
         if (t.Host == null)
         {
             if (t.Cacheable && !t.NotifyWrite && !IsWatchedPage(linear))
+            {
                 KeepUnbacked(e, linear, t.PhysicalPage);
+                NoteFill(e);
+            }
             return null;
         }
 
@@ -204,8 +309,8 @@ public sealed unsafe partial class Cpu
 
         e->Tag = linear & 0xFFFFF000;
         e->Gfn = gfn;
-        NoteTlbGfn(gfn);
         e->Addend = (nint)t.Host - (nint)(linear & 0xFFFFF000);
+        NoteFill(e);
         return e;
     }
 

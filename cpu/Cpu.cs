@@ -143,7 +143,10 @@ public sealed unsafe partial class Cpu : IDisposable
         set
         {
             _cr3 = value;
-            FlushTlb();
+            if (Mmu.TagsTlbByAddressSpace)
+                TranslationEpoch++; // the MMU switches TLB sets: chains made under the old space are not followed
+            else
+                FlushTlb();
             Mmu.PagingChanged(PagingChange.Cr3Loaded);
         }
     }

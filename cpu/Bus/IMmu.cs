@@ -46,8 +46,18 @@ public interface IMmu
     /// <summary>A store of <paramref name="size"/> bytes at <paramref name="linear"/> (guest-physical <paramref name="physical"/>) went through a translation marked <see cref="Translation.NotifyWrite"/>.</summary>
     void WriteCompleted(uint linear, uint physical, int size);
 
-    /// <summary>CR0, CR3 or CR4 was written. The CPU has already dropped its TLB.</summary>
+    /// <summary>
+    /// CR0, CR3 or CR4 was written. The CPU has already dropped its TLB, except at a CR3 load when
+    /// <see cref="TagsTlbByAddressSpace"/> holds: then the MMU chooses the TLB set for the space now loaded.
+    /// </summary>
     void PagingChanged(PagingChange change);
+
+    /// <summary>
+    /// True when the MMU keeps every address space's translations coherent with the guest's tables by itself
+    /// (as shadow paging does), so a CR3 load need not empty the CPU's TLB: the MMU picks one of the CPU's tagged
+    /// sets for the space (<see cref="Cpu.UseTlbSet"/>), and drops entries of any set whose translations it changes.
+    /// </summary>
+    bool TagsTlbByAddressSpace => false;
 
     /// <summary>INVLPG of <paramref name="linear"/>. The CPU has already dropped that page from its TLB.</summary>
     void InvalidatePage(uint linear);

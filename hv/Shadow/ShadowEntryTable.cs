@@ -121,15 +121,6 @@ internal sealed class ShadowEntryTable
     /// <summary>The entry after <paramref name="e"/> in its guest frame's reverse map, or 0.</summary>
     public int NextMapping(int e) => _next[e];
 
-    /// <summary>Every entry that maps <paramref name="gfn"/>, collected first so the caller may remove them.</summary>
-    public List<int> Mappings(uint gfn)
-    {
-        var list = new List<int>();
-        for (int e = _rmapHead[gfn]; e != None; e = _next[e])
-            list.Add(e);
-        return list;
-    }
-
     private void Grow()
     {
         int n = _gfn.Length * 2;

@@ -34,11 +34,20 @@ namespace MiniHv.Hv.Shadow;
 /// of <see cref="CachedSpaces"/> address spaces, least recently used dropped. INVLPG drops the page's
 /// entry; turning paging off or changing CR4.PSE drops every shadow.
 /// </para>
+/// <para>
+/// Since every space stays coherent on its own, a CR3 load does not empty the CPU's TLB: the most recently used
+/// spaces each own one of the CPU's tagged TLB sets (<see cref="Cpu.Cpu.TlbSets"/>), and whatever drops a shadow
+/// entry drops it from its space's set too. A switch to a space with a set costs a dictionary look-up.
+/// </para>
 /// </remarks>
 public sealed unsafe class ShadowMmu : IMmu
 {
-    /// <summary>Address spaces whose shadows are kept across CR3 switches.</summary>
-    public const int CachedSpaces = 16;
+    /// <summary>
+    /// Address spaces whose shadows are kept across CR3 switches: enough for the environments of a busy teaching
+    /// kernel (a primes pipeline of 288), since a cache smaller than the set a scheduler cycles through misses at
+    /// every switch. An idle space costs 12 KiB plus 4 KiB per 4 MiB slot it shadows.
+    /// </summary>
+    public const int CachedSpaces = 512;
 
     /// <summary>Stores to a guest table without a walk through it after which it counts as recycled memory.</summary>
     public const int FloodWrites = 16;
@@ -50,7 +59,20 @@ public sealed unsafe class ShadowMmu : IMmu
     private readonly uint _frames;
     private readonly ShadowEntryTable _entries;
     private readonly GuestTableRegistry _tables;
-    private readonly ShadowSpace?[] _spaces = new ShadowSpace?[CachedSpaces];
+    // Space objects by id, created when first needed and reused; the live ones by directory frame.
+    private readonly ShadowSpace?[] _spaces;
+    private readonly Stack<int> _freeIds = new();
+    private readonly Dictionary<uint, ShadowSpace> _byDirectory = new();
+
+    // Slot arrays of dropped slots, all zero, for the next slot shadowed.
+    private readonly Stack<int[]> _freeSlots = new();
+
+    // Which space owns each of the CPU's tagged TLB sets.
+    private readonly ShadowSpace?[] _tlbOwners = new ShadowSpace?[Cpu.Cpu.TlbSets];
+
+    // Users of a guest table, copied before dropping their entries changes the lists.
+    private readonly List<ShadowSpace> _directoryUsers = new();
+    private readonly List<(ShadowSpace Space, int Slot)> _tableUsers = new();
     private ShadowSpace? _current;
     private readonly HashSet<uint> _directoriesSeen = new();
 
@@ -60,10 +82,15 @@ public sealed unsafe class ShadowMmu : IMmu
     private long _clock;
     private bool _pse;
 
-    public ShadowMmu(Cpu.Cpu cpu, GuestPhysicalMemory memory)
+    /// <param name="cachedSpaces">How many address spaces to keep (<see cref="CachedSpaces"/> unless a test wants few).</param>
+    public ShadowMmu(Cpu.Cpu cpu, GuestPhysicalMemory memory, int cachedSpaces = CachedSpaces)
     {
         ArgumentNullException.ThrowIfNull(cpu);
         ArgumentNullException.ThrowIfNull(memory);
+        ArgumentOutOfRangeException.ThrowIfLessThan(cachedSpaces, 1);
+        _spaces = new ShadowSpace?[cachedSpaces];
+        for (int id = cachedSpaces - 1; id >= 0; id--)
+            _freeIds.Push(id);
         _cpu = cpu;
         _memory = memory;
         _machine = memory.Machine;
@@ -87,10 +114,13 @@ public sealed unsafe class ShadowMmu : IMmu
     public int EntryCount => _entries.Count;
 
     /// <summary>Address spaces whose shadows are cached now.</summary>
-    public int SpaceCount => _spaces.Count(s => s != null);
+    public int SpaceCount => _byDirectory.Count;
 
     /// <summary>The page-directory frames of the address spaces whose shadows are cached now.</summary>
-    public IReadOnlyList<uint> CachedDirectories => _spaces.Where(s => s != null).Select(s => s!.DirectoryGfn).ToList();
+    public IReadOnlyList<uint> CachedDirectories => _byDirectory.Keys.ToList();
+
+    /// <inheritdoc/>
+    public bool TagsTlbByAddressSpace => true;
 
     /// <summary>True while some shadow was built from guest frame <paramref name="gfn"/> (so guest stores to it are tracked).</summary>
     public bool IsGuestTable(uint gfn) => _tables.IsTracked(gfn);
@@ -147,13 +177,15 @@ public sealed unsafe class ShadowMmu : IMmu
 
         int first = (int)((physical & 0xFFF) >> 2);
         int last = Math.Min((int)(((physical & 0xFFF) + (uint)size - 1) >> 2), ShadowSpace.PagesPerSlot - 1);
-        ShadowSpace[] directories = table.AsDirectory.ToArray();
-        (ShadowSpace Space, int Slot)[] users = table.AsTable.ToArray();
+        _directoryUsers.Clear();
+        _directoryUsers.AddRange(table.AsDirectory);
+        _tableUsers.Clear();
+        _tableUsers.AddRange(table.AsTable);
         for (int index = first; index <= last; index++)
         {
-            foreach (ShadowSpace space in directories)
+            foreach (ShadowSpace space in _directoryUsers)
                 DropSlot(space, index);
-            foreach ((ShadowSpace space, int slot) in users)
+            foreach ((ShadowSpace space, int slot) in _tableUsers)
                 DropEntry(space, ((uint)slot << 10) | (uint)index);
         }
     }
@@ -234,7 +266,7 @@ public sealed unsafe class ShadowMmu : IMmu
         if (walk.Dirty && !isTable && _p2m.IsWritable(gfn))
             flags |= ShadowEntryTable.Direct;
 
-        int[] slot = space.Entries[slotIndex] ??= new int[ShadowSpace.PagesPerSlot];
+        int[] slot = space.Entries[slotIndex] ??= NewSlot();
         int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
         int e = slot[index];
         if (e != 0 && _entries.Gfn(e) == gfn)
@@ -276,7 +308,7 @@ public sealed unsafe class ShadowMmu : IMmu
         byte flags = (byte)((walk.User ? ShadowEntryTable.User : 0)
             | (walk.Writable ? ShadowEntryTable.Writable : 0)
             | (walk.Dirty ? ShadowEntryTable.Dirty | ShadowEntryTable.Direct : 0));
-        int[] slot = space.Entries[slotIndex] ??= new int[ShadowSpace.PagesPerSlot];
+        int[] slot = space.Entries[slotIndex] ??= NewSlot();
         int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
         int e = slot[index];
         if (e != 0 && _entries.Gfn(e) == gfn)
@@ -329,8 +361,7 @@ public sealed unsafe class ShadowMmu : IMmu
             if (_directoriesSeen.Add(root) | _recycledDirectories.Remove(root))
                 Stats.Cr3FirstVisits++;
         }
-        ShadowSpace? space = _spaces.FirstOrDefault(s => s != null && s.DirectoryGfn == root);
-        if (space != null)
+        if (_byDirectory.TryGetValue(root, out ShadowSpace? space))
         {
             if (countSwitch)
                 Stats.Cr3SwitchHits++;
@@ -342,21 +373,58 @@ public sealed unsafe class ShadowMmu : IMmu
 
         space.LastUsed = ++_clock;
         _current = space;
+        UseTlbSetOf(space);
         return space;
+    }
+
+    /// <summary>Give <paramref name="space"/> a tagged TLB set, the least recently used one emptied if need be, and make it the CPU's.</summary>
+    private void UseTlbSetOf(ShadowSpace space)
+    {
+        int set = space.TlbSet;
+        if (set < 0)
+        {
+            set = 0;
+            for (int i = 0; i < _tlbOwners.Length; i++)
+            {
+                if (_tlbOwners[i] == null)
+                {
+                    set = i;
+                    break;
+                }
+
+                if (_tlbOwners[i]!.LastUsed < _tlbOwners[set]!.LastUsed)
+                    set = i;
+            }
+
+            if (_tlbOwners[set] is { } previous)
+                previous.TlbSet = -1;
+            _tlbOwners[set] = space;
+            space.TlbSet = set;
+            _cpu.FlushTlbSet(set);
+        }
+
+        _cpu.UseTlbSet(set);
     }
 
     private ShadowSpace CreateSpace(uint root)
     {
-        int id = Array.IndexOf(_spaces, null);
-        if (id < 0)
+        if (_freeIds.Count == 0)
         {
-            ShadowSpace oldest = _spaces.MinBy(s => s!.LastUsed)!;
-            id = oldest.Id;
-            DropSpace(oldest);
+            ShadowSpace? oldest = null;
+            foreach (ShadowSpace? s in _spaces)
+            {
+                if (s is { Live: true } && (oldest == null || s.LastUsed < oldest.LastUsed))
+                    oldest = s;
+            }
+
+            DropSpace(oldest!);
         }
 
-        var space = new ShadowSpace(id, root);
-        _spaces[id] = space;
+        int id = _freeIds.Pop();
+        ShadowSpace space = _spaces[id] ??= new ShadowSpace(id);
+        space.DirectoryGfn = root;
+        space.Live = true;
+        _byDirectory.Add(root, space);
         if (_tables.AddDirectory(root, space))
             Protect(root);
         Stats.ShadowsCreated++;
@@ -372,13 +440,19 @@ public sealed unsafe class ShadowMmu : IMmu
         }
 
         _tables.RemoveDirectory(space.DirectoryGfn, space);
-        _spaces[space.Id] = null;
-        if (space == _current)
+        _byDirectory.Remove(space.DirectoryGfn);
+        space.Live = false;
+        space.EntryCount = 0;
+        _freeIds.Push(space.Id);
+        if (space.TlbSet >= 0)
         {
-            _current = null;
-            _cpu.FlushTlb();
+            _cpu.FlushTlbSet(space.TlbSet);
+            _tlbOwners[space.TlbSet] = null;
+            space.TlbSet = -1;
         }
 
+        if (space == _current)
+            _current = null;
         Stats.ShadowsDropped++;
     }
 
@@ -386,7 +460,7 @@ public sealed unsafe class ShadowMmu : IMmu
     {
         foreach (ShadowSpace? space in _spaces)
         {
-            if (space != null)
+            if (space is { Live: true })
                 DropSpace(space);
         }
 
@@ -397,12 +471,16 @@ public sealed unsafe class ShadowMmu : IMmu
     private void Unshadow(GuestTableRegistry.GuestTable table)
     {
         Stats.TablesUnshadowed++;
-        foreach (ShadowSpace space in table.AsDirectory.ToArray())
+        _directoryUsers.Clear();
+        _directoryUsers.AddRange(table.AsDirectory);
+        _tableUsers.Clear();
+        _tableUsers.AddRange(table.AsTable);
+        foreach (ShadowSpace space in _directoryUsers)
         {
             _recycledDirectories.Add(space.DirectoryGfn);
             DropSpace(space);
         }
-        foreach ((ShadowSpace space, int slot) in table.AsTable.ToArray())
+        foreach ((ShadowSpace space, int slot) in _tableUsers)
             DropSlot(space, slot);
     }
 
@@ -415,26 +493,31 @@ public sealed unsafe class ShadowMmu : IMmu
         int dropped = 0;
         if (entries != null)
         {
-            foreach (int e in entries)
+            for (int i = 0; i < entries.Length; i++)
             {
+                int e = entries[i];
                 if (e != 0)
                 {
                     _entries.Remove(e);
+                    entries[i] = 0;
                     dropped++;
                 }
             }
 
             space.Entries[slotIndex] = null;
             space.EntryCount -= dropped;
+            _freeSlots.Push(entries);
         }
 
         uint table = space.TableGfn[slotIndex];
         if (table != ShadowSpace.NoTable && table != ShadowSpace.LargePage)
             _tables.RemoveTable(table, space, slotIndex);
         space.TableGfn[slotIndex] = ShadowSpace.NoTable;
-        if (flush && dropped > 0 && space == _current)
-            _cpu.FlushTlb();
+        if (flush && dropped > 0 && space.TlbSet >= 0)
+            _cpu.FlushTlbSet(space.TlbSet);
     }
+
+    private int[] NewSlot() => _freeSlots.Count > 0 ? _freeSlots.Pop() : new int[ShadowSpace.PagesPerSlot];
 
     /// <summary>Drop the entry of linear page <paramref name="lp"/>, if any; true when there was one.</summary>
     private bool DropEntry(ShadowSpace space, uint lp)
@@ -453,8 +536,8 @@ public sealed unsafe class ShadowMmu : IMmu
         space.Entries[lp >> 10]![lp & (ShadowSpace.PagesPerSlot - 1)] = 0;
         space.EntryCount--;
         _entries.Remove(e);
-        if (space == _current)
-            _cpu.FlushTlbPage(lp << 12);
+        if (space.TlbSet >= 0)
+            _cpu.FlushTlbPage(space.TlbSet, lp << 12);
     }
 
     /// <summary>The P2M gave <paramref name="gfn"/> another machine frame or took write access away: shoot its entries down.</summary>
@@ -462,10 +545,12 @@ public sealed unsafe class ShadowMmu : IMmu
     {
         if (gfn >= _frames)
             return;
-        foreach (int e in _entries.Mappings(gfn))
+        for (int e = _entries.FirstMapping(gfn); e != 0;)
         {
+            int next = _entries.NextMapping(e); // read before the entry goes back to the pool
             RemoveEntry(_spaces[_entries.Space(e)]!, e);
             Stats.Shootdowns++;
+            e = next;
         }
     }
 }

@@ -3,7 +3,8 @@ namespace MiniHv.Hv.Shadow;
 /// <summary>
 /// The shadow of one guest address space (one page directory, keyed by the guest's CR3): for each 4 MiB
 /// slot of the linear space, the guest page table it was built from and the shadow entries of its pages.
-/// Slots are allocated when first used.
+/// Slots are allocated when first used. A space object keeps its <see cref="Id"/> for the MMU's lifetime and is
+/// reused for another directory once dropped, so switching among many address spaces allocates nothing.
 /// </summary>
 internal sealed class ShadowSpace
 {
@@ -16,17 +17,22 @@ internal sealed class ShadowSpace
     /// <summary>No guest table bound to the slot yet.</summary>
     public const uint NoTable = uint.MaxValue - 1;
 
-    public ShadowSpace(int id, uint directoryGfn)
+    public ShadowSpace(int id)
     {
         Id = id;
-        DirectoryGfn = directoryGfn;
     }
 
     /// <summary>Index of this space in the MMU's table of spaces; entries name their space by it.</summary>
     public int Id { get; }
 
-    /// <summary>The guest frame holding the page directory (CR3 >> 12).</summary>
-    public uint DirectoryGfn { get; }
+    /// <summary>The guest frame holding the page directory (CR3 >> 12), while <see cref="Live"/>.</summary>
+    public uint DirectoryGfn { get; set; }
+
+    /// <summary>The space shadows a directory now; false while it waits in the pool.</summary>
+    public bool Live { get; set; }
+
+    /// <summary>The CPU's tagged TLB set that holds this space's translations, or -1.</summary>
+    public int TlbSet { get; set; } = -1;
 
     /// <summary>When this space was last made current, for least-recently-used eviction.</summary>
     public long LastUsed { get; set; }

@@ -2,6 +2,7 @@ using Iced.Intel;
 using MiniHv.Cpu;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
+using MiniHv.Hv.Shadow;
 using MiniHv.Tests.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -259,8 +260,10 @@ public class ShadowMmuTests
         var (m, _, pt) = Machine();
         using (m)
         {
-            // 20 directories, each a copy of the first: the 4 spaces used longest ago are dropped.
-            uint[] dirs = Enumerable.Range(0, 20).Select(i => 0x40000u + ((uint)i * 0x1000)).ToArray();
+            // Four directories more than the cache holds, each a copy of the first (above the code): the 4 spaces
+            // used longest ago, counting the first directory's, are dropped.
+            int n = ShadowMmu.CachedSpaces + 4;
+            uint[] dirs = Enumerable.Range(0, n).Select(i => 0x400000u + ((uint)i * 0x1000)).ToArray();
             foreach (uint d in dirs)
                 m.Memory.Write32(d, m.Memory.Read32(PageTables.Directory));
             var stop = Run(m, pt, a =>
@@ -273,8 +276,9 @@ public class ShadowMmuTests
                 }
             });
             Assert.That(stop, Is.EqualTo(StopReason.Halted));
-            Assert.That(m.Shadow!.SpaceCount, Is.EqualTo(16));
-            Assert.That(m.Shadow.Stats.ShadowsDropped, Is.EqualTo(21 - 16));
+            Assert.That(m.Shadow!.SpaceCount, Is.EqualTo(ShadowMmu.CachedSpaces));
+            Assert.That(m.Shadow.Stats.ShadowsDropped, Is.EqualTo(n + 1 - ShadowMmu.CachedSpaces));
+            Assert.That(m.Shadow.CachedDirectories, Does.Not.Contain(dirs[0] >> 12).And.Contain(dirs[^1] >> 12));
         }
     }
 

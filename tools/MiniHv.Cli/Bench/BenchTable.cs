@@ -16,7 +16,7 @@ internal static class BenchTable
             string ratio = "";
             if (r.Baseline != null && results.FirstOrDefault(b => b.Name == r.Baseline) is { } baseline && baseline.Median > 0)
                 ratio = string.Create(CultureInfo.InvariantCulture, $"{r.Median / baseline.Median:0.00}x {Short(baseline.Name)}");
-            rows.Add([r.Name, F(r.Median), F(r.Min), F(r.Max), r.Unit, ratio, r.Note ?? ""]);
+            rows.Add([r.Name, F(r.Median, r.Unit), F(r.Min, r.Unit), F(r.Max, r.Unit), r.Unit, ratio, r.Note ?? ""]);
         }
 
         int[] widths = Enumerable.Range(0, header.Length).Select(c => rows.Max(row => row[c].Length)).ToArray();
@@ -26,5 +26,7 @@ internal static class BenchTable
 
     private static string Short(string name) => name.StartsWith("baseline: ", StringComparison.Ordinal) ? name["baseline: ".Length..] : name;
 
-    private static string F(double v) => v.ToString(v >= 100 ? "0" : "0.0", CultureInfo.InvariantCulture);
+    // Ratios and seconds keep two decimals; rates in the hundreds need none.
+    private static string F(double v, string unit)
+        => v.ToString(unit is "x" or "s" ? "0.00" : v >= 100 ? "0" : "0.0", CultureInfo.InvariantCulture);
 }

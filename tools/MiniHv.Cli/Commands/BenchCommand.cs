@@ -11,10 +11,10 @@ internal static class BenchCommand
     {
         var suite = new Argument<string>("SUITE")
         {
-            Description = "what to measure: cpu (the core), shadow (shadow paging against the plain walk), sharing (scan rate, copy-on-write breaks), or all",
+            Description = "what to measure: cpu (the core), system (kernel paths: switches, IPC, system calls, faults, fork; against QEMU when installed), shadow (shadow paging against the plain walk), sharing (scan rate, copy-on-write breaks), or all",
             DefaultValueFactory = _ => "all",
         };
-        suite.AcceptOnlyFromAmong("cpu", "shadow", "sharing", "all");
+        suite.AcceptOnlyFromAmong("cpu", "system", "shadow", "sharing", "all");
         var runs = new Option<int>("--runs")
         {
             Description = "timed runs per benchmark; the table shows their median",
@@ -36,6 +36,8 @@ internal static class BenchCommand
             string which = parse.GetValue(suite)!;
             if (which is "cpu" or "all")
                 results.AddRange(CpuBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
+            if (which is "system" or "all")
+                results.AddRange(SystemBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick), streams.Error));
             if (which is "shadow" or "all")
                 results.AddRange(ShadowBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
             if (which is "sharing" or "all")
