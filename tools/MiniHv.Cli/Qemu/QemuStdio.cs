@@ -30,6 +30,7 @@ internal sealed class QemuStdio
     private bool _bannerShown;
     private bool _afterEscape;
     private byte _lastByte;
+    private bool _quit; // Ctrl-A x or the monitor's quit: the rest of stdin is nobody's
 
     /// <param name="input">stdin, or null for none.</param>
     /// <param name="escapes">Ctrl-A commands are read (mon:stdio); false when the monitor alone reads stdin.</param>
@@ -41,9 +42,6 @@ internal sealed class QemuStdio
         _monitorAvailable = monitorAvailable;
         _monitorOnly = !escapes && monitorAvailable;
     }
-
-    /// <summary>True once Ctrl-A x or the monitor's quit ended the run.</summary>
-    public bool QuitRequested { get; private set; }
 
     /// <summary>
     /// Takes stdin for <paramref name="vm"/> before it runs (the run's <see cref="RunPlan.Starting"/>): attaches a
@@ -77,9 +75,9 @@ internal sealed class QemuStdio
         try
         {
             int n;
-            while (!QuitRequested && _input != null && (n = _input.Read(buffer, 0, buffer.Length)) > 0)
+            while (!_quit && _input != null && (n = _input.Read(buffer, 0, buffer.Length)) > 0)
             {
-                for (int i = 0; i < n && !QuitRequested; i++)
+                for (int i = 0; i < n && !_quit; i++)
                     Take(buffer[i], toGuest);
                 Flush(toGuest);
             }
@@ -192,7 +190,7 @@ internal sealed class QemuStdio
     {
         if (message.Length > 0)
             Write(message);
-        QuitRequested = true;
+        _quit = true;
         _vm!.RequestStop();
     }
 
