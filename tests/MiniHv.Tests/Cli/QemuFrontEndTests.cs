@@ -114,6 +114,17 @@ public partial class QemuFrontEndTests
         Assert.That(File.ReadAllText(file), Does.StartWith("hello: MiniHv test kernel\n"));
     }
 
+    [Test]
+    public void MonitorStdio_BesideASerialFile_AnswersOnStdout_WhileCom1GoesToTheFile()
+    {
+        string file = Path.Combine(Path.GetDirectoryName(CliRun.TempFile([1]))!, "com1.txt");
+        var r = CliRun.InProcess(["qemu", "-display", "none", "-serial", $"file:{file}", "-monitor", "stdio", "-kernel", TestImages.TestKernel("echo")],
+            Encoding.ASCII.GetBytes("xp/1wx 0x100000\nquit\n"));
+        Assert.That(r.Status, Is.EqualTo(0), r.ToString);
+        Assert.That(r.Serial, Does.StartWith("MiniHv's QEMU-style monitor").And.Contain("(qemu) xp/1wx 0x100000\n0000000000100000: 0x1badb002\n"), r.ToString);
+        Assert.That(File.ReadAllText(file), Does.Not.Contain("(qemu)"), "the monitor is not COM1's");
+    }
+
     [TestCase(true, 0)]
     [TestCase(false, 6)]
     public void TripleFault_EndsWith0UnderNoReboot_AsQemusResetDoes(bool noReboot, int status)

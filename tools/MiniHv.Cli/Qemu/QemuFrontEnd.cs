@@ -43,7 +43,7 @@ internal static class QemuFrontEnd
 
         bool stdinIsSerial = settings.Serial is QemuSerial.Stdio or QemuSerial.MonitorStdio;
         QemuStdio? stdio = settings.Serial == QemuSerial.MonitorStdio || settings.MonitorOnStdio
-            ? new QemuStdio(streams.SerialIn, escapes: settings.Serial == QemuSerial.MonitorStdio, monitorAvailable: settings.MonitorOnStdio)
+            ? new QemuStdio(streams.SerialIn, streams.SerialOut, escapes: settings.Serial == QemuSerial.MonitorStdio, monitorAvailable: settings.MonitorOnStdio)
             : null;
         var runStreams = new CliStreams(outputs.Serial, stdinIsSerial ? streams.SerialIn : null, streams.Output, streams.Error)
         {

@@ -19,6 +19,7 @@ internal sealed class QemuStdio
     private const string EscapeHelp = "\nC-a h    print this help\nC-a x    exit emulator\nC-a c    switch between console and monitor\nC-a C-a  sends C-a\n";
 
     private readonly Stream? _input;
+    private readonly Stream _terminal;
     private readonly bool _escapes;
     private readonly bool _monitorAvailable;
     private readonly bool _monitorOnly;
@@ -33,11 +34,13 @@ internal sealed class QemuStdio
     private bool _quit; // Ctrl-A x or the monitor's quit: the rest of stdin is nobody's
 
     /// <param name="input">stdin, or null for none.</param>
+    /// <param name="terminal">stdout, where the monitor writes when COM1 is elsewhere.</param>
     /// <param name="escapes">Ctrl-A commands are read (mon:stdio); false when the monitor alone reads stdin.</param>
     /// <param name="monitorAvailable">Ctrl-A c (or stdin without escapes) reaches a monitor.</param>
-    public QemuStdio(Stream? input, bool escapes, bool monitorAvailable)
+    public QemuStdio(Stream? input, Stream terminal, bool escapes, bool monitorAvailable)
     {
         _input = input;
+        _terminal = terminal;
         _escapes = escapes;
         _monitorAvailable = monitorAvailable;
         _monitorOnly = !escapes && monitorAvailable;
@@ -45,12 +48,13 @@ internal sealed class QemuStdio
 
     /// <summary>
     /// Takes stdin for <paramref name="vm"/> before it runs (the run's <see cref="RunPlan.Starting"/>): attaches a
-    /// debugger for the monitor when gdb has not, and reads stdin on a background thread.
+    /// debugger for the monitor when gdb has not, and reads stdin on a background thread. With mon:stdio the
+    /// monitor writes through <paramref name="output"/>, the console COM1 shares; else straight to stdout.
     /// </summary>
     public void Start(Vm vm, SharingEngine? engine, SharedConsole output)
     {
         _vm = vm;
-        _output = output;
+        _output = _escapes ? output : new SharedConsole(_terminal);
         if (_monitorAvailable)
         {
             bool gdbOwns = vm.Debugger != null;
