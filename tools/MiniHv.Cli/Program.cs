@@ -26,6 +26,20 @@ internal static class Program
     /// <summary>Parse and run one minihv command line; the process's or a test's streams.</summary>
     internal static int Invoke(string[] args, CliStreams streams, CancellationToken cancel = default)
     {
+        // QEMU's options are single-dash words System.CommandLine would misread: they go to the front end as typed.
+        if (args is ["qemu", ..])
+        {
+            try
+            {
+                return Qemu.QemuFrontEnd.Run(args[1..], streams, cancel);
+            }
+            finally
+            {
+                streams.SerialOut.Flush();
+                streams.Output.Flush();
+            }
+        }
+
         RootCommand root = CommandTree.Create(streams);
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)

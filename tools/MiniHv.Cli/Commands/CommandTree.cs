@@ -11,6 +11,8 @@ internal static class CommandTree
             MiniHv: an i386 PC emulator and hypervisor for memory-management teaching and research. It boots
             multiboot kernels (the JOS-style guests in guests/, or your own) as qemu-system-i386 -kernel does.
             Without a command it runs the demo: the embedded JOS-style guest, then a summary.
+            'minihv qemu ARGS' (or the minihv-qemu launcher) takes qemu-system-i386's options instead, for course
+            Makefiles' QEMU=: see 'minihv qemu -help'.
             """)
         {
             RunCommand.Create(streams),

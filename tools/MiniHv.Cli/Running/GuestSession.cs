@@ -61,7 +61,6 @@ internal static class GuestSession
                 }
             }
 
-            StdinPump.Start(vms[0], streams.SerialIn);
             foreach (Vm vm in vms.Skip(1))
                 vm.CloseInput();
 
@@ -70,6 +69,10 @@ internal static class GuestSession
             using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
             if (plan.Gdb != null && debug == null)
                 return failure;
+            if (plan.Starting != null)
+                plan.Starting(vms[0], engine, console);
+            else
+                StdinPump.Start(vms[0], streams.SerialIn);
             IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
             var wall = Stopwatch.StartNew();
             using (StatusReporter? reporter = status is StatusMode.Table or StatusMode.Lines
@@ -155,7 +158,7 @@ internal static class GuestSession
             return null;
         try
         {
-            return FaultLogSinks.Configure(plan.Faults.Console ? streams.Error : null, plan.Faults.JsonPath).CreateLogger();
+            return FaultLogSinks.Configure(plan.Faults.Text ?? (plan.Faults.Console ? streams.Error : null), plan.Faults.JsonPath).CreateLogger();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

@@ -19,6 +19,10 @@ namespace MiniHv.Cli.Running;
 /// <param name="Status">How the run shows its progress while it runs.</param>
 /// <param name="Gdb">A gdb stub for one guest, or null.</param>
 /// <param name="Monitor">Monitor commands to run on each guest when it stops (<c>--monitor</c>), or null.</param>
+/// <param name="Starting">
+/// Called with the first guest, the run's sharing engine and the shared console once everything is set up and
+/// before any guest runs; when given, it (not the plain stdin pump) owns stdin. The QEMU front end's mon:stdio.
+/// </param>
 internal sealed record RunPlan(
     IReadOnlyList<VmConfig> Guests,
     bool Deterministic = false,
@@ -34,10 +38,12 @@ internal sealed record RunPlan(
     bool DumpPageTables = false,
     StatusMode Status = StatusMode.Auto,
     Debugging.GdbPlan? Gdb = null,
-    IReadOnlyList<string>? Monitor = null)
+    IReadOnlyList<string>? Monitor = null,
+    Action<Vm, SharingEngine?, SharedConsole>? Starting = null)
 {
     public const long DefaultScanRate = 500_000;
 }
 
-/// <summary>The fault log's outputs: human lines on stderr, JSON lines in a file, and which faults are written out.</summary>
-internal sealed record FaultLogging(bool Console, string? JsonPath, FaultLogPolicy Policy);
+/// <summary>The fault log's outputs: human lines on stderr (or another writer), JSON lines in a file, and which faults are written out.</summary>
+/// <param name="Text">Where the human lines go instead of stderr (the QEMU front end's -D file), or null.</param>
+internal sealed record FaultLogging(bool Console, string? JsonPath, FaultLogPolicy Policy, TextWriter? Text = null);
