@@ -5,9 +5,15 @@ namespace MiniHv.Cpu;
 
 /// <summary>
 /// The decoded-block cache, keyed by guest-physical address. A block is decoded once with Iced
-/// and reused until its frame is written; <see cref="CodeFrames"/> marks the frames that hold
-/// decoded code so the write path knows when to drop blocks.
+/// and reused until the bytes it came from are written; <see cref="CodeFrames"/> marks the frames that
+/// hold decoded code so the write path knows when to look.
 /// </summary>
+/// <remarks>
+/// Small programs keep their data on the pages of their code (a JOS user program's globals follow its
+/// text), so a store to a code frame drops the frame's blocks only when it touches a 64-byte chunk that
+/// some block was decoded from. A store beside the code goes through and the blocks stay; the TLB keeps
+/// no write entry for the frame, so every store to it is checked the same way.
+/// </remarks>
 public sealed unsafe partial class Cpu
 {
     private const int MaxBlockInstructions = 64;
@@ -17,7 +23,9 @@ public sealed unsafe partial class Cpu
     internal byte* CodeFrames;
 
     private readonly Dictionary<uint, Block> _blocks = new();
-    private readonly Dictionary<uint, List<Block>> _blocksByFrame = new();
+    private const int CodeChunkShift = 6; // 64 chunks of 64 bytes: one bit each in CodeFrame.Chunks
+
+    private readonly Dictionary<uint, CodeFrame> _blocksByFrame = new();
     private readonly Block?[] _fastBlocks = new Block?[FastBlockEntries];
 
     // Blocks dropped while they may still be running: the chaining loop holds raw pointers into their pinned
@@ -60,9 +68,9 @@ public sealed unsafe partial class Cpu
     internal void InvalidateCodeFrame(uint gfn)
     {
         CodeFrames[gfn] = 0;
-        if (_blocksByFrame.Remove(gfn, out var list))
+        if (_blocksByFrame.Remove(gfn, out CodeFrame? frame))
         {
-            foreach (var b in list)
+            foreach (var b in frame.Blocks)
             {
                 b.Valid = false;
                 _blocks.Remove(b.Physical);
@@ -149,9 +157,10 @@ public sealed unsafe partial class Cpu
         }
 
         _blocks[physical] = block;
-        if (!_blocksByFrame.TryGetValue(gfn, out var list))
-            _blocksByFrame[gfn] = list = new List<Block>();
-        list.Add(block);
+        if (!_blocksByFrame.TryGetValue(gfn, out CodeFrame? frame))
+            _blocksByFrame[gfn] = frame = new CodeFrame();
+        frame.Blocks.Add(block);
+        frame.Chunks |= ChunksOf(physical & 0xFFF, insns[count - 1].NextOffset);
         if (CodeFrames[gfn] == 0)
         {
             CodeFrames[gfn] = 1;
@@ -159,6 +168,29 @@ public sealed unsafe partial class Cpu
         }
 
         return block;
+    }
+
+    /// <summary>
+    /// True when a store of <paramref name="size"/> bytes at <paramref name="offset"/> in code frame
+    /// <paramref name="gfn"/> touches bytes some block was decoded from (at 64-byte grain).
+    /// </summary>
+    private bool StoreTouchesCode(uint gfn, uint offset, int size)
+        => !_blocksByFrame.TryGetValue(gfn, out CodeFrame? frame) || (frame.Chunks & ChunksOf(offset, (uint)size)) != 0;
+
+    /// <summary>The 64-byte chunks of a frame that bytes [offset, offset + length) overlap, one bit each.</summary>
+    private static ulong ChunksOf(uint offset, uint length)
+    {
+        int first = (int)(offset >> CodeChunkShift);
+        int last = (int)(Math.Min(offset + length - 1, 0xFFFu) >> CodeChunkShift);
+        ulong upToLast = last == 63 ? ulong.MaxValue : (1ul << (last + 1)) - 1;
+        return upToLast & ~((1ul << first) - 1);
+    }
+
+    /// <summary>The blocks decoded from one guest frame, and the chunks of the frame they cover.</summary>
+    private sealed class CodeFrame
+    {
+        public readonly List<Block> Blocks = new();
+        public ulong Chunks;
     }
 
     /// <summary>Feeds Iced the bytes of one page; an instruction may cross into the next only when allowed.</summary>

@@ -278,18 +278,24 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// Fill the write TLB for <paramref name="linear"/>; returns the entry, or null when the frame is not
-    /// RAM. A translation the TLB may not keep is returned in a scratch entry used for this store only;
-    /// <paramref name="notify"/> then says whether the MMU wants to hear of the store.
+    /// Fill the write TLB for a store of <paramref name="size"/> bytes at <paramref name="linear"/>; returns the
+    /// entry, or null when the frame is not RAM. A translation the TLB may not keep is returned in a scratch entry
+    /// used for this store only; <paramref name="notify"/> then says whether the MMU wants to hear of the store.
     /// </summary>
-    private TlbEntry* FillWrite(uint linear, bool supervisor, out uint physical, out bool notify)
+    private TlbEntry* FillWrite(uint linear, int size, bool supervisor, out uint physical, out bool notify)
     {
         Translation t = Translate(linear, AccessFor(true, supervisor));
         physical = t.PhysicalPage | (linear & 0xFFF);
         notify = t.NotifyWrite;
         uint gfn = t.PhysicalPage >> 12;
+        bool besideCode = false;
         if (CodeFrames[gfn] != 0)
-            InvalidateCodeFrame(gfn);
+        {
+            if (StoreTouchesCode(gfn, linear & 0xFFF, size))
+                InvalidateCodeFrame(gfn);
+            else
+                besideCode = true; // the blocks stay, and so no write entry: the next store is checked too
+        }
         TlbEntry* e = (supervisor || CplValue != 3 ? SupWrite : UserWrite) + ((linear >> 12) & TlbMask);
         if (t.Host == null)
         {
@@ -301,7 +307,7 @@ public sealed unsafe partial class Cpu
             return null;
         }
 
-        if (!t.Cacheable || t.NotifyWrite || IsWatchedPage(linear))
+        if (!t.Cacheable || t.NotifyWrite || besideCode || IsWatchedPage(linear))
         {
             e->Tag = TlbEntry.Invalid;
             e = ScratchEntry;
@@ -480,7 +486,7 @@ public sealed unsafe partial class Cpu
             if (e->Tag == ((lin & 0xFFFFF000) | TlbEntry.Unbacked))
                 physical = (e->Gfn << 12) | (lin & 0xFFF);
             else
-                e = FillWrite(lin, supervisor, out physical, out notify);
+                e = FillWrite(lin, size, supervisor, out physical, out notify);
             if (_watchedPages != null)
                 CheckWatch(lin, size, write: true);
             if (e == null || (e->Tag & TlbEntry.Unbacked) != 0)

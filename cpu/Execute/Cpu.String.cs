@@ -33,6 +33,8 @@ public sealed unsafe partial class Cpu
         }
 
         bool a16 = i.Addr16;
+        bool bulk = !a16 && (i.Op is StrMovs or StrStos) && !c.DirectionDown
+            && (c.CheckedSegments & ((1 << (int)SegReg.ES) | (i.Op == StrMovs ? 1 << i.Seg : 0))) == 0;
         int steps = 0;
         try
         {
@@ -45,6 +47,13 @@ public sealed unsafe partial class Cpu
                 {
                     c.RestartInstruction(ref i);
                     return;
+                }
+
+                if (bulk && c.BulkStringRun(ref i, count, left) is int n and > 0)
+                {
+                    steps += n;
+                    left -= n - 1;
+                    continue;
                 }
 
                 c.StringStep(ref i);
@@ -68,6 +77,51 @@ public sealed unsafe partial class Cpu
             if (steps > 1)
                 c.ExtraCharge += steps - 1;
         }
+    }
+
+    /// <summary>
+    /// REP MOVS or STOS upwards through flat segments, as many elements at once as lie within one page of the
+    /// destination (and of the source) whose translations the TLB holds: a plain copy or fill of host memory,
+    /// with ECX, ESI and EDI advanced as element by element. Returns the elements done, 0 where the page is not
+    /// in the TLB, an element crosses a page, or the source and destination overlap (where element order shows);
+    /// the caller then takes one step the ordinary way, which faults, fills the TLB or crosses as it must.
+    /// </summary>
+    private int BulkStringRun(ref Insn i, uint count, int left)
+    {
+        int size = i.Size;
+        uint dstLin = SegBase[(int)SegReg.ES] + R[7];
+        long n = Math.Min(Math.Min(count, (uint)left), (0x1000 - (dstLin & 0xFFF)) / (uint)size);
+        TlbEntry* we = TlbWrite + ((dstLin >> 12) & TlbMask);
+        if (n <= 1 || we->Tag != (dstLin & 0xFFFFF000))
+            return 0;
+        byte* dst = (byte*)(we->Addend + dstLin);
+        if (i.Op == StrMovs)
+        {
+            uint srcLin = SegBase[i.Seg] + R[6];
+            n = Math.Min(n, (0x1000 - (srcLin & 0xFFF)) / (uint)size);
+            TlbEntry* re = TlbRead + ((srcLin >> 12) & TlbMask);
+            if (n <= 1 || re->Tag != (srcLin & 0xFFFFF000))
+                return 0;
+            byte* src = (byte*)(re->Addend + srcLin);
+            long bytes = n * size;
+            if (src < dst + bytes && dst < src + bytes)
+                return 0;
+            Buffer.MemoryCopy(src, dst, bytes, bytes);
+            R[6] += (uint)bytes;
+        }
+        else
+        {
+            switch (size)
+            {
+                case 1: new Span<byte>(dst, (int)n).Fill((byte)R[0]); break;
+                case 2: new Span<ushort>(dst, (int)n).Fill((ushort)R[0]); break;
+                default: new Span<uint>(dst, (int)n).Fill(R[0]); break;
+            }
+        }
+
+        R[7] += (uint)(n * size);
+        R[1] -= (uint)n;
+        return (int)n;
     }
 
     /// <summary>Leave EIP on the instruction now running and end the block, so that it runs again from the top.</summary>

@@ -355,12 +355,6 @@ public sealed unsafe class ShadowMmu : IMmu
     private ShadowSpace SelectCurrent(bool countSwitch)
     {
         uint root = _cpu.Cr3 >> 12;
-        if (countSwitch)
-        {
-            Stats.Cr3Switches++;
-            if (_directoriesSeen.Add(root) | _recycledDirectories.Remove(root))
-                Stats.Cr3FirstVisits++;
-        }
         if (_byDirectory.TryGetValue(root, out ShadowSpace? space))
         {
             if (countSwitch)
@@ -369,6 +363,19 @@ public sealed unsafe class ShadowMmu : IMmu
         else
         {
             space = CreateSpace(root);
+        }
+
+        if (countSwitch)
+        {
+            Stats.Cr3Switches++;
+
+            // A space loaded before is neither new nor recycled (recycling drops it), so only its first load asks.
+            if (!space.Loaded)
+            {
+                space.Loaded = true;
+                if (_directoriesSeen.Add(root) | _recycledDirectories.Remove(root))
+                    Stats.Cr3FirstVisits++;
+            }
         }
 
         space.LastUsed = ++_clock;
@@ -424,6 +431,7 @@ public sealed unsafe class ShadowMmu : IMmu
         ShadowSpace space = _spaces[id] ??= new ShadowSpace(id);
         space.DirectoryGfn = root;
         space.Live = true;
+        space.Loaded = false;
         _byDirectory.Add(root, space);
         if (_tables.AddDirectory(root, space))
             Protect(root);

@@ -31,6 +31,9 @@ internal sealed class ShadowSpace
     /// <summary>The space shadows a directory now; false while it waits in the pool.</summary>
     public bool Live { get; set; }
 
+    /// <summary>A CR3 load has made the space current since it was created (for the first-visit statistic).</summary>
+    public bool Loaded { get; set; }
+
     /// <summary>The CPU's tagged TLB set that holds this space's translations, or -1.</summary>
     public int TlbSet { get; set; } = -1;
 

@@ -161,4 +161,36 @@ public class SelfModifyingCodeTests
         Assert.That(m.Cpu.Run(100), Is.EqualTo(StopReason.Halted));
         Assert.That(m.Cpu.Eax, Is.EqualTo(9u));
     }
+    [TestCase(false)]
+    [TestCase(true)]
+    public void StoresBesideTheCodeOnItsPage_KeepTheDecodedBlocks_WhileAStoreIntoTheCodeStillTakesEffect(bool paging)
+    {
+        // A small program's globals share the page of its text: a loop storing to one must not decode itself again.
+        const uint Counter = TestMachine.CodeBase + 0x800;
+        using var m = new TestMachine();
+        m.Assemble(Fn, a =>
+        {
+            a.mov(eax, 1);              // B8 01 00 00 00: the immediate starts at Fn + 1
+            a.ret();
+        });
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 1000);
+            a.Label(ref loop);
+            a.inc(__dword_ptr[Counter]);
+            a.loop(loop);
+            a.mov(edx, Fn);
+            a.call(edx);
+            a.mov(ebx, eax);
+            a.mov(__byte_ptr[Fn + 1], 2); // into the code of Fn's page: its blocks go
+            a.call(edx);
+            a.hlt();
+        });
+        MaybePaging(m, paging);
+        Assert.That(m.Cpu.Run(10_000), Is.EqualTo(StopReason.Halted));
+        Assert.That(m.Memory.Read32(Counter), Is.EqualTo(1000u));
+        Assert.That((m.Cpu.Ebx, m.Cpu.Eax), Is.EqualTo((1u, 2u)));
+        Assert.That(m.Cpu.BlocksDecoded, Is.LessThan(10), "the loop's blocks were decoded once, not at every store");
+    }
 }

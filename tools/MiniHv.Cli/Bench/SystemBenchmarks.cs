@@ -25,6 +25,7 @@ internal static class SystemBenchmarks
     public static IEnumerable<BenchResult> Run(int runs, bool quick, TextWriter log)
     {
         yield return CpuBenchmarks.AluLoop(AluName, runs, quick);
+        yield return CpuBenchmarks.Cr3Switch("CR3 switch between two cached spaces", runs, quick);
         using QemuReference? qemu = QemuReference.TryCreate(out string? why);
         if (why != null)
             log.WriteLine($"minihv: bench system: {why}");

@@ -7,20 +7,23 @@ using static Iced.Intel.AssemblerRegisters;
 namespace MiniHv.Cli.Bench;
 
 /// <summary>
-/// Three loops of four instructions each, in a whole VM (its local APIC at 0xFEE00000 on the memory bus) with paging
-/// on: ALU only, one ordinary memory load per iteration, and one read of the local APIC's ID register per
-/// iteration, as kernels do in loops (xv6's cpuid/mycpu). The last two differ only in the load's address.
+/// Loops of four instructions each, in a whole VM (its local APIC at 0xFEE00000 on the memory bus) with paging
+/// on: ALU only, one ordinary memory load per iteration, one read of the local APIC's ID register per
+/// iteration, as kernels do in loops (xv6's cpuid/mycpu), and two CR3 loads per iteration, switching between two
+/// address spaces and back as a kernel's context switch does. The load loops differ only in the load's address.
 /// </summary>
-internal sealed class ApicLoopWorkload : IDisposable
+internal sealed class PagedLoopWorkload : IDisposable
 {
     public enum Kind
     {
         Alu,
         MemoryLoad,
         LapicIdRead,
+        Cr3Switch,
     }
 
     private const uint PageDirectory = 0x180000;
+    private const uint SecondDirectory = PageDirectory + 0x1000;
     private const uint Code = 0x200000;
     private const uint Data = 0x300000;
     private const uint LapicId = 0xFEE0_0020;
@@ -29,7 +32,7 @@ internal sealed class ApicLoopWorkload : IDisposable
     private readonly MachineMemory _machine = new(8192);
     private readonly Vm _vm;
 
-    public ApicLoopWorkload(Kind kind)
+    public PagedLoopWorkload(Kind kind)
     {
         var config = new VmConfig
         {
@@ -44,6 +47,7 @@ internal sealed class ApicLoopWorkload : IDisposable
         GuestPhysicalMemory memory = _vm.Memory;
         memory.WriteUInt32(PageDirectory, 0x0000_0083);                                      // P, RW, PS
         memory.WriteUInt32(PageDirectory + ((0xFEC0_0000 >> 22) * 4), 0xFEC0_0093);         // P, RW, PCD, PS
+        memory.WriteUInt32(SecondDirectory, 0x0000_0083);                                    // the same, for Cr3Switch
         memory.Write(Code, Assemble(kind));
         MiniHv.Cpu.Cpu cpu = _vm.Cpu;
         cpu.Cr4 |= MiniHv.Cpu.Cpu.CR4_PSE;
@@ -69,6 +73,8 @@ internal sealed class ApicLoopWorkload : IDisposable
         Label top = a.CreateLabel(), body = a.CreateLabel();
         a.mov(esi, Data);
         a.xor(ebx, ebx);
+        a.mov(edi, SecondDirectory);
+        a.mov(ebp, PageDirectory);
         a.Label(ref top);
         a.mov(ecx, Iterations);
         a.Label(ref body);
@@ -82,9 +88,13 @@ internal sealed class ApicLoopWorkload : IDisposable
                 a.mov(eax, __dword_ptr[esi]);
                 a.add(ebx, eax);
                 break;
-            default:
+            case Kind.LapicIdRead:
                 a.mov(eax, __dword_ptr[LapicId]);
                 a.add(ebx, eax);
+                break;
+            default:
+                a.mov(cr3, edi);
+                a.mov(cr3, ebp);
                 break;
         }
 
