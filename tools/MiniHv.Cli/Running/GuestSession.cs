@@ -103,7 +103,9 @@ internal static class GuestSession
                 var run = new RunInfo(plan.Deterministic ? "deterministic" : "parallel", plan.Deterministic ? 1 : plan.Threads,
                     plan.Quantum ?? (plan.Deterministic ? DeterministicScheduler.DefaultQuantum : ParallelScheduler.DefaultQuantum),
                     plan.Guests[0].Paging.ToString().ToLowerInvariant(), wall.Elapsed.TotalSeconds);
-                StatsDocument document = StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent);
+                TimeSpan guestTime = scheduler is ParallelScheduler parallel ? parallel.GuestRunTime + parallel.CompanionTime : wall.Elapsed;
+                StatsDocument document = StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent,
+                    (plan.Deterministic ? 0 : plan.ScanThreads, plan.ScanAuto, guestTime));
                 if (statsFile != null)
                     StatsWriter.Write(statsFile, document);
                 if (plan.Summary)
