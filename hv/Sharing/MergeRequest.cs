@@ -11,7 +11,7 @@ internal enum MergeKind
 
     /// <summary>
     /// Write-protect the guest frame and make it a stable frame if its checksum is still the one found, then
-    /// ask the partner guest to join it.
+    /// ask the partners (the frames found equal to it meanwhile) to join it.
     /// </summary>
     Promote,
 }
@@ -20,5 +20,4 @@ internal enum MergeKind
 /// One merge the scanner found, addressed to the guest that owns <see cref="Gfn"/>. A request for a stable
 /// frame holds one reference to its machine frame, so the frame cannot be reused before the request is done.
 /// </summary>
-internal readonly record struct MergeRequest(MergeKind Kind, uint Gfn, StableFrame? Into = null, ulong Checksum = 0,
-    SharingGuest? Partner = null, uint PartnerGfn = 0);
+internal readonly record struct MergeRequest(MergeKind Kind, uint Gfn, StableFrame? Into = null, ulong Checksum = 0);

@@ -79,6 +79,10 @@ public sealed class SharingEngine
     private readonly object _sync = new();
     private readonly Dictionary<GuestPhysicalMemory, SharingGuest> _byMemory = new();
     private bool _concurrent;
+
+    // Candidates a guest was asked to make stable, with the frames found equal to them meanwhile: those join
+    // the stable frame once it exists, so N equal frames make one stable frame, not N/2.
+    private readonly Dictionary<(int Guest, uint Gfn), List<(SharingGuest Guest, uint Gfn)>> _promotions = new();
     private bool _roundEnded;
     private long _roundFinds;
 
@@ -335,20 +339,20 @@ public sealed class SharingEngine
 
             default:
             {
-                SharingGuest partner = r.Partner!;
+                List<(SharingGuest Guest, uint Gfn)> partners = _promotions.Remove((g.Index, r.Gfn), out var p) ? p : [];
+                foreach (var (pg, pgfn) in partners)
+                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
                 if (!writable || Hash(FrameBytes(g, r.Gfn)) != r.Checksum)
-                {
-                    partner.Flags[r.PartnerGfn] &= unchecked((byte)~SharingGuest.Queued);
                     return false;
-                }
 
-                // Read-only from here (the remap shoots down this guest's mappings of it): the partner compares against fixed bytes.
+                // Read-only from here (the remap shoots down this guest's mappings of it): the partners compare against fixed bytes.
                 StableFrame s = Promote(g, r.Gfn, r.Checksum);
-                partner.Flags[r.PartnerGfn] &= unchecked((byte)~SharingGuest.Queued);
-                if (!partner.Retired)
+                foreach (var (pg, pgfn) in partners)
                 {
+                    if (pg.Retired)
+                        continue;
                     _machine.AddRef(s.Mfn);
-                    Request(partner, new MergeRequest(MergeKind.Join, r.PartnerGfn, s));
+                    Request(pg, new MergeRequest(MergeKind.Join, pgfn, s));
                 }
 
                 return true;
@@ -370,8 +374,12 @@ public sealed class SharingEngine
         {
             if (r.Gfn < g.Frames)
                 g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
-            if (r.Partner is { } p && r.PartnerGfn < p.Frames)
-                p.Flags[r.PartnerGfn] &= unchecked((byte)~SharingGuest.Queued);
+            if (r.Kind == MergeKind.Promote && _promotions.Remove((g.Index, r.Gfn), out var partners))
+            {
+                foreach (var (pg, pgfn) in partners)
+                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+            }
+
             if (r.Kind == MergeKind.Join)
                 _machine.Release(r.Into!.Mfn);
         }
@@ -480,7 +488,9 @@ public sealed class SharingEngine
     private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, (int, ulong) key, (int Guest, uint Gfn) candidate)
     {
         SharingGuest og = _guests[candidate.Guest];
-        if (!StillPrivate(og, candidate.Gfn) || (og.Flags[candidate.Gfn] & SharingGuest.Queued) != 0)
+        List<(SharingGuest, uint)>? partners = null;
+        if (candidate == (g.Index, gfn) || !StillPrivate(og, candidate.Gfn)
+            || ((og.Flags[candidate.Gfn] & SharingGuest.Queued) != 0 && !_promotions.TryGetValue(candidate, out partners)))
             return false;
         if (!bytes.SequenceEqual(FrameBytes(og, candidate.Gfn)))
         {
@@ -488,15 +498,23 @@ public sealed class SharingEngine
             return false;
         }
 
-        _unstableIndex.Remove(key, candidate);
         _roundFinds++;
         if (_concurrent)
         {
-            // The candidate becomes stable on its own guest's thread, which then asks this guest to join it.
+            // The candidate becomes stable on its own guest's thread, which then asks this frame (and any other
+            // found equal meanwhile) to join it. It stays in the unstable index for those others to find.
             g.Flags[gfn] |= SharingGuest.Queued;
-            Request(og, new MergeRequest(MergeKind.Promote, candidate.Gfn, Checksum: key.Item2, Partner: g, PartnerGfn: gfn));
+            if (partners == null)
+            {
+                _promotions[candidate] = partners = new List<(SharingGuest, uint)>(1);
+                Request(og, new MergeRequest(MergeKind.Promote, candidate.Gfn, Checksum: key.Item2));
+            }
+
+            partners.Add((g, gfn));
             return true;
         }
+
+        _unstableIndex.Remove(key, candidate);
 
         StableFrame s = Promote(og, candidate.Gfn, key.Item2);
         MergeInto(g, gfn, s);
