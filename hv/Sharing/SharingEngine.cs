@@ -83,6 +83,10 @@ public sealed class SharingEngine
     // Candidates a guest was asked to make stable, with the frames found equal to them meanwhile: those join
     // the stable frame once it exists, so N equal frames make one stable frame, not N/2.
     private readonly Dictionary<(int Guest, uint Gfn), List<(SharingGuest Guest, uint Gfn)>> _promotions = new();
+
+    // The same by content, across rounds: a promotion may wait longer than a round, and equal frames seen
+    // meanwhile must join it rather than start a second stable frame of the same content.
+    private readonly Dictionary<(int Domain, ulong Checksum), (int Guest, uint Gfn)> _promotionByContent = new();
     private bool _roundEnded;
     private long _roundFinds;
 
@@ -340,6 +344,7 @@ public sealed class SharingEngine
             default:
             {
                 List<(SharingGuest Guest, uint Gfn)> partners = _promotions.Remove((g.Index, r.Gfn), out var p) ? p : [];
+                ForgetPromotion(g, r);
                 foreach (var (pg, pgfn) in partners)
                     pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
                 if (!writable || Hash(FrameBytes(g, r.Gfn)) != r.Checksum)
@@ -368,12 +373,21 @@ public sealed class SharingEngine
         Volatile.Write(ref g.RequestCount, g.Requests.Count);
     }
 
+    private void ForgetPromotion(SharingGuest g, MergeRequest r)
+    {
+        var key = (g.Domain, r.Checksum);
+        if (_promotionByContent.TryGetValue(key, out var c) && c == (g.Index, r.Gfn))
+            _promotionByContent.Remove(key);
+    }
+
     private void DropRequests(SharingGuest g)
     {
         foreach (MergeRequest r in g.Requests)
         {
             if (r.Gfn < g.Frames)
                 g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
+            if (r.Kind == MergeKind.Promote)
+                ForgetPromotion(g, r);
             if (r.Kind == MergeKind.Promote && _promotions.Remove((g.Index, r.Gfn), out var partners))
             {
                 foreach (var (pg, pgfn) in partners)
@@ -447,6 +461,9 @@ public sealed class SharingEngine
             }
         }
 
+        if (_concurrent && _promotionByContent.TryGetValue(key, out var promoted) && TryMergeWithCandidate(g, gfn, bytes, key, promoted))
+            return;
+
         if (_unstableIndex.TryGet(key, out var first, out var more))
         {
             if (TryMergeWithCandidate(g, gfn, bytes, key, first))
@@ -507,6 +524,7 @@ public sealed class SharingEngine
             if (partners == null)
             {
                 _promotions[candidate] = partners = new List<(SharingGuest, uint)>(1);
+                _promotionByContent.TryAdd(key, candidate);
                 Request(og, new MergeRequest(MergeKind.Promote, candidate.Gfn, Checksum: key.Item2));
             }
 

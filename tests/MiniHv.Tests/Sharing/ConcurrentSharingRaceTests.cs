@@ -167,4 +167,42 @@ public class ConcurrentSharingRaceTests
         Assert.That(breaks, Is.GreaterThan(50), "copy-on-write and zero breaks");
         Assert.That(abandoned, Is.GreaterThan(0), "merges abandoned because the frame was written after it was hashed");
     }
+
+    [Test]
+    public void EqualFramesFoundWhileAPromotionWaits_JoinIt_SoOneContentMakesOneStableFrame()
+    {
+        using var machine = new MachineMemory(64);
+        var memories = Enumerable.Range(0, 4).Select(_ => new GuestPhysicalMemory(machine, 4 * 4096L)).ToList();
+        var frame = new byte[4096];
+        Array.Fill(frame, (byte)0x3C);
+        memories[0].Write(2 << 12, frame);
+        memories[1].Write(2 << 12, frame);
+        var engine = new SharingEngine(machine, SharingPolicy.All);
+        for (int i = 0; i < memories.Count; i++)
+            engine.Add(memories[i], $"g{i}", 0, () => true, () => 0);
+        engine.BeginConcurrent();
+
+        // Full scans while no guest reaches the end of a quantum: the first two frames' promotion waits across
+        // rounds, and the other two guests write the same content meanwhile.
+        for (long scans = engine.Stats.FullScans; engine.Stats.FullScans < scans + 3;)
+            engine.ScanBatch(SharingEngine.MaxBatch);
+        memories[2].Write(2 << 12, frame);
+        memories[3].Write(2 << 12, frame);
+        for (long scans = engine.Stats.FullScans; engine.Stats.FullScans < scans + 3;)
+            engine.ScanBatch(SharingEngine.MaxBatch);
+        Assert.That(machine.FramesInUse, Is.EqualTo(4), "the scanner itself never remaps");
+        for (int pass = 0; pass < 2; pass++)
+            memories.ForEach(engine.ApplyRequests);
+        engine.EndConcurrent();
+
+        Assert.That((engine.Stats.PagesShared, engine.Stats.PagesSharing), Is.EqualTo((1L, 3L)));
+        Assert.That(machine.FramesInUse, Is.EqualTo(1));
+        foreach (GuestPhysicalMemory m in memories)
+        {
+            var read = new byte[4096];
+            m.Read(2 << 12, read);
+            Assert.That(read, Is.EqualTo(frame));
+            m.Dispose();
+        }
+    }
 }
