@@ -14,6 +14,13 @@ public sealed class SharingScanner : IRunCompanion
     /// <summary>How long a scanner sleeps between bursts: the rate is owed per burst, as ksmd's sleep_millisecs.</summary>
     public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>
+    /// Frames passed over (untouched, shared) that cost the rate as much as one hashed frame: looking at a P2M
+    /// entry is far cheaper than hashing 4 KiB, but not free, and with nothing left to hash an unpaced scanner
+    /// would spin through rounds of untouched frames.
+    /// </summary>
+    public const int PassesPerHash = 32;
+
     private readonly SharingEngine _engine;
     private readonly Thread[] _threads;
     private readonly CancellationTokenSource _stop = new();
@@ -74,7 +81,7 @@ public sealed class SharingScanner : IRunCompanion
                 while (owed >= 1 && visited < total && !_stop.IsCancellationRequested)
                 {
                     var (hashed, seen) = _engine.ScanBatch((int)Math.Min(owed, SharingEngine.MaxBatch));
-                    owed -= hashed;
+                    owed -= hashed + ((double)(seen - hashed) / PassesPerHash);
                     visited += seen;
                 }
 

@@ -66,7 +66,7 @@ internal static class GuestSession
                 vm.CloseInput();
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
-            var peak = new PeakAttribution(engine, vms);
+            var peak = new PeakAttribution(engine, vms, plan.Deterministic ? TimeSpan.Zero : TimeSpan.FromMilliseconds(250));
             using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
             if (plan.Gdb != null && debug == null)
                 return failure;
