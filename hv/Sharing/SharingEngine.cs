@@ -88,6 +88,7 @@ public sealed class SharingEngine
     // meanwhile must join it rather than start a second stable frame of the same content.
     private readonly Dictionary<(int Domain, ulong Checksum), (int Guest, uint Gfn)> _promotionByContent = new();
     private bool _roundEnded;
+    private long _unlockedScanTicks;
     private long _roundFinds;
 
     public SharingEngine(MachineMemory machine, SharingPolicy policy)
@@ -222,6 +223,7 @@ public sealed class SharingEngine
         {
             foreach (SharingGuest g in _guests)
                 DropRequests(g);
+            Stats.ScanTime += Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
             _concurrent = false;
         }
     }
@@ -253,18 +255,27 @@ public sealed class SharingEngine
         Span<ulong> checksums = stackalloc ulong[(int)(to > from ? to - from : 0)];
         Span<uint> hashedMfns = stackalloc uint[checksums.Length];
         bool live = !g.Retired && g.IsRunning();
+        bool anyBacked = false;
         for (uint gfn = from; live && gfn < to; gfn++)
         {
             // One read of the entry: the P2M may change under us, and what we hash is only a hint.
             uint entry = Volatile.Read(ref g.Memory.P2m.Entries[gfn]);
             hashedMfns[(int)(gfn - from)] = entry;
+            anyBacked |= entry != 0;
             if ((entry & P2m.WritableBit) == 0 || (g.Flags[gfn] & SharingGuest.Queued) != 0)
                 continue;
             checksums[(int)(gfn - from)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
         }
 
         int hashed = 0;
-        bool roundEnded;
+        bool roundEnded = Volatile.Read(ref _roundEnded);
+        if (!anyBacked && !roundEnded)
+        {
+            // Nothing but untouched frames: nothing to look up, so no need for the lock the guests' breaks take.
+            Interlocked.Add(ref _unlockedScanTicks, Stopwatch.GetTimestamp() - start);
+            return (0, (int)Math.Max(1, to - from));
+        }
+
         lock (_sync)
         {
             for (uint gfn = from; live && !g.Retired && gfn < to; gfn++)
@@ -284,7 +295,7 @@ public sealed class SharingEngine
                 hashed++;
             }
 
-            Stats.ScanTime += Stopwatch.GetElapsedTime(start);
+            Stats.ScanTime += Stopwatch.GetElapsedTime(start) + Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
             roundEnded = _roundEnded;
             _roundEnded = false;
         }

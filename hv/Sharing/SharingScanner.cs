@@ -19,7 +19,7 @@ public sealed class SharingScanner : IRunCompanion
     /// entry is far cheaper than hashing 4 KiB, but not free, and with nothing left to hash an unpaced scanner
     /// would spin through rounds of untouched frames.
     /// </summary>
-    public const int PassesPerHash = 32;
+    public const int PassesPerHash = 8;
 
     private readonly SharingEngine _engine;
     private readonly Thread[] _threads;
