@@ -650,6 +650,12 @@ public sealed class SharingEngine
     /// <summary>A guest frame got another machine frame: if the engine had put it on a stable or the zero frame, that sharing is over.</summary>
     private void OnBackingChanged(SharingGuest g, uint gfn)
     {
+        // Beside running guests, most backing changes are first writes to frames the engine never merged: the
+        // guest's own thread alone sets and clears OnStable and OnZero, so it may read them without the lock,
+        // and such a frame has nothing to undo (a checksum left behind is only a hint). Not so when
+        // deterministic, where the recorded checksum is dropped as it always was, for the same counters.
+        if (Volatile.Read(ref _concurrent) && gfn < g.Frames && (g.Flags[gfn] & (SharingGuest.OnStable | SharingGuest.OnZero)) == 0)
+            return;
         lock (_sync)
             FollowBackingChange(g, gfn);
     }
