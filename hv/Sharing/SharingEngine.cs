@@ -50,10 +50,10 @@ namespace MiniHv.Hv.Sharing;
 /// in the P2M (which shoots down its shadow and TLB entries: a guest frame is mapped by its own VM only, so
 /// that is every mapping of it), compare the bytes again, and repoint, or abandon the merge when the guest
 /// wrote the frame since it was hashed. Making a candidate a stable frame is one request to its guest, and
-/// the partner's joining it a second request to the partner, checked against the now read-only stable frame.
+/// the partners' joining it one request to each partner, checked against the now read-only stable frame.
 /// So no write is ever lost and a guest only ever reads its frame's old content or the equal merged one.
-/// The indexes and counters are the engine's, under one lock that the guests take only for a break, and
-/// between quanta when a request waits.
+/// The indexes and counters are the engine's, under one lock that the guests take only for a break of a
+/// frame the engine merged, and between quanta when a request waits.
 /// </para>
 /// </remarks>
 public sealed class SharingEngine
