@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MiniHv.Cpu;
 using MiniHv.Hv.Devices;
@@ -44,6 +45,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     private uint _frameCount;
     private long _zeroFrameBreaks;
     private long _copyOnWriteBreaks;
+    private long _copyOnWriteBreakTicks;
 
     /// <param name="machine">The pool that backs this guest's frames.</param>
     /// <param name="ramBytes">RAM size: a positive multiple of 4 KiB, at most <see cref="MaxRamBytes"/>.</param>
@@ -107,6 +109,9 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     /// <summary>Writes that copied a read-only, non-zero frame into a private one (hidden faults).</summary>
     public long CopyOnWriteBreaks => _copyOnWriteBreaks;
 
+    /// <summary>Host time the guest spent in those copy-on-write breaks: what sharing cost it on the write path.</summary>
+    public TimeSpan CopyOnWriteBreakTime => Stopwatch.GetElapsedTime(0, _copyOnWriteBreakTicks);
+
     /// <summary>
     /// The memory-mapped devices the CPU reaches in the device area (from <see cref="DeviceAreaBase"/> to 4 GiB),
     /// or null for none. Holes between RAM and the device area stay plain holes, so a guest that probes the
@@ -166,12 +171,18 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         if (_p2m.PrivateFrames >= _privateFrameLimit)
             ThrowGuestLimitReached();
         Mfn old = _p2m.GetMfn(gfn);
+        long start = old.IsZero ? 0 : Stopwatch.GetTimestamp();
         Mfn fresh = old.IsZero ? _machine.AllocateZeroed() : _machine.AllocateCopy(old);
         _p2m.Remap(gfn, fresh, writable: true);
         if (old.IsZero)
+        {
             _zeroFrameBreaks++;
+        }
         else
+        {
             _copyOnWriteBreaks++;
+            _copyOnWriteBreakTicks += Stopwatch.GetTimestamp() - start;
+        }
         FrameBroken?.Invoke(gfn, old.IsZero);
         return _machine.FrameAddress(fresh);
     }

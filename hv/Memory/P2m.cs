@@ -13,7 +13,8 @@ namespace MiniHv.Hv.Memory;
 /// <item>read-only: on a non-zero frame that must not be written in place (shared, or about to be).</item>
 /// </list>
 /// Not thread-safe for changes: only the VM's own thread (or a scanner while the VM is stopped at a
-/// safepoint) may remap. Lookups from other threads see whole entries.
+/// safepoint) may remap; the sharing scanner of a parallel run asks the VM's thread to do its merges.
+/// Lookups from other threads see whole entries.
 /// </remarks>
 public sealed class P2m : IDisposable
 {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using MiniHv.Hv.Machine;
 
 namespace MiniHv.Hv.Scheduling;
@@ -24,17 +25,19 @@ public sealed class ParallelScheduler : IVmScheduler
     public long Quantum { get; }
 
     /// <summary>
-    /// Work that needs every guest stopped (the sharing engine's merges), run every <c>Interval</c> of host
-    /// time with all guests paused at the end of their quanta; the argument is the host time since the last call.
+    /// Runs beside the guests (the sharing scanner): started before the first quantum, given each guest's
+    /// thread between its quanta, stopped after the last guest stopped. Nothing ever stops every guest at once.
     /// </summary>
-    public (TimeSpan Interval, Action<TimeSpan> Work)? GlobalSafepoint { get; set; }
+    public IRunCompanion? Companion { get; set; }
 
-    // Pausing every worker for the global safepoint work.
-    private volatile bool _pauseRequested;
-    private int _parked;
-    private int _active;
-    private readonly ManualResetEventSlim _resume = new(true);
-    private readonly SemaphoreSlim _parkedSignal = new(0);
+    /// <summary>Host time the workers spent inside guests' quanta, all threads together (of the last run).</summary>
+    public TimeSpan GuestRunTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _runTicks));
+
+    /// <summary>Host time the workers spent in <see cref="IRunCompanion.BetweenQuanta"/>, all threads together.</summary>
+    public TimeSpan CompanionTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _companionTicks));
+
+    private long _runTicks;
+    private long _companionTicks;
 
     public void Run(IReadOnlyList<Vm> vms, CancellationToken cancel, Action<Vm>? safepoint = null)
     {
@@ -44,6 +47,8 @@ public sealed class ParallelScheduler : IVmScheduler
                 vm.RequestStop();
         });
 
+        _runTicks = 0;
+        _companionTicks = 0;
         var ready = new ConcurrentQueue<Vm>(vms);
         int remaining = vms.Count;
         Exception? failure = null;
@@ -63,11 +68,6 @@ public sealed class ParallelScheduler : IVmScheduler
                     foreach (Vm vm in vms)
                         vm.RequestStop();
                 }
-                finally
-                {
-                    Interlocked.Decrement(ref _active);
-                    _parkedSignal.Release();
-                }
             })
             {
                 IsBackground = true,
@@ -75,10 +75,19 @@ public sealed class ParallelScheduler : IVmScheduler
             };
         }
 
-        _active = threads.Length;
-        foreach (Thread thread in threads)
-            thread.Start();
-        Coordinate(threads);
+        Companion?.Start();
+        try
+        {
+            foreach (Thread thread in threads)
+                thread.Start();
+            foreach (Thread thread in threads)
+                thread.Join();
+        }
+        finally
+        {
+            Companion?.Stop();
+        }
+
         if (failure != null)
             throw new InvalidOperationException("a scheduler worker failed", failure);
     }
@@ -87,15 +96,22 @@ public sealed class ParallelScheduler : IVmScheduler
     {
         while (Volatile.Read(ref remaining) > 0)
         {
-            if (_pauseRequested)
-                Park();
             if (!ready.TryDequeue(out Vm? vm))
             {
                 Thread.Sleep(1); // every live guest is on another thread
                 continue;
             }
 
+            long start = Stopwatch.GetTimestamp();
             VmRunState state = vm.Run(Quantum);
+            long ran = Stopwatch.GetTimestamp();
+            Interlocked.Add(ref _runTicks, ran - start);
+            if (Companion is { } companion)
+            {
+                companion.BetweenQuanta(vm);
+                Interlocked.Add(ref _companionTicks, Stopwatch.GetTimestamp() - ran);
+            }
+
             safepoint?.Invoke(vm);
             if (state == VmRunState.Exited)
             {
@@ -108,51 +124,5 @@ public sealed class ParallelScheduler : IVmScheduler
                 vm.WaitForInput(TimeSpan.FromMilliseconds(ready.IsEmpty ? 20 : 0));
             ready.Enqueue(vm);
         }
-    }
-
-    private void Park()
-    {
-        Interlocked.Increment(ref _parked);
-        _parkedSignal.Release();
-        _resume.Wait();
-        Interlocked.Decrement(ref _parked);
-    }
-
-    /// <summary>Waits for the workers, stopping them all for the global safepoint work at its interval.</summary>
-    private void Coordinate(Thread[] threads)
-    {
-        if (GlobalSafepoint is not var (interval, work))
-        {
-            foreach (Thread thread in threads)
-                thread.Join();
-            return;
-        }
-
-        var since = System.Diagnostics.Stopwatch.StartNew();
-        while (!threads.All(t => t.Join(0)))
-        {
-            threads.First(t => t.IsAlive).Join(interval);
-            if (threads.All(t => !t.IsAlive))
-                break;
-
-            // Stop the world: every worker parks after its quantum; a worker that finished counts as parked.
-            _resume.Reset();
-            _pauseRequested = true;
-            while (Volatile.Read(ref _parked) < Volatile.Read(ref _active))
-                _parkedSignal.Wait(TimeSpan.FromMilliseconds(50));
-            try
-            {
-                work(since.Elapsed);
-            }
-            finally
-            {
-                since.Restart();
-                _pauseRequested = false;
-                _resume.Set();
-            }
-        }
-
-        foreach (Thread thread in threads)
-            thread.Join();
     }
 }

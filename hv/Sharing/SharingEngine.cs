@@ -39,12 +39,28 @@ namespace MiniHv.Hv.Sharing;
 /// <para>
 /// <b>When it runs.</b> <see cref="Step"/> remaps guest frames, so it must only run while every guest's CPU
 /// is stopped (a global safepoint): the deterministic scheduler calls it between rounds at fixed
-/// instruction counts, which makes a run with sharing replay bit for bit; the parallel scheduler pauses the
-/// guests for it.
+/// instruction counts, which makes a run with sharing replay bit for bit.
+/// </para>
+/// <para>
+/// <b>Beside running guests.</b> In a parallel run (<see cref="BeginConcurrent"/>) scanner threads call
+/// <see cref="ScanBatch"/> while the guests run. A checksum of a frame its guest is writing is only a hint,
+/// and so is any byte comparison the scanner makes: the scanner never remaps anything. What it finds goes
+/// as a <see cref="MergeRequest"/> to the guest that owns the frame, and that guest's own thread, between
+/// two quanta with its CPU stopped (<see cref="ApplyRequests"/>), does KSM's steps: write-protect the frame
+/// in the P2M (which shoots down its shadow and TLB entries: a guest frame is mapped by its own VM only, so
+/// that is every mapping of it), compare the bytes again, and repoint, or abandon the merge when the guest
+/// wrote the frame since it was hashed. Making a candidate a stable frame is one request to its guest, and
+/// the partners' joining it one request to each partner, checked against the now read-only stable frame.
+/// So no write is ever lost and a guest only ever reads its frame's old content or the equal merged one.
+/// The indexes and counters are the engine's, under one lock that the guests take only for a break of a
+/// frame the engine merged, and between quanta when a request waits.
 /// </para>
 /// </remarks>
 public sealed class SharingEngine
 {
+    /// <summary>The most frames one <see cref="ScanBatch"/> takes: the lock is held for about that many lookups.</summary>
+    public const int MaxBatch = 256;
+
     private readonly MachineMemory _machine;
     private readonly List<SharingGuest> _guests = new();
     private readonly List<StableFrame?> _stable = new();
@@ -59,6 +75,22 @@ public sealed class SharingEngine
     private long _roundPrivate;
     private bool _remapping;
 
+    // Everything above, and every guest's flags and requests, changes under this lock.
+    private readonly object _sync = new();
+    private readonly Dictionary<GuestPhysicalMemory, SharingGuest> _byMemory = new();
+    private bool _concurrent;
+
+    // Candidates a guest was asked to make stable, with the frames found equal to them meanwhile: those join
+    // the stable frame once it exists, so N equal frames make one stable frame, not N/2.
+    private readonly Dictionary<(int Guest, uint Gfn), List<(SharingGuest Guest, uint Gfn)>> _promotions = new();
+
+    // The same by content, across rounds: a promotion may wait longer than a round, and equal frames seen
+    // meanwhile must join it rather than start a second stable frame of the same content.
+    private readonly Dictionary<(int Domain, ulong Checksum), (int Guest, uint Gfn)> _promotionByContent = new();
+    private bool _roundEnded;
+    private long _unlockedScanTicks;
+    private long _roundFinds;
+
     public SharingEngine(MachineMemory machine, SharingPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(machine);
@@ -69,8 +101,14 @@ public sealed class SharingEngine
 
     public SharingPolicy Policy { get; }
 
-    /// <summary>Raised at the end of every full scan, still at the safepoint (no guest runs).</summary>
+    /// <summary>
+    /// Raised at the end of every full scan: at the safepoint (no guest runs) when deterministic; in a parallel
+    /// run on a scanner thread while the guests run, so a handler then sees memory as it moves.
+    /// </summary>
     public event Action? RoundCompleted;
+
+    /// <summary>Merges found in the last completed full scan (done at once, or requested of the guests in a parallel run).</summary>
+    public long LastRoundFinds { get; private set; }
 
     public SharingStats Stats { get; } = new();
 
@@ -104,6 +142,7 @@ public sealed class SharingEngine
         };
         var guest = new SharingGuest(memory, name, _guests.Count, domain, isRunning, instructions);
         _guests.Add(guest);
+        _byMemory[memory] = guest;
         memory.BackingChanged += gfn => OnBackingChanged(guest, gfn);
         memory.Disposing += () => Retire(guest);
     }
@@ -138,6 +177,14 @@ public sealed class SharingEngine
     {
         if (Policy == SharingPolicy.Off || _guests.Count == 0 || frames <= 0)
             return;
+        if (_concurrent)
+            throw new InvalidOperationException("Step needs every guest stopped; while scanner threads run, use ScanBatch");
+        lock (_sync)
+            StepLocked(frames);
+    }
+
+    private void StepLocked(long frames)
+    {
         var clock = Stopwatch.StartNew();
         long hashedBefore = Stats.FramesHashed;
         long total = TotalFrames;
@@ -160,6 +207,212 @@ public sealed class SharingEngine
             Step(long.MaxValue);
     }
 
+    // ---- Beside running guests -----------------------------------------------------------------
+
+    /// <summary>From now on scanning is <see cref="ScanBatch"/> on scanner threads, and merges are requests done by <see cref="ApplyRequests"/>.</summary>
+    public void BeginConcurrent()
+    {
+        lock (_sync)
+            _concurrent = true;
+    }
+
+    /// <summary>The scanner threads have stopped: requests no guest will do any more are dropped, with their references.</summary>
+    public void EndConcurrent()
+    {
+        lock (_sync)
+        {
+            foreach (SharingGuest g in _guests)
+                DropRequests(g);
+            Stats.ScanTime += Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
+            _concurrent = false;
+        }
+    }
+
+    /// <summary>
+    /// Scans up to <paramref name="frames"/> frames of one guest from the shared cursor while the guests run:
+    /// hashes without the lock, then takes it to look the checksums up and request merges. Returns the
+    /// frames hashed and the frames visited (passed over or hashed).
+    /// </summary>
+    public unsafe (int Hashed, int Visited) ScanBatch(int frames)
+    {
+        if (!_concurrent)
+            throw new InvalidOperationException("ScanBatch is for scanner threads between BeginConcurrent and EndConcurrent");
+        if (Policy == SharingPolicy.Off || _guests.Count == 0 || frames <= 0)
+            return (0, 0);
+        frames = Math.Min(frames, MaxBatch);
+        long start = Stopwatch.GetTimestamp();
+        SharingGuest g;
+        uint from, to;
+        lock (_sync)
+        {
+            g = _guests[_cursorGuest];
+            from = _cursorGfn;
+            to = (uint)Math.Min(g.Frames, (long)from + frames);
+            for (uint n = from; n < Math.Max(to, from + 1); n++)
+                Advance(); // to the next guest's first frame at most: a batch never spans two guests
+        }
+
+        Span<ulong> checksums = stackalloc ulong[(int)(to > from ? to - from : 0)];
+        Span<uint> hashedMfns = stackalloc uint[checksums.Length];
+        bool live = !g.Retired && g.IsRunning();
+        bool anyBacked = false;
+        for (uint gfn = from; live && gfn < to; gfn++)
+        {
+            // One read of the entry: the P2M may change under us, and what we hash is only a hint.
+            uint entry = Volatile.Read(ref g.Memory.P2m.Entries[gfn]);
+            hashedMfns[(int)(gfn - from)] = entry;
+            anyBacked |= entry != 0;
+            if ((entry & P2m.WritableBit) == 0 || (g.Flags[gfn] & SharingGuest.Queued) != 0)
+                continue;
+            checksums[(int)(gfn - from)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
+        }
+
+        int hashed = 0;
+        bool roundEnded = Volatile.Read(ref _roundEnded);
+        if (!anyBacked && !roundEnded)
+        {
+            // Nothing but untouched frames: nothing to look up, so no need for the lock the guests' breaks take.
+            Interlocked.Add(ref _unlockedScanTicks, Stopwatch.GetTimestamp() - start);
+            return (0, (int)Math.Max(1, to - from));
+        }
+
+        lock (_sync)
+        {
+            for (uint gfn = from; live && !g.Retired && gfn < to; gfn++)
+            {
+                uint entry = hashedMfns[(int)(gfn - from)];
+                if ((entry & P2m.WritableBit) == 0)
+                {
+                    PassOver(g, gfn);
+                    continue;
+                }
+
+                // Queued, or remapped since it was hashed: next round.
+                if ((g.Flags[gfn] & SharingGuest.Queued) != 0 || g.Memory.P2m.Entries[gfn] != entry)
+                    continue;
+                var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize);
+                Consider(g, gfn, bytes, checksums[(int)(gfn - from)]);
+                hashed++;
+            }
+
+            Stats.ScanTime += Stopwatch.GetElapsedTime(start) + Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
+            roundEnded = _roundEnded;
+            _roundEnded = false;
+        }
+
+        if (roundEnded)
+            RoundCompleted?.Invoke();
+        return (hashed, (int)Math.Max(1, to - from));
+    }
+
+    /// <summary>
+    /// On <paramref name="memory"/>'s own thread, with its CPU stopped: does the merges the scanner asked of
+    /// this guest, each checked again first (the frame may have been written since it was hashed).
+    /// </summary>
+    public void ApplyRequests(GuestPhysicalMemory memory)
+    {
+        if (!_byMemory.TryGetValue(memory, out SharingGuest? g) || Volatile.Read(ref g.RequestCount) == 0)
+            return;
+        long start = Stopwatch.GetTimestamp();
+        lock (_sync)
+        {
+            MergeRequest[] requests = g.Requests.ToArray();
+            g.Requests.Clear();
+            Volatile.Write(ref g.RequestCount, 0);
+            foreach (MergeRequest r in requests)
+            {
+                g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
+                if (!Apply(g, r))
+                    Stats.MergesAbandoned++;
+            }
+
+            Stats.MergeStallTime += Stopwatch.GetElapsedTime(start);
+        }
+    }
+
+    private bool Apply(SharingGuest g, MergeRequest r)
+    {
+        P2m p2m = g.Memory.P2m;
+        bool writable = !g.Retired && g.IsRunning() && p2m.IsWritable(r.Gfn);
+        switch (r.Kind)
+        {
+            case MergeKind.Zero:
+                if (!writable || FrameBytes(g, r.Gfn).IndexOfAnyExcept((byte)0) >= 0)
+                    return false;
+                MergeIntoZero(g, r.Gfn);
+                return true;
+
+            case MergeKind.Join:
+            {
+                StableFrame s = r.Into!;
+                bool merged = writable && _stable[s.Id] == s && FrameBytes(g, r.Gfn).SequenceEqual(_machine.FrameBytes(s.Mfn));
+                if (merged)
+                    MergeInto(g, r.Gfn, s);
+                _machine.Release(s.Mfn); // the request's reference
+                return merged;
+            }
+
+            default:
+            {
+                List<(SharingGuest Guest, uint Gfn)> partners = _promotions.Remove((g.Index, r.Gfn), out var p) ? p : [];
+                ForgetPromotion(g, r);
+                foreach (var (pg, pgfn) in partners)
+                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                if (!writable || Hash(FrameBytes(g, r.Gfn)) != r.Checksum)
+                    return false;
+
+                // Read-only from here (the remap shoots down this guest's mappings of it): the partners compare against fixed bytes.
+                StableFrame s = Promote(g, r.Gfn, r.Checksum);
+                foreach (var (pg, pgfn) in partners)
+                {
+                    if (pg.Retired)
+                        continue;
+                    _machine.AddRef(s.Mfn);
+                    Request(pg, new MergeRequest(MergeKind.Join, pgfn, s));
+                }
+
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Queues a request for <paramref name="g"/>'s thread; the frame is passed over until it is done.</summary>
+    private static void Request(SharingGuest g, MergeRequest r)
+    {
+        g.Flags[r.Gfn] |= SharingGuest.Queued;
+        g.Requests.Add(r);
+        Volatile.Write(ref g.RequestCount, g.Requests.Count);
+    }
+
+    private void ForgetPromotion(SharingGuest g, MergeRequest r)
+    {
+        var key = (g.Domain, r.Checksum);
+        if (_promotionByContent.TryGetValue(key, out var c) && c == (g.Index, r.Gfn))
+            _promotionByContent.Remove(key);
+    }
+
+    private void DropRequests(SharingGuest g)
+    {
+        foreach (MergeRequest r in g.Requests)
+        {
+            if (r.Gfn < g.Frames)
+                g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
+            if (r.Kind == MergeKind.Promote)
+                ForgetPromotion(g, r);
+            if (r.Kind == MergeKind.Promote && _promotions.Remove((g.Index, r.Gfn), out var partners))
+            {
+                foreach (var (pg, pgfn) in partners)
+                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+            }
+
+            if (r.Kind == MergeKind.Join)
+                _machine.Release(r.Into!.Mfn);
+        }
+
+        g.Requests.Clear();
+        Volatile.Write(ref g.RequestCount, 0);
+    }
+
     // ---- The scan -----------------------------------------------------------------------------
 
     private unsafe void Visit(SharingGuest g, uint gfn)
@@ -167,13 +420,24 @@ public sealed class SharingEngine
         P2m p2m = g.Memory.P2m;
         if (p2m.IsZeroMapped(gfn) || !p2m.IsWritable(gfn))
         {
-            if (g.Stable[gfn] >= 0 && _stable[g.Stable[gfn]] is { } s)
-                _roundContents.Add(s.Checksum);
+            PassOver(g, gfn);
             return; // untouched, engine-zeroed, or already shared
         }
 
         var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(p2m.GetMfn(gfn)), MachineMemory.FrameSize);
-        ulong checksum = Hash(bytes);
+        Consider(g, gfn, bytes, Hash(bytes));
+    }
+
+    /// <summary>A frame not hashed this round (untouched, engine-zeroed or shared) still counts its content in the round's census.</summary>
+    private void PassOver(SharingGuest g, uint gfn)
+    {
+        if (g.Stable[gfn] >= 0 && _stable[g.Stable[gfn]] is { } s)
+            _roundContents.Add(s.Checksum);
+    }
+
+    /// <summary>A private frame hashed to <paramref name="checksum"/>: volatile, or a candidate to merge if it held still.</summary>
+    private void Consider(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, ulong checksum)
+    {
         Stats.FramesHashed++;
         _roundPrivate++;
         if ((g.Flags[gfn] & SharingGuest.HasChecksum) == 0 || g.Checksum[gfn] != checksum)
@@ -187,7 +451,11 @@ public sealed class SharingEngine
 
         if (checksum == _zeroChecksum && bytes.IndexOfAnyExcept((byte)0) < 0)
         {
-            MergeIntoZero(g, gfn);
+            _roundFinds++;
+            if (_concurrent)
+                Request(g, new MergeRequest(MergeKind.Zero, gfn));
+            else
+                MergeIntoZero(g, gfn);
             return;
         }
 
@@ -203,6 +471,9 @@ public sealed class SharingEngine
                     return;
             }
         }
+
+        if (_concurrent && _promotionByContent.TryGetValue(key, out var promoted) && TryMergeWithCandidate(g, gfn, bytes, key, promoted))
+            return;
 
         if (_unstableIndex.TryGet(key, out var first, out var more))
         {
@@ -223,7 +494,17 @@ public sealed class SharingEngine
         StableFrame s = _stable[id]!;
         if (bytes.SequenceEqual(_machine.FrameBytes(s.Mfn)))
         {
-            MergeInto(g, gfn, s);
+            _roundFinds++;
+            if (_concurrent)
+            {
+                _machine.AddRef(s.Mfn); // the request's reference, so the frame outlives a last sharer's break
+                Request(g, new MergeRequest(MergeKind.Join, gfn, s));
+            }
+            else
+            {
+                MergeInto(g, gfn, s);
+            }
+
             return true;
         }
 
@@ -235,7 +516,9 @@ public sealed class SharingEngine
     private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, (int, ulong) key, (int Guest, uint Gfn) candidate)
     {
         SharingGuest og = _guests[candidate.Guest];
-        if (!StillPrivate(og, candidate.Gfn))
+        List<(SharingGuest, uint)>? partners = null;
+        if (candidate == (g.Index, gfn) || !StillPrivate(og, candidate.Gfn)
+            || ((og.Flags[candidate.Gfn] & SharingGuest.Queued) != 0 && !_promotions.TryGetValue(candidate, out partners)))
             return false;
         if (!bytes.SequenceEqual(FrameBytes(og, candidate.Gfn)))
         {
@@ -243,7 +526,25 @@ public sealed class SharingEngine
             return false;
         }
 
+        _roundFinds++;
+        if (_concurrent)
+        {
+            // The candidate becomes stable on its own guest's thread, which then asks this frame (and any other
+            // found equal meanwhile) to join it. It stays in the unstable index for those others to find.
+            g.Flags[gfn] |= SharingGuest.Queued;
+            if (partners == null)
+            {
+                _promotions[candidate] = partners = new List<(SharingGuest, uint)>(1);
+                _promotionByContent.TryAdd(key, candidate);
+                Request(og, new MergeRequest(MergeKind.Promote, candidate.Gfn, Checksum: key.Item2));
+            }
+
+            partners.Add((g, gfn));
+            return true;
+        }
+
         _unstableIndex.Remove(key, candidate);
+
         StableFrame s = Promote(og, candidate.Gfn, key.Item2);
         MergeInto(g, gfn, s);
         return true;
@@ -277,7 +578,12 @@ public sealed class SharingEngine
         _roundContents.Clear();
         _roundVolatile = 0;
         _roundPrivate = 0;
-        RoundCompleted?.Invoke();
+        LastRoundFinds = _roundFinds;
+        _roundFinds = 0;
+        if (_concurrent)
+            _roundEnded = true; // raised by the scanner thread once it has let go of the lock
+        else
+            RoundCompleted?.Invoke();
     }
 
     // ---- Merging and breaking -----------------------------------------------------------------
@@ -344,6 +650,18 @@ public sealed class SharingEngine
     /// <summary>A guest frame got another machine frame: if the engine had put it on a stable or the zero frame, that sharing is over.</summary>
     private void OnBackingChanged(SharingGuest g, uint gfn)
     {
+        // Beside running guests, most backing changes are first writes to frames the engine never merged: the
+        // guest's own thread alone sets and clears OnStable and OnZero, so it may read them without the lock,
+        // and such a frame has nothing to undo (a checksum left behind is only a hint). Not so when
+        // deterministic, where the recorded checksum is dropped as it always was, for the same counters.
+        if (Volatile.Read(ref _concurrent) && gfn < g.Frames && (g.Flags[gfn] & (SharingGuest.OnStable | SharingGuest.OnZero)) == 0)
+            return;
+        lock (_sync)
+            FollowBackingChange(g, gfn);
+    }
+
+    private void FollowBackingChange(SharingGuest g, uint gfn)
+    {
         if (_remapping || gfn >= g.Frames)
             return;
         byte flags = g.Flags[gfn];
@@ -362,7 +680,7 @@ public sealed class SharingEngine
             g.Breaks++;
         }
 
-        g.Flags[gfn] = 0;
+        g.Flags[gfn] &= SharingGuest.Queued; // a waiting request is checked again when it is done
     }
 
     private void Leave(SharingGuest g, uint gfn)
@@ -386,8 +704,15 @@ public sealed class SharingEngine
     /// <summary>The guest is going away (or has stopped): forget its frames, so no stable frame outlives its last sharer in the index.</summary>
     private void Retire(SharingGuest g)
     {
+        lock (_sync)
+            RetireLocked(g);
+    }
+
+    private void RetireLocked(SharingGuest g)
+    {
         if (g.Retired)
             return;
+        DropRequests(g);
         g.Retired = true;
         for (uint gfn = 0; gfn < g.Frames; gfn++)
         {

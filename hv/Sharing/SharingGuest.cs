@@ -5,7 +5,11 @@ namespace MiniHv.Hv.Sharing;
 /// <summary>What the sharing engine keeps about one guest: per guest frame, its last checksum and whether the engine merged it.</summary>
 internal sealed class SharingGuest
 {
-    public const byte HasChecksum = 1, OnStable = 2, OnZero = 4;
+    /// <summary>
+    /// Flag bits: a checksum was recorded; on a stable frame; on the zero frame; a merge request for the
+    /// frame waits for the guest's thread (the scanner passes such frames over).
+    /// </summary>
+    public const byte HasChecksum = 1, OnStable = 2, OnZero = 4, Queued = 8;
 
     public SharingGuest(GuestPhysicalMemory memory, string name, int index, int domain, Func<bool> isRunning, Func<long> instructions)
     {
@@ -47,6 +51,12 @@ internal sealed class SharingGuest
 
     /// <summary>The stable frame each guest frame was merged into, or -1.</summary>
     public readonly int[] Stable;
+
+    /// <summary>Merges found by a scanner thread that wait for this guest's thread (under the engine's lock).</summary>
+    public readonly List<MergeRequest> Requests = new();
+
+    /// <summary>How many <see cref="Requests"/> wait: read without the lock, so a guest with none pays nothing.</summary>
+    public int RequestCount;
 
     /// <summary>Guest frames on a stable frame now.</summary>
     public long FramesOnStable { get; set; }

@@ -45,8 +45,17 @@ public sealed class SharingStats
     /// <summary>Candidates whose hashes matched but whose bytes did not (a hash collision): never merged.</summary>
     public long HashCollisions { get; internal set; }
 
-    /// <summary>Host time spent scanning and merging.</summary>
+    /// <summary>Host time spent scanning and merging (in a parallel run: the scanner threads' busy time, all together).</summary>
     public TimeSpan ScanTime { get; internal set; }
+
+    /// <summary>CPU time the scanner threads used, all together (a parallel run on Linux; else zero).</summary>
+    public TimeSpan ScannerCpuTime { get; internal set; }
+
+    /// <summary>Merges the scanner asked of a guest that the guest's thread then found no longer valid (the frame was written meanwhile).</summary>
+    public long MergesAbandoned { get; internal set; }
+
+    /// <summary>Host time guest threads spent doing merges the scanner asked for, between their quanta.</summary>
+    public TimeSpan MergeStallTime { get; internal set; }
 
     /// <summary>Bytes of guest memory that need no machine frame of their own thanks to the engine.</summary>
     public long BytesSaved => (PagesSharing + ZeroPages) * 4096;

@@ -127,6 +127,9 @@ public class RunCommandTests
     [TestCase("--max-instructions 0", "--max-instructions must be a positive count")]
     [TestCase("--max-instructions lots", "lots")]
     [TestCase("--timeout -1", "--timeout must be a positive number")]
+    [TestCase("--scan-rate 0", "--scan-rate must be a positive number of frames per second, or auto")]
+    [TestCase("--scan-rate sometimes", "--scan-rate must be a positive number of frames per second, or auto")]
+    [TestCase("--scan-threads 0", "--scan-threads must be from 1 to 64")]
     public void BadOption_GivesAClearMessage_AndStatus2(string options, string messagePart)
     {
         var args = new List<string> { "run" };

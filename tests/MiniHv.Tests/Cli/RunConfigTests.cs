@@ -141,6 +141,20 @@ public class RunConfigTests
         Assert.That((plan.Sharing, plan.Deterministic, plan.ScanRate), Is.EqualTo((SharingPolicy.Salted, true, 2_000_000L)));
     }
 
+    [Test]
+    public void ScanRateAuto_AndScanThreads_FromTheFile_OrTheCommandLine()
+    {
+        string config = Write(NewDirectory(), "auto.yaml", $"sharing: all\nscan_rate: auto\nscan_threads: 3\nguests:\n  - image: {TestImages.Jos}\n");
+        RunPlan plan = MustPlan("--config", config);
+        Assert.That((plan.ScanAuto, plan.ScanThreads, plan.ScanRate), Is.EqualTo((true, 3, RunPlan.DefaultScanRate)));
+
+        plan = MustPlan("--config", config, "--scan-rate", "7000", "--scan-threads", "1");
+        Assert.That((plan.ScanAuto, plan.ScanThreads, plan.ScanRate), Is.EqualTo((false, 1, 7000L)), "a number on the command line replaces auto");
+
+        plan = MustPlan(TestImages.Jos, "--sharing", "all");
+        Assert.That((plan.ScanAuto, plan.ScanThreads), Is.EqualTo((false, 1)), "the defaults");
+    }
+
     [TestCase("experiment.conf", "{\"sharing\": \"guest\", \"guests\": [{\"image\": \"IMG\"}]}")]
     [TestCase("experiment", "  {\"sharing\": \"guest\", \"guests\": [{\"image\": \"IMG\"}]}")]
     [TestCase("experiment.conf", "sharing: guest\nguests:\n  - image: IMG\n")]
@@ -236,6 +250,10 @@ public class RunConfigTests
         }).SetName("CopiesDeterministicSharing");
         yield return new TestCaseData((object)new[]
         {
+            "--count", "2", "{jos}", "--sharing", "all", "--scan-rate", "auto", "--scan-threads", "2", "--threads", "2",
+        }).SetName("ParallelSharingAutoRateTwoScanners");
+        yield return new TestCaseData((object)new[]
+        {
             "--guest", "{jos},append=prog=primes,,x=1,name=primes,memory=64M,salt=a,cap=2M",
             "--guest", "{hello},memory=96M,salt=true,append=console=ttyS0 answer=42  two-spaces",
             "--guest", "{jos},salt=,memory=2052K",
@@ -297,6 +315,8 @@ public class RunConfigTests
     [TestCase("yaml", "threads: many\n", "1:1", "threads: expects a whole number, from 1 to 1024")]
     [TestCase("yaml", "threads: 2000\n", "1:1", "threads 2000: must be from 1 to 1024")]
     [TestCase("yaml", "scan_rate: 1.5\n", "1:1", "scan_rate: expects a whole number")]
+    [TestCase("yaml", "scan_rate: fast\n", "1:1", "scan_rate: expects a whole number, a positive number of frames per second, or auto")]
+    [TestCase("yaml", "scan_threads: 0\n", "1:1", "scan_threads 0: must be from 1 to 64")]
     [TestCase("yaml", "timeout: 0\n", "1:1", "timeout: expects a positive number of seconds")]
     [TestCase("yaml", "stats: true\n", "1:1", "stats: expects a string (write \"true\" in quotes for the word)")]
     [TestCase("yaml", "guests: a.elf\n", "1:1", "guests: expects a list of guests")]

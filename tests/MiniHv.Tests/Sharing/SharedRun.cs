@@ -23,7 +23,7 @@ internal sealed record SharedRunResult(IReadOnlyList<GuestOutcome> Guests, Shari
 internal static class SharedRun
 {
     public static SharedRunResult Run(IReadOnlyList<GuestToRun> guests, SharingPolicy policy, bool deterministic,
-        long scanRate = RunPlan.DefaultScanRate, int threads = 2, long? scanFullEvery = null)
+        long scanRate = RunPlan.DefaultScanRate, int threads = 2, long? scanFullEvery = null, bool scanAuto = false, int scanThreads = 1)
     {
         var configs = guests.Select(g => new VmConfig
         {
@@ -35,7 +35,8 @@ internal static class SharedRun
             Timeout = TimeSpan.FromSeconds(300),
             Salt = g.Salt,
         }).ToList();
-        var plan = new RunPlan(configs, deterministic, threads, Sharing: policy, ScanRate: scanRate, ScanFullEvery: scanFullEvery);
+        var plan = new RunPlan(configs, deterministic, threads, Sharing: policy, ScanRate: scanRate, ScanFullEvery: scanFullEvery,
+            ScanAuto: scanAuto, ScanThreads: scanThreads);
         using var machine = new MachineMemory(configs.Sum(c => c.MemoryBytes >> 12));
         using var captured = new CapturedGuests(configs, machine);
         List<Vm> vms = captured.Vms;

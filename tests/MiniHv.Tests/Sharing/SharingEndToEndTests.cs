@@ -51,10 +51,14 @@ public class SharingEndToEndTests
     [TestCase(SharingPolicy.All, true, 20_000_000, 101)]
     [TestCase(SharingPolicy.All, false, 20_000_000, 201)]
     [TestCase(SharingPolicy.Salted, true, 5_000_000, 201)]
-    public void SharingNeverChangesWhatAGuestSees(SharingPolicy policy, bool deterministic, long scanRate, int seedBase)
+    [TestCase(SharingPolicy.All, false, 64_000_000, 301, 2)]
+    [TestCase(SharingPolicy.Salted, false, 64_000_000, 301, 2)]
+    [TestCase(SharingPolicy.All, false, 500_000, 401, 1, true)]
+    public void SharingNeverChangesWhatAGuestSees(SharingPolicy policy, bool deterministic, long scanRate, int seedBase,
+        int scanThreads = 1, bool scanAuto = false)
     {
         SharedRunResult baseline = Baseline(seedBase);
-        SharedRunResult run = SharedRun.Run(Mix(seedBase), policy, deterministic, scanRate);
+        SharedRunResult run = SharedRun.Run(Mix(seedBase), policy, deterministic, scanRate, scanAuto: scanAuto, scanThreads: scanThreads);
         Assert.Multiple(() =>
         {
             for (int i = 0; i < run.Guests.Count; i++)

@@ -26,6 +26,9 @@ internal static class SharingBenchmarks
         var checksumRound = new List<double>();
         var mergeRound = new List<double>();
         var steadyRound = new List<double>();
+        var besideMerge = new List<double>();
+        var besideSteady = new List<double>();
+        var besideApply = new List<double>();
         for (int r = -1; r < runs; r++)
         {
             using var machine = new MachineMemory(Guests * (guestBytes >> 12) + 16);
@@ -37,12 +40,32 @@ internal static class SharingBenchmarks
             double first = RoundRate(engine), merging = RoundRate(engine), steady = RoundRate(engine);
             foreach (GuestPhysicalMemory m in memories)
                 m.Dispose();
+
+            // The same frames again, scanned as a scanner thread does beside running guests; the guests' threads' part
+            // (the merges asked of them) is done after each round and timed apart.
+            memories = Enumerable.Range(0, Guests).Select(g => Filled(machine, guestBytes, g)).ToList();
+            var beside = new SharingEngine(machine, SharingPolicy.All);
+            for (int g = 0; g < Guests; g++)
+                beside.Add(memories[g], $"g{g}", 0, () => true, () => 0);
+            beside.BeginConcurrent();
+            double applySeconds = 0;
+            BesideRoundRate(beside, memories, ref applySeconds);
+            double besideMerging = BesideRoundRate(beside, memories, ref applySeconds);
+            double besideSteadyRate = BesideRoundRate(beside, memories, ref applySeconds);
+            beside.EndConcurrent();
+            if (beside.Stats.PagesSharing + beside.Stats.PagesShared < memories.Sum(m => (long)m.FrameCount) / 2)
+                throw new InvalidOperationException($"the scanner beside guests merged too little: {beside.Stats.PagesSharing} frames saved");
+            foreach (GuestPhysicalMemory m in memories)
+                m.Dispose();
             if (r < 0)
                 continue; // the first run warms up (the JIT, the host pages of the pool)
             bare.Add(bareRate);
             checksumRound.Add(first);
             mergeRound.Add(merging);
             steadyRound.Add(steady);
+            besideMerge.Add(besideMerging);
+            besideSteady.Add(besideSteadyRate);
+            besideApply.Add(applySeconds * 1e3);
         }
 
         string frames = string.Create(CultureInfo.InvariantCulture, $"{Guests} guests x {guestBytes >> 20} MiB, every frame written");
@@ -53,6 +76,12 @@ internal static class SharingBenchmarks
             Note: "hashes each frame, compares and remaps the half that merge");
         yield return new BenchResult("full scan, steady (after merging)", "Mframes/s", steadyRound, Baseline: bareName,
             Note: "shared frames are passed over; the unique half is hashed again");
+        yield return new BenchResult("scanner beside guests, merging round", "Mframes/s", besideMerge, Baseline: bareName,
+            Note: "one scanner thread (ScanBatch): hashes, looks up and asks the guests for the merges");
+        yield return new BenchResult("scanner beside guests, steady round", "Mframes/s", besideSteady, Baseline: bareName,
+            Note: "one scanner thread after merging: shared frames passed over, the unique half hashed again");
+        yield return new BenchResult("merges done on the guests' threads, all rounds", "ms", besideApply,
+            Note: "write-protect, compare again and repoint, between quanta: guest time, not scanner time");
         yield return new BenchResult("cow break, median of one", "us", MedianBreaks(runs, quick ? 2_000 : 20_000),
             Note: "GuestPhysicalMemory write to a shared frame: copy, remap, engine follows");
         yield return AllInBreaks(runs, quick ? 2_000 : 8_000);
@@ -100,6 +129,25 @@ internal static class SharingBenchmarks
         while (engine.Stats.FullScans == before)
             engine.Step(long.MaxValue);
         return engine.TotalFrames / sw.Elapsed.TotalSeconds / 1e6;
+    }
+
+    /// <summary>One full round of a scanner thread beside the guests, in frames visited per second; then each guest does what it was asked.</summary>
+    private static double BesideRoundRate(SharingEngine engine, List<GuestPhysicalMemory> memories, ref double applySeconds)
+    {
+        long before = engine.Stats.FullScans;
+        var sw = Stopwatch.StartNew();
+        while (engine.Stats.FullScans == before)
+            engine.ScanBatch(SharingEngine.MaxBatch);
+        double rate = engine.TotalFrames / sw.Elapsed.TotalSeconds / 1e6;
+        var apply = Stopwatch.StartNew();
+        for (int pass = 0; pass < 2; pass++) // a promotion asks its partners to join: a second pass does that
+        {
+            foreach (GuestPhysicalMemory m in memories)
+                engine.ApplyRequests(m);
+        }
+
+        applySeconds += apply.Elapsed.TotalSeconds;
+        return rate;
     }
 
     /// <summary>Each break timed on its own: a write to one of many frames shared by two guests.</summary>

@@ -101,12 +101,19 @@ internal static class RunCommand
             DefaultValueFactory = _ => "off",
         };
         sharing.AcceptOnlyFromAmong("off", "guest", "all", "salted");
-        var scanRate = new Option<long>("--scan-rate")
+        var scanRate = new Option<string>("--scan-rate")
         {
-            Description = "frames the sharing scanner hashes per second (virtual time when deterministic)",
+            Description = "frames the sharing scanner hashes per second (virtual time when deterministic), or auto: faster while "
+                + "full scans find merges, slower when they do not",
+            HelpName = "N|auto",
+            DefaultValueFactory = _ => RunPlan.DefaultScanRate.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Validators = { r => { if (!TryScanRate(r.GetValueOrDefault<string>(), out _, out _)) r.AddError("--scan-rate must be a positive number of frames per second, or auto"); } },
+        };
+        var scanThreads = new Option<int?>("--scan-threads")
+        {
+            Description = "parallel runs: sharing scanner threads beside the guests [default: 1]",
             HelpName = "N",
-            DefaultValueFactory = _ => RunPlan.DefaultScanRate,
-            Validators = { r => { if (r.GetValueOrDefault<long>() is < 1) r.AddError("--scan-rate must be a positive number of frames per second"); } },
+            Validators = { r => { if (r.GetValueOrDefault<int?>() is < 1 or > 64) r.AddError("--scan-threads must be from 1 to 64"); } },
         };
         var scanFullEvery = new Option<long?>("--scan-full-every")
         {
@@ -201,7 +208,7 @@ internal static class RunCommand
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanFullEvery,
+            image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanThreads, scanFullEvery,
             serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
@@ -226,7 +233,9 @@ internal static class RunCommand
                 MemoryBytes = parse.GetValue(memory),
                 MemoryCapBytes = parse.GetValue(memoryCap),
                 Sharing = Given(sharing) ? Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true) : null,
-                ScanRate = Given(scanRate) ? parse.GetValue(scanRate) : null,
+                ScanRate = Given(scanRate) && TryScanRate(parse.GetValue(scanRate), out long rate, out bool auto) && !auto ? rate : null,
+                ScanAuto = Given(scanRate) ? parse.GetValue(scanRate) == "auto" : null,
+                ScanThreads = parse.GetValue(scanThreads),
                 ScanFullEvery = parse.GetValue(scanFullEvery),
                 Deterministic = Given(deterministic) ? parse.GetValue(deterministic) : null,
                 Threads = Given(threads) ? parse.GetValue(threads) : null,
@@ -314,9 +323,19 @@ internal static class RunCommand
             Sharing: config.Sharing ?? SharingPolicy.Off,
             ScanRate: config.ScanRate ?? RunPlan.DefaultScanRate,
             ScanFullEvery: config.ScanFullEvery,
+            ScanAuto: config.ScanAuto ?? false,
+            ScanThreads: config.ScanThreads ?? 1,
             Faults: FaultLoggingFor(config.Faults ?? false, config.FaultLogPath, config.LogHidden ?? FaultSampling.None),
             DumpPageTables: config.DumpPageTables ?? false);
         return true;
+    }
+
+    /// <summary>A --scan-rate: a positive number of frames per second, or auto.</summary>
+    private static bool TryScanRate(string? text, out long rate, out bool auto)
+    {
+        auto = text == "auto";
+        rate = RunPlan.DefaultScanRate;
+        return auto || (long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out rate) && rate >= 1);
     }
 
     /// <summary>The gdb stub the options ask for (null for none), checked against the guests' names.</summary>

@@ -79,7 +79,9 @@ internal sealed class RunReport
             new("host_seconds", ReportValue.Seconds(run.HostSeconds), "the whole run, wall time"),
             new("guest_count", ReportValue.Count(Stats.Guests.Count), "derived: guests in the file"),
             new("sharing_policy", ReportValue.Word(Stats.Sharing?.Policy ?? "off"), Stats.Sharing == null ? "no sharing engine ran" : ""),
-            new("scan_rate", ReportValue.Count(Stats.Sharing?.ScanRate), Stats.Sharing == null ? "" : "--scan-rate: frames the scanner hashes per second (virtual time when deterministic)"),
+            new("scan_rate", ReportValue.Count(Stats.Sharing?.ScanRate), Stats.Sharing == null ? ""
+                : Stats.Sharing.ScanAuto ? "--scan-rate auto, starting here: frames per second, doubled while full scans find merges, halved when not"
+                : "--scan-rate: frames the scanner hashes per second (virtual time when deterministic)"),
         ]);
     }
 
@@ -126,6 +128,11 @@ internal sealed class RunReport
             new("frames_hashed_per_second", ReportValue.Rate(s?.FramesHashedPerSecond, 0), "frames_hashed / scan_seconds"),
             new("hash_collisions", ReportValue.Count(s?.HashCollisions), "same hash, different bytes: never merged"),
             new("scan_seconds", ReportValue.Seconds(s?.ScanSeconds), "host time spent scanning and merging"),
+            new("scan_threads", ReportValue.Count(s?.ScanThreads), "--scan-threads: scanner threads beside the guests (0: deterministic, scans between rounds)"),
+            new("scanner_cpu_seconds", ReportValue.Seconds(s?.ScannerCpuSeconds), "CPU time of the scanner threads (Linux; 0 when deterministic)"),
+            new("merges_abandoned", ReportValue.Count(s?.MergesAbandoned), "merges a guest wrote its frame before it could do them: dropped"),
+            new("sharing_stall_seconds", ReportValue.Seconds(s?.SharingStallSeconds), "guest time lost to sharing: merges between quanta (deterministic: every scan) and copy-on-write breaks"),
+            new("guest_time_lost_to_sharing", ReportValue.Fraction(s?.GuestTimeLostToSharing), "sharing_stall_seconds / the guests' host time"),
             new("samples", ReportValue.Count(s?.Samples.Count), "derived: memory samples in the file, one per full scan (--chart draws them)"),
         ], s == null ? "not in this run: it had no sharing engine" : null);
     }

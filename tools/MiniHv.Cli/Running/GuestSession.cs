@@ -65,7 +65,7 @@ internal static class GuestSession
                 vm.CloseInput();
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
-            var peak = new PeakAttribution(engine, vms);
+            var peak = new PeakAttribution(engine, vms, plan.Deterministic ? TimeSpan.Zero : TimeSpan.FromMilliseconds(250));
             using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
             if (plan.Gdb != null && debug == null)
                 return failure;
@@ -106,7 +106,9 @@ internal static class GuestSession
                 var run = new RunInfo(plan.Deterministic ? "deterministic" : "parallel", plan.Deterministic ? 1 : plan.Threads,
                     plan.Quantum ?? (plan.Deterministic ? DeterministicScheduler.DefaultQuantum : ParallelScheduler.DefaultQuantum),
                     plan.Guests[0].Paging.ToString().ToLowerInvariant(), wall.Elapsed.TotalSeconds);
-                StatsDocument document = StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent);
+                TimeSpan guestTime = scheduler is ParallelScheduler parallel ? parallel.GuestRunTime + parallel.CompanionTime : wall.Elapsed;
+                StatsDocument document = StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent,
+                    (plan.Deterministic ? 0 : plan.ScanThreads, plan.ScanAuto, guestTime));
                 if (statsFile != null)
                     StatsWriter.Write(statsFile, document);
                 if (plan.Summary)

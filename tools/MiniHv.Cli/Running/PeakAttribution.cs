@@ -11,12 +11,19 @@ internal sealed class PeakAttribution
 {
     private readonly SharingEngine? _engine;
     private readonly IReadOnlyList<Vm> _vms;
+    private readonly TimeSpan _minInterval;
+    private readonly System.Diagnostics.Stopwatch _sinceLast = System.Diagnostics.Stopwatch.StartNew();
     private long _best = -1;
 
-    public PeakAttribution(SharingEngine? engine, IReadOnlyList<Vm> vms)
+    /// <param name="minInterval">
+    /// In a parallel run the scanner does this work beside the guests, and full scans come many times a second:
+    /// attribute at most once per this much host time (the best scan within it may be missed). Zero: every better scan.
+    /// </param>
+    public PeakAttribution(SharingEngine? engine, IReadOnlyList<Vm> vms, TimeSpan minInterval = default)
     {
         _engine = engine;
         _vms = vms;
+        _minInterval = minInterval;
         if (engine != null)
             engine.RoundCompleted += Sample;
     }
@@ -27,9 +34,10 @@ internal sealed class PeakAttribution
     private void Sample()
     {
         long saved = _engine!.Stats.PagesSharing + _engine.Stats.ZeroPages;
-        if (saved <= _best)
+        if (saved <= _best || (Result != null && _sinceLast.Elapsed < _minInterval))
             return;
         _best = saved;
+        _sinceLast.Restart();
         Result = SharedContentAttribution.Attribute(_vms, _engine);
     }
 }

@@ -13,6 +13,8 @@ namespace MiniHv.Cli.Running;
 /// <param name="Summary">Print a summary of the run on stdout at the end.</param>
 /// <param name="Sharing">Which frames the sharing engine may merge; off for none.</param>
 /// <param name="ScanRate">Frames the sharing engine scans per second (of virtual time when deterministic, of host time in parallel).</param>
+/// <param name="ScanAuto">The scan rate follows the merges found (<c>--scan-rate auto</c>), starting from <paramref name="ScanRate"/>.</param>
+/// <param name="ScanThreads">Scanner threads beside the guests in a parallel run (<c>--scan-threads</c>).</param>
 /// <param name="ScanFullEvery">Deterministic only: also a full scan (every frame twice) each time this many instructions per guest have run.</param>
 /// <param name="Faults">Where fault events go, and which; null for nowhere (they are still counted).</param>
 /// <param name="DumpPageTables">Print each guest's page tables, as ranges, when it stops.</param>
@@ -34,6 +36,8 @@ internal sealed record RunPlan(
     SharingPolicy Sharing = SharingPolicy.Off,
     long ScanRate = RunPlan.DefaultScanRate,
     long? ScanFullEvery = null,
+    bool ScanAuto = false,
+    int ScanThreads = 1,
     FaultLogging? Faults = null,
     bool DumpPageTables = false,
     StatusMode Status = StatusMode.Auto,

@@ -5,17 +5,15 @@ using MiniHv.Hv.Sharing;
 namespace MiniHv.Cli.Running;
 
 /// <summary>
-/// Builds the run's scheduler and, with sharing on, hooks the sharing engine to its safepoints: between the
-/// deterministic scheduler's rounds (at fixed instruction counts, so a run replays), or every few
-/// milliseconds with all guests paused in parallel mode.
+/// Builds the run's scheduler and, with sharing on, hooks the sharing engine to it: between the deterministic
+/// scheduler's rounds (at fixed instruction counts, so a run replays), or in parallel mode as scanner threads
+/// beside the guests, whose merges each guest's thread does between its quanta.
 /// </summary>
 internal static class SchedulerFactory
 {
-    /// <summary>How often the parallel scheduler stops the guests for the engine.</summary>
-    public static readonly TimeSpan ParallelScanInterval = TimeSpan.FromMilliseconds(10);
-
     public static IVmScheduler Create(RunPlan plan, SharingEngine? engine)
     {
+        ScanPacer? pacer = engine == null ? null : new ScanPacer(plan.ScanRate, plan.ScanAuto);
         if (plan.Deterministic)
         {
             long quantum = plan.Quantum ?? DeterministicScheduler.DefaultQuantum;
@@ -24,12 +22,12 @@ internal static class SchedulerFactory
             {
                 // A round gives each guest one quantum of virtual time: scan what the rate allows for it.
                 long ips = plan.Guests[0].InstructionsPerSecond;
-                double perRound = (double)plan.ScanRate * quantum / ips;
+                engine.RoundCompleted += () => pacer!.FullScanEnded(engine.LastRoundFinds);
                 long roundsPerFullScan = plan.ScanFullEvery is long every ? Math.Max(1, every / quantum) : 0;
                 double owed = 0;
                 scheduler.AfterRound = round =>
                 {
-                    owed += perRound;
+                    owed += (double)pacer!.Rate * quantum / ips;
                     long frames = (long)owed;
                     owed -= frames;
                     engine.Step(frames);
@@ -43,7 +41,7 @@ internal static class SchedulerFactory
 
         var parallel = new ParallelScheduler(plan.Threads, plan.Quantum ?? ParallelScheduler.DefaultQuantum);
         if (engine != null)
-            parallel.GlobalSafepoint = (ParallelScanInterval, elapsed => engine.Step((long)(plan.ScanRate * elapsed.TotalSeconds)));
+            parallel.Companion = new SharingScanner(engine, pacer!, plan.ScanThreads);
         return parallel;
     }
 

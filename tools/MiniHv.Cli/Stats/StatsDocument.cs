@@ -71,7 +71,14 @@ internal sealed record SharingTotals(
     long HashCollisions,
     double ScanSeconds,
     IReadOnlyDictionary<string, long> ByContent,
-    IReadOnlyList<SharingSampleStats> Samples);
+    IReadOnlyList<SharingSampleStats> Samples,
+    int ScanThreads = 0,
+    bool ScanAuto = false,
+    double ScannerCpuSeconds = 0,
+    long MergesAbandoned = 0,
+    double SharingStallSeconds = 0,
+    double GuestSeconds = 0,
+    double GuestTimeLostToSharing = 0);
 
 /// <summary>Memory after one full scan.</summary>
 internal sealed record SharingSampleStats(

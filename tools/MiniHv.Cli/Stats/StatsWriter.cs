@@ -16,31 +16,38 @@ internal static class StatsWriter
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <param name="scan">How the scanner ran: its threads (0 when deterministic), whether the rate was auto, and the host
+    /// time the guests had (their quanta, or the whole run when deterministic), of which sharing's stalls are a fraction.</param>
     public static StatsDocument Build(IReadOnlyList<Vm> vms, RunInfo run, SharingEngine? engine, long scanRate, FrameCensus census,
-        IReadOnlyDictionary<FrameContent, long>? byContent)
+        IReadOnlyDictionary<FrameContent, long>? byContent, (int Threads, bool Auto, TimeSpan GuestTime)? scan = null)
     {
         var guests = vms.Select((vm, i) => Guest(vm, i + 1, engine)).ToList();
         string version = typeof(StatsWriter).Assembly.GetName().Version?.ToString() ?? "unknown";
         var memory = new MemoryTotals(census.GuestFramesInUse, census.MachineFramesInUse, census.DistinctContents,
             census.PossibleSaving, census.AchievedSaving, census.Efficiency);
         return new StatsDocument(StatsDocument.FormatName, StatsDocument.CurrentVersion, version, DateTimeOffset.UtcNow, run,
-            memory, Sharing(engine, scanRate, byContent), guests);
+            memory, Sharing(vms, engine, scanRate, byContent, scan ?? (0, false, TimeSpan.Zero)), guests);
     }
 
     /// <summary>"KernelText" as "kernel_text", as every key of the file is written.</summary>
     public static string SnakeCase(FrameContent content) => JsonNamingPolicy.SnakeCaseLower.ConvertName(content.ToString());
 
-    private static SharingTotals? Sharing(SharingEngine? engine, long scanRate, IReadOnlyDictionary<FrameContent, long>? byContent)
+    private static SharingTotals? Sharing(IReadOnlyList<Vm> vms, SharingEngine? engine, long scanRate, IReadOnlyDictionary<FrameContent, long>? byContent,
+        (int Threads, bool Auto, TimeSpan GuestTime) scan)
     {
         if (engine == null)
             return null;
         SharingStats s = engine.Stats;
+        // What sharing cost the guests: merges done on their threads (or, deterministic, every scan: all guests wait), and copy-on-write breaks.
+        TimeSpan stall = (scan.Threads > 0 ? s.MergeStallTime : s.ScanTime) + vms.Aggregate(TimeSpan.Zero, (t, vm) => t + vm.Memory.CopyOnWriteBreakTime);
         var samples = engine.Samples.Select(x => new SharingSampleStats(x.FullScans, x.Instructions, x.MachineFramesInUse,
             x.GuestFramesInUse, x.DistinctContents, x.PagesShared, x.PagesSharing, x.ZeroPages, x.CowBreaks)).ToList();
         return new SharingTotals(engine.Policy.ToString().ToLowerInvariant(), scanRate, s.PagesShared, s.PagesSharing,
             s.PagesUnshared, s.PagesVolatile, s.FullScans, s.ZeroPages, s.GeneralProfit, s.Merges, s.ZeroMerges, s.CowBreaks, s.ZeroBreaks,
             s.BytesSaved, s.FramesHashed, s.FramesHashedPerSecond, s.HashCollisions, s.ScanTime.TotalSeconds,
-            (byContent ?? new Dictionary<FrameContent, long>()).ToDictionary(kv => SnakeCase(kv.Key), kv => kv.Value), samples);
+            (byContent ?? new Dictionary<FrameContent, long>()).ToDictionary(kv => SnakeCase(kv.Key), kv => kv.Value), samples,
+            scan.Threads, scan.Auto, s.ScannerCpuTime.TotalSeconds, s.MergesAbandoned, stall.TotalSeconds, scan.GuestTime.TotalSeconds,
+            scan.GuestTime > TimeSpan.Zero ? stall / scan.GuestTime : 0);
     }
 
     public static void Write(Stream output, StatsDocument document) => JsonSerializer.Serialize(output, document, Json);

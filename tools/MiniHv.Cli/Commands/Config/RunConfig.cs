@@ -25,6 +25,11 @@ internal sealed record RunConfig
 
     public long? ScanRate { get; init; }
 
+    /// <summary><c>--scan-rate auto</c> (the rate then starts from <see cref="ScanRate"/> or the default).</summary>
+    public bool? ScanAuto { get; init; }
+
+    public int? ScanThreads { get; init; }
+
     public long? ScanFullEvery { get; init; }
 
     public bool? Deterministic { get; init; }
@@ -68,7 +73,9 @@ internal sealed record RunConfig
         MemoryBytes = commandLine.MemoryBytes ?? MemoryBytes,
         MemoryCapBytes = commandLine.MemoryCapBytes ?? MemoryCapBytes,
         Sharing = commandLine.Sharing ?? Sharing,
-        ScanRate = commandLine.ScanRate ?? ScanRate,
+        ScanRate = commandLine.ScanRate ?? (commandLine.ScanAuto == true ? null : ScanRate),
+        ScanAuto = commandLine.ScanAuto ?? ScanAuto,
+        ScanThreads = commandLine.ScanThreads ?? ScanThreads,
         ScanFullEvery = commandLine.ScanFullEvery ?? ScanFullEvery,
         Deterministic = commandLine.Deterministic ?? Deterministic,
         Threads = commandLine.Threads ?? Threads,
@@ -92,7 +99,8 @@ internal sealed record RunConfig
         RunConfigKeys.Memory => MemoryBytes != null,
         RunConfigKeys.MemoryCap => MemoryCapBytes != null,
         RunConfigKeys.Sharing => Sharing != null,
-        RunConfigKeys.ScanRate => ScanRate != null,
+        RunConfigKeys.ScanRate => ScanRate != null || ScanAuto != null,
+        RunConfigKeys.ScanThreads => ScanThreads != null,
         RunConfigKeys.ScanFullEvery => ScanFullEvery != null,
         RunConfigKeys.Deterministic => Deterministic != null,
         RunConfigKeys.Threads => Threads != null,

@@ -11,6 +11,7 @@ internal static class RunConfigKeys
     public const string MemoryCap = "memory_cap";
     public const string Sharing = "sharing";
     public const string ScanRate = "scan_rate";
+    public const string ScanThreads = "scan_threads";
     public const string ScanFullEvery = "scan_full_every";
     public const string Deterministic = "deterministic";
     public const string Threads = "threads";
@@ -40,7 +41,7 @@ internal static class RunConfigKeys
     /// <summary>Every top-level key, in the order the writer puts them.</summary>
     public static readonly string[] Settings =
     [
-        Memory, MemoryCap, Sharing, ScanRate, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Timeout,
+        Memory, MemoryCap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Timeout,
         MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, Guests,
     ];
 

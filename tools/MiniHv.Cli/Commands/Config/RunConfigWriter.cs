@@ -75,7 +75,9 @@ internal static class RunConfigWriter
         if (c.MemoryCapBytes is long cap)
             s.Add((K.MemoryCap, Size(cap)));
         s.Add((K.Sharing, (c.Sharing ?? SharingPolicy.Off).ToString().ToLowerInvariant()));
-        s.Add((K.ScanRate, c.ScanRate ?? Running.RunPlan.DefaultScanRate));
+        s.Add((K.ScanRate, c.ScanAuto == true ? "auto" : c.ScanRate ?? Running.RunPlan.DefaultScanRate));
+        if (c.ScanThreads is int scanThreads)
+            s.Add((K.ScanThreads, (long)scanThreads));
         if (c.ScanFullEvery is long every)
             s.Add((K.ScanFullEvery, every));
         s.Add((K.Deterministic, c.Deterministic ?? false));

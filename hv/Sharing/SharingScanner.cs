@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using MiniHv.Hv.Machine;
+using MiniHv.Hv.Scheduling;
+
+namespace MiniHv.Hv.Sharing;
+
+/// <summary>
+/// The sharing engine's scanner threads in a parallel run: they hash frames beside the running guests at the
+/// pacer's rate (shared between them), and each guest's thread does the merges they found between its quanta.
+/// </summary>
+public sealed class SharingScanner : IRunCompanion
+{
+    /// <summary>How long a scanner sleeps between bursts: the rate is owed per burst, as ksmd's sleep_millisecs.</summary>
+    public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// Frames passed over (untouched, shared) that cost the rate as much as one hashed frame: looking at a P2M
+    /// entry is far cheaper than hashing 4 KiB, but not free, and with nothing left to hash an unpaced scanner
+    /// would spin through rounds of untouched frames.
+    /// </summary>
+    public const int PassesPerHash = 8;
+
+    private readonly SharingEngine _engine;
+    private readonly Thread[] _threads;
+    private readonly CancellationTokenSource _stop = new();
+    private long _cpuTicks;
+    private Exception? _failure;
+
+    public SharingScanner(SharingEngine engine, ScanPacer pacer, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(pacer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        _engine = engine;
+        Pacer = pacer;
+        _threads = new Thread[threads];
+        for (int t = 0; t < threads; t++)
+            _threads[t] = new Thread(Scan) { IsBackground = true, Name = $"sharing scanner {t}" };
+        engine.RoundCompleted += () => Pacer.FullScanEnded(engine.LastRoundFinds);
+    }
+
+    public ScanPacer Pacer { get; }
+
+    public int Threads => _threads.Length;
+
+    public void Start()
+    {
+        _engine.BeginConcurrent();
+        foreach (Thread thread in _threads)
+            thread.Start();
+    }
+
+    public void BetweenQuanta(Vm vm) => _engine.ApplyRequests(vm.Memory);
+
+    public void Stop()
+    {
+        _stop.Cancel();
+        foreach (Thread thread in _threads)
+            thread.Join();
+        _engine.EndConcurrent();
+        _engine.Stats.ScannerCpuTime += TimeSpan.FromTicks(Interlocked.Read(ref _cpuTicks));
+        if (_failure != null)
+            throw new InvalidOperationException("the sharing scanner failed", _failure);
+    }
+
+    private void Scan()
+    {
+        TimeSpan cpuAtStart = ThreadCpuTime();
+        try
+        {
+            long total = _engine.TotalFrames;
+            var since = Stopwatch.StartNew();
+            double owed = 0;
+            while (!_stop.IsCancellationRequested)
+            {
+                // Each thread owes its share of the rate for the time since its last burst (at most a second's worth).
+                owed = Math.Min(owed + (Pacer.Rate * since.Elapsed.TotalSeconds / _threads.Length), Pacer.Rate);
+                since.Restart();
+                long visited = 0;
+                while (owed >= 1 && visited < total && !_stop.IsCancellationRequested)
+                {
+                    var (hashed, seen) = _engine.ScanBatch((int)Math.Min(owed, SharingEngine.MaxBatch));
+                    owed -= hashed + ((double)(seen - hashed) / PassesPerHash);
+                    visited += seen;
+                }
+
+                _stop.Token.WaitHandle.WaitOne(Tick);
+            }
+        }
+        catch (Exception e)
+        {
+            _failure ??= e;
+        }
+        finally
+        {
+            Interlocked.Add(ref _cpuTicks, (ThreadCpuTime() - cpuAtStart).Ticks);
+        }
+    }
+
+    // ---- This thread's CPU time (Linux: clock_gettime(CLOCK_THREAD_CPUTIME_ID)); zero elsewhere. ----
+
+    private const int ClockThreadCpuTime = 3;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    private static TimeSpan ThreadCpuTime()
+    {
+        if (!OperatingSystem.IsLinux())
+            return TimeSpan.Zero;
+        try
+        {
+            return ClockGetTime(ClockThreadCpuTime, out TimeSpec t) == 0
+                ? TimeSpan.FromTicks((t.Seconds * TimeSpan.TicksPerSecond) + (t.Nanoseconds / 100))
+                : TimeSpan.Zero;
+        }
+        catch (DllNotFoundException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
+}
