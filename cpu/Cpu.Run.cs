@@ -177,7 +177,7 @@ public sealed unsafe partial class Cpu
             _chainStart = start;
             _chainRetired = total;
             _chain16 = block.Bitness == 16;
-            Insn* p = _tier == CpuTier.Jit ? EnterBlock(block, first, end, start) : first;
+            Insn* p = _tier == CpuTier.Jit ? EnterBlock(block, first, left, start, ref total) : first;
 
             // Compiled code that stopped on AbortBlock retired its last instruction: the interpreter must not run another.
             if (p == first || !AbortBlock)

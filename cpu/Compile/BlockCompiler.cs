@@ -53,7 +53,10 @@ internal static unsafe class BlockCompiler
     private static readonly MethodInfo MCondition = CpuType.GetMethod(nameof(Cpu.Condition), Any)!;
     private static readonly MethodInfo MCarryForIncDec = CpuType.GetMethod("CarryForIncDec", Any)!;
 
-    private static readonly Type[] Parameters = [typeof(Cpu), typeof(Insn).MakePointerType(), typeof(uint)];
+    private static readonly FieldInfo FEpoch = CpuType.GetField(nameof(Cpu.TranslationEpoch), Any)!;
+    private static readonly FieldInfo FChainRetired = CpuType.GetField("_chainRetired", Any)!;
+
+    private static readonly Type[] Parameters = [typeof(Cpu), typeof(Insn).MakePointerType(), typeof(uint), typeof(int)];
 
     /// <summary>Compile <paramref name="block"/>'s longest known prefix; null when it has none worth compiling.</summary>
     public static CompiledBlock? Compile(Block block)
@@ -68,7 +71,7 @@ internal static unsafe class BlockCompiler
         var method = new DynamicMethod($"block_{block.Physical:x8}", typeof(int), Parameters, CpuType.Module, skipVisibility: true);
         new Emitter(method.GetILGenerator(), block.Insns, n).Emit();
         var code = (CompiledCode)method.CreateDelegate(typeof(CompiledCode));
-        code(null!, null, 0); // RyuJIT compiles it here, on the compile thread
+        code(null!, null, 0, 0); // RyuJIT compiles it here, on the compile thread
         return new CompiledBlock(code, n);
     }
 
@@ -126,6 +129,12 @@ internal static unsafe class BlockCompiler
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[8];
         private readonly LocalBuilder _fA, _fB, _fRes, _fCarry, _lin, _val, _entry;
 
+        // A block whose last instruction branches back to its start loops in place: the top of the loop, and the
+        // translation epoch at entry (a change means the interpreter would look the block up again).
+        private readonly bool _selfLoop;
+        private Label _loopTop;
+        private LocalBuilder? _epoch;
+
         // The kind of the lazy-flag record held in the locals, or None while the CPU's own fields hold the flags.
         private Cpu.FlagOp _flags = Cpu.FlagOp.None;
 
@@ -141,6 +150,9 @@ internal static unsafe class BlockCompiler
             _lin = il.DeclareLocal(typeof(uint));
             _val = il.DeclareLocal(typeof(uint));
             _entry = il.DeclareLocal(typeof(nint));
+            ref Insn last = ref insns[count - 1];
+            var lastKind = Classify(ref last);
+            _selfLoop = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp && last.NextOffset + last.Imm == 0;
         }
 
         public void Emit()
@@ -171,6 +183,8 @@ internal static unsafe class BlockCompiler
             }
 
             var bail = il.DefineLabel();
+            if (_selfLoop)
+                segMask |= 1 << (int)SegReg.CS; // a CS with a limit: the interpreter checks it at each block entry
             if (segMask != 0)
             {
                 il.Emit(OpCodes.Ldarg_0);
@@ -194,6 +208,16 @@ internal static unsafe class BlockCompiler
                 LoadRegPointer(r);
                 il.Emit(OpCodes.Ldind_U4);
                 il.Emit(OpCodes.Stloc, _reg[r]!);
+            }
+
+            if (_selfLoop)
+            {
+                _epoch = il.DeclareLocal(typeof(long));
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, FEpoch);
+                il.Emit(OpCodes.Stloc, _epoch);
+                _loopTop = il.DefineLabel();
+                il.MarkLabel(_loopTop);
             }
 
             for (int k = 0; k < _count; k++)
@@ -425,16 +449,56 @@ internal static unsafe class BlockCompiler
                     EmitBranchIfCondition(i.Op, taken);
                     EmitExit(k);
                     il.MarkLabel(taken);
+                    EmitBackEdge(k);
                     EmitExit(k, i.Imm);
                     return false;
                 }
 
                 case Kind.Jmp:
+                    EmitBackEdge(k);
                     EmitExit(k, i.Imm);
                     return false;
             }
 
             throw new InvalidOperationException($"no emitter for {kind}");
+        }
+
+        /// <summary>
+        /// At a taken branch back to the block's start: run the block again while a whole pass fits in the budget,
+        /// nothing asked the block to end and translations are as they were; else fall through to the exit.
+        /// </summary>
+        private void EmitBackEdge(int k)
+        {
+            if (!_selfLoop || k != _count - 1)
+                return;
+            var il = _il;
+            var exit = il.DefineLabel();
+
+            // The top of the loop expects the flags in the CPU's fields.
+            WriteBackFlags();
+            _flags = Cpu.FlagOp.None;
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldc_I4, _count);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Starg_S, (byte)3);
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldc_I4, _count);
+            il.Emit(OpCodes.Blt, exit);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, FAbort);
+            il.Emit(OpCodes.Brtrue, exit);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, FEpoch);
+            il.Emit(OpCodes.Ldloc, _epoch!);
+            il.Emit(OpCodes.Bne_Un, exit);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Dup);
+            il.Emit(OpCodes.Ldfld, FChainRetired);
+            il.Emit(OpCodes.Ldc_I4, _count);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stfld, FChainRetired);
+            il.Emit(OpCodes.Br, _loopTop);
+            il.MarkLabel(exit);
         }
 
         private LocalBuilder Reg(int r) => _reg[r] ?? throw new InvalidOperationException($"register {r} not loaded");

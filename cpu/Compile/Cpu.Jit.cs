@@ -56,10 +56,11 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// Where ChainBlocks starts a block: runs its compiled prefix when it has one that fits in the budget
-    /// (<paramref name="end"/>), else counts the run. Returns the first instruction left for the interpreter.
+    /// (<paramref name="left"/> instructions), else counts the run. Returns the first instruction left for the
+    /// interpreter; passes of a block that looped in place are added to <paramref name="total"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Insn* EnterBlock(Block block, Insn* first, Insn* end, uint start)
+    private Insn* EnterBlock(Block block, Insn* first, int left, uint start, ref int total)
     {
         CompiledBlock? code = block.Compiled;
         if (code == null)
@@ -72,10 +73,12 @@ public sealed unsafe partial class Cpu
                 return first;
         }
 
-        if (code.Count > end - first)
+        if (code.Count > left)
             return first;
-        int n = code.Code(this, first, start);
-        InstructionsCompiled += n;
+        int n = code.Code(this, first, start, left);
+        int passes = _chainRetired - total; // whole passes of a block that looped in place
+        total = _chainRetired;
+        InstructionsCompiled += n + passes;
         return first + n;
     }
 

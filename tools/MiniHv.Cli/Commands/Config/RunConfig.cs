@@ -35,6 +35,8 @@ internal sealed record RunConfig
 
     public PagingMode? Paging { get; init; }
 
+    public MiniHv.Cpu.CpuTier? Tier { get; init; }
+
     public double? TimeoutSeconds { get; init; }
 
     public long? MaxInstructions { get; init; }
@@ -74,6 +76,7 @@ internal sealed record RunConfig
         Threads = commandLine.Threads ?? Threads,
         Quantum = commandLine.Quantum ?? Quantum,
         Paging = commandLine.Paging ?? Paging,
+        Tier = commandLine.Tier ?? Tier,
         TimeoutSeconds = commandLine.TimeoutSeconds ?? TimeoutSeconds,
         MaxInstructions = commandLine.MaxInstructions ?? MaxInstructions,
         SerialDir = commandLine.SerialDir ?? SerialDir,
@@ -98,6 +101,7 @@ internal sealed record RunConfig
         RunConfigKeys.Threads => Threads != null,
         RunConfigKeys.Quantum => Quantum != null,
         RunConfigKeys.Paging => Paging != null,
+        RunConfigKeys.Cpu => Tier != null,
         RunConfigKeys.Timeout => TimeoutSeconds != null,
         RunConfigKeys.MaxInstructions => MaxInstructions != null,
         RunConfigKeys.SerialDir => SerialDir != null,
