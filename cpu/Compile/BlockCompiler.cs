@@ -25,7 +25,11 @@ internal static unsafe class BlockCompiler
         AddRM, CmpRM, AluRM, CmpMR, CmpMI, AddMR, AddMI,
         Inc, Dec,
         PushR, PushI, PopR,
-        Jcc, Jmp,
+        Jcc, Jmp, Call, Ret, Loop,
+
+        // Any other instruction that does not end its block: a call to the interpreter's own handler, with the
+        // state written back before and read again after, so the compiled code around it stays compiled.
+        Helper,
     }
 
     private static readonly Type CpuType = typeof(Cpu);
@@ -53,6 +57,7 @@ internal static unsafe class BlockCompiler
     private static readonly MethodInfo MCondition = CpuType.GetMethod(nameof(Cpu.Condition), Any)!;
     private static readonly MethodInfo MCarryForIncDec = CpuType.GetMethod("CarryForIncDec", Any)!;
 
+    private static readonly FieldInfo FExec = typeof(Insn).GetField(nameof(Insn.Exec))!;
     private static readonly FieldInfo FEpoch = CpuType.GetField(nameof(Cpu.TranslationEpoch), Any)!;
     private static readonly FieldInfo FChainRetired = CpuType.GetField("_chainRetired", Any)!;
 
@@ -64,7 +69,7 @@ internal static unsafe class BlockCompiler
         if (block.Bitness != 32)
             return null;
         int n = 0;
-        while (n < block.Count && Classify(ref block.Insns[n]) != Kind.None)
+        while (n < block.Count && Classify(ref block.Insns[n], n == block.Count - 1) != Kind.None)
             n++;
         if (n == 0)
             return null;
@@ -75,8 +80,20 @@ internal static unsafe class BlockCompiler
         return new CompiledBlock(code, n);
     }
 
-    /// <summary>Which of the known forms an instruction is, from the handler the decoder chose for it.</summary>
-    private static Kind Classify(ref Insn i)
+    /// <summary>Which of the known forms an instruction is, from the handler the decoder chose for it; <paramref name="last"/>: the block's last.</summary>
+    private static Kind Classify(ref Insn i, bool last)
+    {
+        Kind k = Known(ref i);
+        if (k != Kind.None)
+            return k;
+
+        // Only the last instruction of a block may end it (a jump, a mode change...): any before it can be a helper call.
+        if (last || (nint)i.Exec == 0 || (nint)i.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Undefined)
+            return Kind.None;
+        return Kind.Helper;
+    }
+
+    private static Kind Known(ref Insn i)
     {
         // The handler the decoder chose names the form. (Both sides come from ldftn on the same method in this
         // assembly, so they agree; the differential test fails if a form stopped being recognised.)
@@ -117,6 +134,9 @@ internal static unsafe class BlockCompiler
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.PopR32) return Kind.PopR;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Jcc) return i.Size == 4 ? Kind.Jcc : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.JmpRel) return i.Size == 4 ? Kind.Jmp : Kind.None;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.CallRel) return i.Size == 4 ? Kind.Call : Kind.None;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Ret32) return Kind.Ret;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Loop) return i.Op == 0 && !i.Addr16 && i.Size == 4 ? Kind.Loop : Kind.None;
         return Kind.None;
     }
 
@@ -151,8 +171,8 @@ internal static unsafe class BlockCompiler
             _val = il.DeclareLocal(typeof(uint));
             _entry = il.DeclareLocal(typeof(nint));
             ref Insn last = ref insns[count - 1];
-            var lastKind = Classify(ref last);
-            _selfLoop = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp && last.NextOffset + last.Imm == 0;
+            var lastKind = Classify(ref last, true);
+            _selfLoop = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp or Kind.Loop && last.NextOffset + last.Imm == 0;
         }
 
         public void Emit()
@@ -173,10 +193,10 @@ internal static unsafe class BlockCompiler
             for (int k = 0; k < _count; k++)
             {
                 ref Insn i = ref _insns[k];
-                var kind = Classify(ref i);
+                var kind = Classify(ref i, k == _count - 1 && k == _insns.Length - 1);
                 if (HasMemoryOperand(kind))
                     segMask |= 1 << i.Seg;
-                if (kind is Kind.PushR or Kind.PushI or Kind.PopR)
+                if (UsesStack(kind))
                     stack = true;
                 foreach (int r in Registers(kind, ref i))
                     _reg[r] ??= il.DeclareLocal(typeof(uint));
@@ -230,18 +250,20 @@ internal static unsafe class BlockCompiler
                 il.Emit(OpCodes.Ldarg_0);
                 il.Emit(OpCodes.Ldfld, FAbort);
                 il.Emit(OpCodes.Brfalse, next);
-                EmitExit(k);
+                EmitExit(k, setEip: _helperAt != k);
                 il.MarkLabel(next);
             }
 
-            var last = Classify(ref _insns[_count - 1]);
-            if (last is not (Kind.Jcc or Kind.Jmp))
+            var last = Classify(ref _insns[_count - 1], _count == _insns.Length);
+            if (last is not (Kind.Jcc or Kind.Jmp or Kind.Call or Kind.Ret or Kind.Loop))
                 EmitExit(_count - 1);
 
             il.MarkLabel(bail);
             il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Ret);
         }
+
+        private static bool UsesStack(Kind k) => k is Kind.PushR or Kind.PushI or Kind.PopR or Kind.Call or Kind.Ret;
 
         private static bool HasMemoryOperand(Kind k) => k is Kind.MovRM or Kind.MovMR or Kind.MovMI or Kind.AddRM or Kind.CmpRM
             or Kind.AluRM or Kind.CmpMR or Kind.CmpMI or Kind.AddMR or Kind.AddMI;
@@ -260,7 +282,14 @@ internal static unsafe class BlockCompiler
                     list.Add(4);
                     break;
                 case Kind.PushI:
+                case Kind.Call:
+                case Kind.Ret:
                     list.Add(4);
+                    break;
+                case Kind.Loop:
+                    list.Add(1);
+                    break;
+                case Kind.Helper:
                     break;
                 case Kind.PopR:
                     list.Add(i.R0);
@@ -284,7 +313,7 @@ internal static unsafe class BlockCompiler
         {
             var il = _il;
             ref Insn i = ref _insns[k];
-            var kind = Classify(ref i);
+            var kind = Classify(ref i, k == _count - 1 && k == _insns.Length - 1);
             switch (kind)
             {
                 case Kind.Nop:
@@ -458,9 +487,108 @@ internal static unsafe class BlockCompiler
                     EmitBackEdge(k);
                     EmitExit(k, i.Imm);
                     return false;
+
+                case Kind.Loop:
+                {
+                    // LOOP: ECX - 1, taken while not zero; no flags.
+                    var taken = il.DefineLabel();
+                    il.Emit(OpCodes.Ldloc, Reg(1));
+                    il.Emit(OpCodes.Ldc_I4_1);
+                    il.Emit(OpCodes.Sub);
+                    il.Emit(OpCodes.Dup);
+                    il.Emit(OpCodes.Stloc, Reg(1));
+                    il.Emit(OpCodes.Brtrue, taken);
+                    EmitExit(k);
+                    il.MarkLabel(taken);
+                    EmitBackEdge(k);
+                    EmitExit(k, i.Imm);
+                    return false;
+                }
+
+                case Kind.Call:
+                    // Push the return address (a faulting push leaves ESP and EIP as they were), then jump.
+                    il.Emit(OpCodes.Ldarg_2);
+                    LoadConst(i.NextOffset);
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Stloc, _val);
+                    il.Emit(OpCodes.Ldloc, Reg(4));
+                    il.Emit(OpCodes.Ldc_I4_4);
+                    il.Emit(OpCodes.Sub);
+                    il.Emit(OpCodes.Stloc, _lin);
+                    EmitWrite(k);
+                    il.Emit(OpCodes.Ldloc, _lin);
+                    il.Emit(OpCodes.Stloc, Reg(4));
+                    EmitExit(k, i.Imm);
+                    return false;
+
+                case Kind.Ret:
+                {
+                    il.Emit(OpCodes.Ldloc, Reg(4));
+                    EmitRead(k);
+                    il.Emit(OpCodes.Ldloc, Reg(4));
+                    il.Emit(OpCodes.Ldc_I4_4);
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Stloc, Reg(4));
+                    WriteBackRegisters();
+                    WriteBackFlags();
+                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldloc, _val);
+                    il.Emit(OpCodes.Stfld, FEip);
+                    il.Emit(OpCodes.Ldc_I4, k + 1);
+                    il.Emit(OpCodes.Ret);
+                    return false;
+                }
+
+                case Kind.Helper:
+                    EmitHelper(k);
+                    return true;
             }
 
             throw new InvalidOperationException($"no emitter for {kind}");
+        }
+
+        /// <summary>
+        /// Run instruction <paramref name="k"/> by its interpreter handler, as the interpreter would: the CPU's state
+        /// written back, EIP past it and the instruction marked as running; the registers read back after.
+        /// </summary>
+        private void EmitHelper(int k)
+        {
+            var il = _il;
+            WriteBackForCall(k);
+            _flags = Cpu.FlagOp.None; // the handler leaves the flags in the CPU's fields
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_2);
+            LoadConst(_insns[k].NextOffset);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stfld, FEip);
+            il.Emit(OpCodes.Ldarg_0);
+            LoadInsnPointer(k);
+            LoadInsnPointer(k);
+            il.Emit(OpCodes.Ldfld, FExec);
+            il.EmitCalli(OpCodes.Calli, CallingConventions.Standard, typeof(void), [typeof(Cpu), typeof(Insn).MakeByRefType()], null);
+            for (int r = 0; r < 8; r++)
+            {
+                if (_reg[r] == null)
+                    continue;
+                LoadRegPointer(r);
+                il.Emit(OpCodes.Ldind_U4);
+                il.Emit(OpCodes.Stloc, _reg[r]!);
+            }
+
+            _helperAt = k;
+        }
+
+        // The instruction whose exit must keep EIP as its handler left it (a REP string instruction stopped early rewinds it).
+        private int _helperAt = -1;
+
+        private void LoadInsnPointer(int k)
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldc_I4, k);
+            _il.Emit(OpCodes.Conv_I);
+            _il.Emit(OpCodes.Sizeof, typeof(Insn));
+            _il.Emit(OpCodes.Mul);
+            _il.Emit(OpCodes.Add);
         }
 
         /// <summary>
@@ -761,12 +889,7 @@ internal static unsafe class BlockCompiler
             WriteBackRegisters();
             WriteBackFlags();
             _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldc_I4, k);
-            _il.Emit(OpCodes.Conv_I);
-            _il.Emit(OpCodes.Sizeof, typeof(Insn));
-            _il.Emit(OpCodes.Mul);
-            _il.Emit(OpCodes.Add);
+            LoadInsnPointer(k);
             _il.Emit(OpCodes.Stfld, FExecuting);
         }
 
@@ -808,16 +931,20 @@ internal static unsafe class BlockCompiler
         }
 
         /// <summary>Leave after instruction <paramref name="k"/> retired: state written back, EIP past it (plus a branch displacement), k + 1 returned.</summary>
-        private void EmitExit(int k, uint displacement = 0)
+        private void EmitExit(int k, uint displacement = 0, bool setEip = true)
         {
             var il = _il;
             WriteBackRegisters();
             WriteBackFlags();
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_2);
-            LoadConst(_insns[k].NextOffset + displacement);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Stfld, FEip);
+            if (setEip)
+            {
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_2);
+                LoadConst(_insns[k].NextOffset + displacement);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Stfld, FEip);
+            }
+
             il.Emit(OpCodes.Ldc_I4, k + 1);
             il.Emit(OpCodes.Ret);
         }

@@ -220,27 +220,44 @@ public class JitDifferentialTests
         for (int k = 0; k < n; k++)
             steps.Add(RandomInstruction(rng));
         int cc = rng.Next(16);
-        bool loop = rng.Next(3) == 0;
+        int loop = rng.Next(6); // 0, 1: a DEC/JNZ loop or a LOOP back to the block's start
+        bool call = rng.Next(3) == 0;
+        var sub = new List<Action<Assembler>>();
+        for (int k = rng.Next(4); k > 0; k--)
+            sub.Add(RandomInstruction(rng));
         return a =>
         {
             var top = a.CreateLabel();
             var other = a.CreateLabel();
-            if (loop)
+            var function = a.CreateLabel();
+            if (loop < 2)
                 a.mov(ecx, 3);
             a.Label(ref top);
             foreach (var s in steps)
                 s(a);
-            if (loop)
+
+            // ECX may be changed by the body: the loop may run long, the budget ends it.
+            if (loop == 0)
             {
                 a.dec(ecx);
-                a.jne(top); // ECX may be changed by the body: the loop may run long, the budget ends it
+                a.jne(top);
+            }
+            else if (loop == 1)
+            {
+                a.loop(top);
             }
 
+            if (call)
+                a.call(function);
             Jcc(a, cc, other);
             a.hlt();
             a.Label(ref other);
             a.nop();
             a.hlt();
+            a.Label(ref function);
+            foreach (var s in sub)
+                s(a);
+            a.ret();
         };
     }
 
@@ -285,7 +302,7 @@ public class JitDifferentialTests
         uint imm = rng.Next(3) == 0 ? (uint)rng.Next(-3, 4) : (uint)rng.NextInt64(0, 1L << 32);
         var m = Mem(rng);
         int op = rng.Next(8);
-        switch (rng.Next(22))
+        switch (rng.Next(23))
         {
             case 0: return a => a.mov(d, s);
             case 1: return a => a.mov(d, imm);
@@ -309,13 +326,20 @@ public class JitDifferentialTests
             case 19: return a => a.pop(d == esp ? eax : d);
             case 20: return a => a.nop();
             default:
-                // Forms the compiler leaves to the interpreter: its prefix ends there.
-                return rng.Next(5) switch
+                // Forms the compiler runs through the interpreter's handler (or, last in a block, leaves to it).
+                uint small = (uint)rng.Next(40);
+                return rng.Next(7) switch
                 {
                     0 => a => a.shl(d, 3),
                     1 => a => a.neg(d),
                     2 => a => a.movzx(d, __byte_ptr[ebx + 1]),
                     3 => a => a.sete(cl),
+                    4 => a =>
+                    {
+                        a.mov(ecx, small);
+                        a.rep.stosd(); // may fault part way, with ECX and EDI where the fault left them
+                    },
+                    5 => a => a.adc(d, s),
                     _ => a => a.imul(d, s),
                 };
         }
