@@ -13,7 +13,7 @@ internal static class CompileQueue
     private static readonly object StartLock = new();
     private static Thread? _worker;
 
-    // Past this many waiting requests new ones are dropped (the block stays interpreted and may ask again after eviction).
+    // Past this many waiting requests new ones are dropped: the block counts its runs again and asks later.
     private const int MaxPending = 4096;
 
     public static void Enqueue(Cpu cpu, Block block)
@@ -22,6 +22,8 @@ internal static class CompileQueue
             Start();
         if (Pending.Count < MaxPending)
             Pending.Add((cpu, block));
+        else
+            block.Hits = 0;
     }
 
     private static void Start()
