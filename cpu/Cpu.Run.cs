@@ -177,15 +177,20 @@ public sealed unsafe partial class Cpu
             _chainStart = start;
             _chainRetired = total;
             _chain16 = block.Bitness == 16;
-            Insn* p = first;
-            while (p < end)
+            Insn* p = _tier == CpuTier.Jit ? EnterBlock(block, first, left, start, ref total) : first;
+
+            // Compiled code that stopped on AbortBlock retired its last instruction: the interpreter must not run another.
+            if (p == first || !AbortBlock)
             {
-                _executing = p;
-                EipValue = start + p->NextOffset;
-                p->Exec(this, ref *p);
-                p++;
-                if (AbortBlock)
-                    break;
+                while (p < end)
+                {
+                    _executing = p;
+                    EipValue = start + p->NextOffset;
+                    p->Exec(this, ref *p);
+                    p++;
+                    if (AbortBlock)
+                        break;
+                }
             }
 
             int retired = (int)(p - first);

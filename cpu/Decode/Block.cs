@@ -39,6 +39,12 @@ internal sealed unsafe class Block
 
     public bool Valid { get; set; } = true;
 
+    /// <summary>Runs counted towards compilation (cpu/Compile), up to the CPU's threshold.</summary>
+    public int Hits;
+
+    /// <summary>Host code for a prefix of the block, once the compile thread has installed it; it dies with the block.</summary>
+    public volatile CompiledBlock? Compiled;
+
     // Two successors remembered by entry EIP, so a hot loop goes block to block without a
     // lookup. They hold while the CPU's translation epoch is the one they were made under.
     public long ChainEpoch = -1;

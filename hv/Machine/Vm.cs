@@ -133,6 +133,7 @@ public sealed class Vm : IDisposable
                 FaultObserver = RecordFault,
                 FeatureFlags = MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic,
                 ApicBase = LocalApic.DefaultBase | ApicBaseBsp | ApicBaseEnabled,
+                Tier = config.Tier,
             };
             A20.Changed += open => Cpu.A20Enabled = open;
             Memory.BackingChanged += Cpu.FlushTlbFrame;

@@ -43,6 +43,9 @@ public sealed record VmConfig
     /// <summary>Shadow page tables, or the plain walk for comparison.</summary>
     public PagingMode Paging { get; init; } = PagingMode.Shadow;
 
+    /// <summary>Interpret guest code only, or compile hot blocks too (<c>--cpu</c>).</summary>
+    public MiniHv.Cpu.CpuTier Tier { get; init; } = MiniHv.Cpu.CpuTier.Interp;
+
     /// <summary>The primary IDE channel's master drive (QEMU's <c>-hda</c>), or null for none.</summary>
     public DiskImage? PrimaryMaster { get; init; }
 

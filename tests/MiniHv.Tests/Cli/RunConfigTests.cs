@@ -258,7 +258,7 @@ public class RunConfigTests
             "--guest", "{hello},memory=96M,salt=true,append=console=ttyS0 answer=42  two-spaces",
             "--guest", "{jos},salt=,memory=2052K",
             "--sharing", "salted", "--memory-cap", "4097B", "--threads", "3", "--paging", "walk",
-            "--timeout", "2.5", "--max-instructions", "1_000_000",
+            "--timeout", "2.5", "--max-instructions", "1_000_000", "--cpu", "jit",
         }).SetName("GuestsSaltsCapsLimits");
         yield return new TestCaseData((object)new[]
         {
@@ -272,6 +272,13 @@ public class RunConfigTests
             "{jos}", "--hdb", "{scratch1}", "--guest", "hda={disk},hdb={disk},snapshot,name=boot", "--guest", "{hello},hda={scratch2},snapshot=off",
         }).SetName("DisksAndADiskBoot");
         yield return new TestCaseData((object)new[] { "--hda", "{disk}", "--count", "2", "--snapshot" }).SetName("DiskBootCopiesWithSnapshot");
+    }
+
+    [Test]
+    public void CpuOption_ChoosesEveryGuestsTier_InterpreterByDefault()
+    {
+        Assert.That(MustPlan(TestImages.Jos, "--count", "2").Guests.Select(g => g.Tier), Is.All.EqualTo(MiniHv.Cpu.CpuTier.Interp));
+        Assert.That(MustPlan(TestImages.Jos, "--count", "2", "--cpu", "jit").Guests.Select(g => g.Tier), Is.All.EqualTo(MiniHv.Cpu.CpuTier.Jit));
     }
 
     [TestCaseSource(nameof(RoundTripCases))]
@@ -329,6 +336,7 @@ public class RunConfigTests
     [TestCase("yaml", "guests:\n  - {image: a.elf, name: a/b}\n", "2:20", "name 'a/b': a name is letters")]
     [TestCase("yaml", "\n\nsharing: most\n", "3:1", "sharing 'most': one of off, guest, all, salted")]
     [TestCase("yaml", "paging: fast\n", "1:1", "paging 'fast': one of shadow, walk")]
+    [TestCase("yaml", "cpu: fast\n", "1:1", "cpu 'fast': one of interp, jit")]
     [TestCase("yaml", "log_hidden: often\n", "1:1", "log_hidden 'often': none, all, every:N or N/s")]
     [TestCase("yaml", "guests: [*template]\n", "1:10", "alias '*template' has no anchor")]
     [TestCase("json", "{\n  \"sharing\": \"all\"\n  \"guests\": []\n}\n", "3:3", "'\"' is invalid after a value")]

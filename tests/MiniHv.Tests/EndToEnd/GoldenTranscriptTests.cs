@@ -26,6 +26,35 @@ public class GoldenTranscriptTests
         => from f in TestImages.Manifest("jos")
            select new TestCaseData(f[0], f[1], f[2]).SetName($"JosLapic_{f[0]}");
 
+    // The block compiler (--cpu jit), on the shadow MMU: the same transcript, and the interpreter's instruction count.
+    public static IEnumerable<TestCaseData> TestKernelsJit()
+        => from f in TestImages.Manifest("kernels")
+           select new TestCaseData(f[0], f[1], f[2], f[3]).SetName($"Kernel_{f[0]}_Jit");
+
+    public static IEnumerable<TestCaseData> JosProgramsJit()
+        => from f in TestImages.Manifest("jos")
+           select new TestCaseData(f[0], f[1], f[2]).SetName($"Jos_{f[0]}_Jit");
+
+    [TestCaseSource(nameof(TestKernelsJit))]
+    public void TestKernel_UnderTheBlockCompiler_PrintsWhatQemuPrinted(string name, string append, string memory, string stdin)
+    {
+        GuestRunResult Boot(MiniHv.Cpu.CpuTier tier) => GuestRun.Boot(TestImages.TestKernel(name), append, GuestRun.ParseQemuSize(memory),
+            GuestRun.Unescape(stdin), tier: tier);
+        var interp = Boot(MiniHv.Cpu.CpuTier.Interp);
+        var jit = Boot(MiniHv.Cpu.CpuTier.Jit);
+        AssertSameAsQemu(jit, TestImages.Golden("kernels", name));
+        Assert.That(jit.Instructions, Is.EqualTo(interp.Instructions), "instructions retired");
+    }
+
+    [TestCaseSource(nameof(JosProgramsJit))]
+    public void JosProgram_UnderTheBlockCompiler_PrintsWhatQemuPrinted(string name, string append, string memory)
+    {
+        var interp = GuestRun.Boot(TestImages.Jos, append, GuestRun.ParseQemuSize(memory));
+        var jit = GuestRun.Boot(TestImages.Jos, append, GuestRun.ParseQemuSize(memory), tier: MiniHv.Cpu.CpuTier.Jit);
+        AssertSameAsQemu(jit, TestImages.Golden("jos", name));
+        Assert.That(jit.Instructions, Is.EqualTo(interp.Instructions), "instructions retired");
+    }
+
     [TestCaseSource(nameof(TestKernels))]
     public void TestKernel_PrintsWhatQemuPrinted(string name, string append, string memory, string stdin, PagingMode paging)
     {

@@ -16,7 +16,8 @@ internal static class GuestRun
     public const long DefaultMaxInstructions = 4_000_000_000;
 
     public static GuestRunResult Boot(string imagePath, string append = "", long memoryBytes = 64 << 20,
-        byte[]? input = null, long maxInstructions = DefaultMaxInstructions, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null)
+        byte[]? input = null, long maxInstructions = DefaultMaxInstructions, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp)
     {
         var output = new MemoryStream();
         var config = new VmConfig
@@ -28,6 +29,7 @@ internal static class GuestRun
             MaxInstructions = maxInstructions,
             Timeout = TimeSpan.FromSeconds(120),
             Paging = paging,
+            Tier = tier,
         };
         using var machine = new MachineMemory(memoryBytes >> 12);
         using var vm = new Vm(config, machine, output.WriteByte);

@@ -8,14 +8,16 @@ namespace MiniHv.Cli.Bench;
 internal static class BenchGuest
 {
     /// <summary>Boots the guest with <paramref name="append"/>, runs it to its end and times it; the VM is handed to <paramref name="inspect"/> before it goes.</summary>
-    public static double Mips(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null)
+    public static double Mips(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp)
     {
-        var (instructions, elapsed) = Time(append, paging, inspect);
+        var (instructions, elapsed) = Time(append, paging, inspect, tier);
         return instructions / elapsed.TotalSeconds / 1e6;
     }
 
     /// <summary>Boots the guest with <paramref name="append"/> and runs it to its end: its instructions and the host time they took.</summary>
-    public static (long Instructions, TimeSpan Elapsed) Time(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null)
+    public static (long Instructions, TimeSpan Elapsed) Time(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp)
     {
         var config = new VmConfig
         {
@@ -24,6 +26,7 @@ internal static class BenchGuest
             CommandLine = $"{EmbeddedGuests.JosName} {append}",
             MemoryBytes = 64L << 20,
             Paging = paging,
+            Tier = tier,
         };
         using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
         using var vm = new Vm(config, machine, _ => { });

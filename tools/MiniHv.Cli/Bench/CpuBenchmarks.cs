@@ -23,11 +23,15 @@ internal static class CpuBenchmarks
     {
         long loopInstructions = quick ? 20_000_000 : 200_000_000;
         yield return DecodeBaseline(runs, loopInstructions);
-        yield return Loop(runs, loopInstructions);
-        yield return Guest(runs, quick ? 20 : 100);
+        foreach (var r in Loop(runs, loopInstructions))
+            yield return r;
+        foreach (var r in Guest(runs, quick ? 20 : 100))
+            yield return r;
         long apicInstructions = quick ? 4_000_000 : 40_000_000;
-        yield return ApicLoop(PagedLoopWorkload.Kind.Alu, AluLoopName, runs, apicInstructions, baseline: LoopName, "4 instructions: add, xor, dec, jnz");
-        yield return ApicLoop(PagedLoopWorkload.Kind.MemoryLoad, LoadLoopName, runs, apicInstructions, baseline: AluLoopName, "a load from RAM in place of the add");
+        foreach (var r in ApicLoopBothTiers(PagedLoopWorkload.Kind.Alu, AluLoopName, runs, apicInstructions, LoopName, "4 instructions: add, xor, dec, jnz"))
+            yield return r;
+        foreach (var r in ApicLoopBothTiers(PagedLoopWorkload.Kind.MemoryLoad, LoadLoopName, runs, apicInstructions, AluLoopName, "a load from RAM in place of the add"))
+            yield return r;
         yield return ApicLoop(PagedLoopWorkload.Kind.LapicIdRead, LapicLoopName, runs, apicInstructions, baseline: LoadLoopName,
             "the same load from 0xFEE00020; target: within 3x of the memory load (at least 0.33x)");
     }
@@ -54,6 +58,51 @@ internal static class CpuBenchmarks
         return new BenchResult(name, "ns", ns, Note: "a CR3 load to a cached space and the load back, half an iteration each; target under 100 ns");
     }
 
+    /// <summary>The name of a workload's row under the block compiler (--cpu jit), compared with the interpreter's row.</summary>
+    public static string Jit(string name) => $"{name}, jit";
+
+    /// <summary>What the compiler did in a jit row: the share of instructions it ran and its cost per block.</summary>
+    private static string JitNote(MiniHv.Cpu.JitStatistics s)
+        => $"--cpu jit: {s.CompiledShare:P0} of instructions compiled, {s.BlocksCompiled} blocks, median {s.MedianCompileMicroseconds:F0} us each";
+
+    /// <summary>
+    /// The same loop interpreted and compiled, the timed runs alternating between the two so that a noisy neighbour
+    /// on a shared machine hits both alike; the jit row is compared with the interpreter's.
+    /// </summary>
+    private static IEnumerable<BenchResult> ApicLoopBothTiers(PagedLoopWorkload.Kind kind, string name, int runs, long instructions, string? baseline, string note)
+    {
+        using var interp = new PagedLoopWorkload(kind);
+        using var jit = new PagedLoopWorkload(kind);
+        jit.Cpu.Tier = MiniHv.Cpu.CpuTier.Jit;
+        var (i, j) = Alternate(interp.Cpu, interp.Run, jit.Cpu, jit.Run, runs, instructions);
+        yield return new BenchResult(name, "MIPS", i, Baseline: baseline, Note: note);
+        yield return new BenchResult(Jit(name), "MIPS", j, Baseline: name, Note: JitNote(jit.Cpu.JitStats));
+    }
+
+    private static (List<double> Interp, List<double> Jit) Alternate(MiniHv.Cpu.Cpu a, Action<long> runA, MiniHv.Cpu.Cpu b, Action<long> runB,
+        int runs, long instructions)
+    {
+        runA(instructions / 10); // warm up: decode the blocks, let the .NET JIT tier up, and (jit) compile the hot blocks
+        runB(instructions / 10);
+        var ra = new List<double>();
+        var rb = new List<double>();
+        for (int r = 0; r < runs; r++)
+        {
+            ra.Add(Timed(a, runA, instructions));
+            rb.Add(Timed(b, runB, instructions));
+        }
+
+        return (ra, rb);
+    }
+
+    private static double Timed(MiniHv.Cpu.Cpu cpu, Action<long> run, long instructions)
+    {
+        long before = cpu.InstructionsExecuted;
+        var sw = Stopwatch.StartNew();
+        run(instructions);
+        return Mips(cpu.InstructionsExecuted - before, sw.Elapsed);
+    }
+
     /// <summary>The four-instruction ALU loop in a whole VM with paging on, for suites that compare a workload with the core's plain speed.</summary>
     public static BenchResult AluLoop(string name, int runs, bool quick)
         => ApicLoop(PagedLoopWorkload.Kind.Alu, name, runs, quick ? 4_000_000 : 40_000_000, baseline: null, "4 instructions: add, xor, dec, jnz");
@@ -74,20 +123,14 @@ internal static class CpuBenchmarks
         return new BenchResult(name, "MIPS", rates, Baseline: baseline, Note: note);
     }
 
-    private static BenchResult Loop(int runs, long instructions)
+    private static IEnumerable<BenchResult> Loop(int runs, long instructions)
     {
-        using var w = new CpuLoopWorkload();
-        w.Run(instructions / 10); // warm up: decode the blocks, let the JIT tier up
-        var rates = new List<double>();
-        for (int r = 0; r < runs; r++)
-        {
-            long before = w.Cpu.InstructionsExecuted;
-            var sw = Stopwatch.StartNew();
-            w.Run(instructions);
-            rates.Add(Mips(w.Cpu.InstructionsExecuted - before, sw.Elapsed));
-        }
-
-        return new BenchResult(LoopName, "MIPS", rates, Baseline: DecodeName);
+        using var interp = new CpuLoopWorkload();
+        using var jit = new CpuLoopWorkload();
+        jit.Cpu.Tier = MiniHv.Cpu.CpuTier.Jit;
+        var (i, j) = Alternate(interp.Cpu, interp.Run, jit.Cpu, jit.Run, runs, instructions);
+        yield return new BenchResult(LoopName, "MIPS", i, Baseline: DecodeName);
+        yield return new BenchResult(Jit(LoopName), "MIPS", j, Baseline: LoopName, Note: JitNote(jit.Cpu.JitStats));
     }
 
     private static BenchResult DecodeBaseline(int runs, long instructions)
@@ -119,17 +162,24 @@ internal static class CpuBenchmarks
         return new BenchResult(DecodeName, "MIPS", rates);
     }
 
-    private static BenchResult Guest(int runs, int rounds)
+    private static IEnumerable<BenchResult> Guest(int runs, int rounds)
     {
-        var rates = new List<double>();
+        var interp = new List<double>();
+        var jit = new List<double>();
+        MiniHv.Cpu.JitStatistics? stats = null;
         for (int r = -1; r < runs; r++)
         {
-            double mips = BenchGuest.Mips($"prog=dedupwork dedup.rounds={rounds}");
+            double a = BenchGuest.Mips($"prog=dedupwork dedup.rounds={rounds}");
+            double b = BenchGuest.Mips($"prog=dedupwork dedup.rounds={rounds}", tier: MiniHv.Cpu.CpuTier.Jit, inspect: vm => stats = vm.Cpu.JitStats);
             if (r >= 0)
-                rates.Add(mips); // the first run warms up
+            {
+                interp.Add(a); // the first run of each warms up
+                jit.Add(b);
+            }
         }
 
-        return new BenchResult(GuestName, "MIPS", rates, Baseline: LoopName, Note: $"boot + dedupwork, {rounds} rounds");
+        yield return new BenchResult(GuestName, "MIPS", interp, Baseline: LoopName, Note: $"boot + dedupwork, {rounds} rounds");
+        yield return new BenchResult(Jit(GuestName), "MIPS", jit, Baseline: GuestName, Note: JitNote(stats!));
     }
 
     private static double Mips(long instructions, TimeSpan elapsed) => instructions / elapsed.TotalSeconds / 1e6;

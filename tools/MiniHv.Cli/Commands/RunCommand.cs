@@ -84,6 +84,13 @@ internal static class RunCommand
             DefaultValueFactory = _ => "shadow",
         };
         paging.AcceptOnlyFromAmong("shadow", "walk");
+        var cpu = new Option<string>("--cpu")
+        {
+            Description = "interp: the decoded-block interpreter; jit: also compile hot blocks to host code on a background thread",
+            HelpName = "TIER",
+            DefaultValueFactory = _ => "interp",
+        };
+        cpu.AcceptOnlyFromAmong("interp", "jit");
         var serialDir = new Option<string?>("--serial-dir")
         {
             Description = "also write each guest's COM1 output to DIR/NAME.log",
@@ -208,7 +215,7 @@ internal static class RunCommand
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, memory, count, guest, deterministic, threads, quantum, paging, sharing, scanRate, scanThreads, scanFullEvery,
+            image, append, memory, count, guest, deterministic, threads, quantum, paging, cpu, sharing, scanRate, scanThreads, scanFullEvery,
             serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
@@ -241,6 +248,7 @@ internal static class RunCommand
                 Threads = Given(threads) ? parse.GetValue(threads) : null,
                 Quantum = parse.GetValue(quantum),
                 Paging = Given(paging) ? Enum.Parse<PagingMode>(parse.GetValue(paging)!, ignoreCase: true) : null,
+                Tier = Given(cpu) ? Enum.Parse<MiniHv.Cpu.CpuTier>(parse.GetValue(cpu)!, ignoreCase: true) : null,
                 TimeoutSeconds = parse.GetValue(timeout),
                 MaxInstructions = parse.GetValue(maxInstructions),
                 SerialDir = parse.GetValue(serialDir),
@@ -301,6 +309,7 @@ internal static class RunCommand
             config.TimeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null,
             config.MaxInstructions,
             config.Paging ?? PagingMode.Shadow,
+            config.Tier ?? MiniHv.Cpu.CpuTier.Interp,
             config.Snapshot ?? false);
         if (config.Guests.Count == 0)
         {
@@ -378,7 +387,7 @@ internal static class RunCommand
 
     /// <summary>What every guest of a run shares unless its --guest says otherwise.</summary>
     private sealed record GuestDefaults(long MemoryBytes, long? MemoryCapBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging,
-        bool Snapshot);
+        MiniHv.Cpu.CpuTier Tier, bool Snapshot);
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
     private static bool TryConfigure(IReadOnlyList<GuestEntry> wanted, GuestDefaults common,
@@ -421,6 +430,7 @@ internal static class RunCommand
                     Timeout = common.Timeout,
                     MaxInstructions = common.MaxInstructions,
                     Paging = common.Paging,
+                    Tier = common.Tier,
                     Salt = entry.Salt,
                     MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 });
@@ -449,6 +459,7 @@ internal static class RunCommand
                 Timeout = common.Timeout,
                 MaxInstructions = common.MaxInstructions,
                 Paging = common.Paging,
+                Tier = common.Tier,
                 Salt = entry.Salt,
                 MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 PrimaryMaster = master,

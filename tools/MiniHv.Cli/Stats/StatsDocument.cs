@@ -34,7 +34,18 @@ internal sealed record GuestStats(
     double HostSeconds,
     GuestMemoryStats Memory,
     GuestSharingStats? Sharing,
-    ShadowCounters? Shadow);
+    ShadowCounters? Shadow,
+    JitCounters? Jit = null);
+
+/// <summary>The block compiler's work for one guest (--cpu jit only).</summary>
+internal sealed record JitCounters(
+    long BlocksCompiled,
+    long BlocksRefused,
+    long BlocksEvicted,
+    double CompileSeconds,
+    double MedianCompileMicroseconds,
+    long InstructionsCompiled,
+    double CompiledShare);
 
 /// <summary>All guests' memory at the end, before they were torn down: what they hold, what the machine holds, and the least it could.</summary>
 internal sealed record MemoryTotals(

@@ -57,7 +57,16 @@ internal static class StatsWriter
         VmExit exit = vm.Exit ?? new VmExit(VmExitKind.Stopped, null, "still running");
         var memory = new GuestMemoryStats(vm.Memory.FrameCount, vm.Memory.PrivateFrames, vm.Memory.ZeroMappedFrames, vm.Memory.ReadOnlyFrames);
         return new GuestStats(id, vm.Name, vm.Config.CommandLine, vm.Config.MemoryBytes, exit.Reason, exit.Message,
-            Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, GuestSharing(vm, engine), Shadow(vm));
+            Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, GuestSharing(vm, engine), Shadow(vm), Jit(vm));
+    }
+
+    private static JitCounters? Jit(Vm vm)
+    {
+        if (vm.Cpu.Tier != MiniHv.Cpu.CpuTier.Jit)
+            return null;
+        MiniHv.Cpu.JitStatistics s = vm.Cpu.JitStats;
+        return new JitCounters(s.BlocksCompiled, s.BlocksRefused, s.BlocksEvicted, s.CompileSeconds, s.MedianCompileMicroseconds,
+            s.InstructionsCompiled, s.CompiledShare);
     }
 
     private static GuestSharingStats? GuestSharing(Vm vm, SharingEngine? engine)

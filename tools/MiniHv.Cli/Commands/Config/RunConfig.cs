@@ -40,6 +40,8 @@ internal sealed record RunConfig
 
     public PagingMode? Paging { get; init; }
 
+    public MiniHv.Cpu.CpuTier? Tier { get; init; }
+
     public double? TimeoutSeconds { get; init; }
 
     public long? MaxInstructions { get; init; }
@@ -81,6 +83,7 @@ internal sealed record RunConfig
         Threads = commandLine.Threads ?? Threads,
         Quantum = commandLine.Quantum ?? Quantum,
         Paging = commandLine.Paging ?? Paging,
+        Tier = commandLine.Tier ?? Tier,
         TimeoutSeconds = commandLine.TimeoutSeconds ?? TimeoutSeconds,
         MaxInstructions = commandLine.MaxInstructions ?? MaxInstructions,
         SerialDir = commandLine.SerialDir ?? SerialDir,
@@ -106,6 +109,7 @@ internal sealed record RunConfig
         RunConfigKeys.Threads => Threads != null,
         RunConfigKeys.Quantum => Quantum != null,
         RunConfigKeys.Paging => Paging != null,
+        RunConfigKeys.Cpu => Tier != null,
         RunConfigKeys.Timeout => TimeoutSeconds != null,
         RunConfigKeys.MaxInstructions => MaxInstructions != null,
         RunConfigKeys.SerialDir => SerialDir != null,

@@ -17,6 +17,7 @@ internal static class RunConfigKeys
     public const string Threads = "threads";
     public const string Quantum = "quantum";
     public const string Paging = "paging";
+    public const string Cpu = "cpu";
     public const string Timeout = "timeout";
     public const string MaxInstructions = "max_instructions";
     public const string SerialDir = "serial_dir";
@@ -41,7 +42,7 @@ internal static class RunConfigKeys
     /// <summary>Every top-level key, in the order the writer puts them.</summary>
     public static readonly string[] Settings =
     [
-        Memory, MemoryCap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Timeout,
+        Memory, MemoryCap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Cpu, Timeout,
         MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, Guests,
     ];
 
@@ -51,4 +52,6 @@ internal static class RunConfigKeys
     public static readonly string[] SharingPolicies = ["off", "guest", "all", "salted"];
 
     public static readonly string[] PagingModes = ["shadow", "walk"];
+
+    public static readonly string[] CpuTiers = ["interp", "jit"];
 }

@@ -79,6 +79,7 @@ internal static class RunConfigReader
                     K.Threads => config with { Threads = (int?)Whole(e, 1, 1024, "from 1 to 1024") },
                     K.Quantum => config with { Quantum = Whole(e, 1, long.MaxValue, "a positive count") },
                     K.Paging => config with { Paging = OneOf(e, K.PagingModes) is string p ? Enum.Parse<PagingMode>(p, ignoreCase: true) : null },
+                    K.Cpu => config with { Tier = OneOf(e, K.CpuTiers) is string t ? Enum.Parse<MiniHv.Cpu.CpuTier>(t, ignoreCase: true) : null },
                     K.Timeout => config with { TimeoutSeconds = Seconds(e) },
                     K.MaxInstructions => config with { MaxInstructions = Whole(e, 1, long.MaxValue, "a positive count") },
                     K.SerialDir => config with { SerialDir = PathValue(e) },

@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace MiniHv.Cpu;
+
+/// <summary>
+/// One background thread for the whole process that compiles the blocks guests found hot, so a guest never
+/// waits for a compile: it keeps interpreting the block until the compiled code is installed in it.
+/// </summary>
+internal static class CompileQueue
+{
+    private static readonly BlockingCollection<(Cpu Cpu, Block Block)> Pending = new(new ConcurrentQueue<(Cpu, Block)>());
+    private static readonly object StartLock = new();
+    private static Thread? _worker;
+
+    // Past this many waiting requests new ones are dropped: the block counts its runs again and asks later.
+    private const int MaxPending = 4096;
+
+    public static void Enqueue(Cpu cpu, Block block)
+    {
+        if (_worker == null)
+            Start();
+        if (Pending.Count < MaxPending)
+            Pending.Add((cpu, block));
+        else
+            block.Hits = 0;
+    }
+
+    private static void Start()
+    {
+        lock (StartLock)
+        {
+            if (_worker != null)
+                return;
+            _worker = new Thread(Work) { IsBackground = true, Name = "minihv block compiler", Priority = ThreadPriority.BelowNormal };
+            _worker.Start();
+        }
+    }
+
+    private static void Work()
+    {
+        foreach (var (cpu, block) in Pending.GetConsumingEnumerable())
+        {
+            if (!block.Valid)
+                continue;
+            long t0 = Stopwatch.GetTimestamp();
+            CompiledBlock? code = BlockCompiler.Compile(block);
+            cpu.Install(block, code, Stopwatch.GetElapsedTime(t0));
+        }
+    }
+}

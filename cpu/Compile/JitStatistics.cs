@@ -1,0 +1,16 @@
+namespace MiniHv.Cpu;
+
+/// <summary>What the block compiler of one CPU has done: for --stats and the benchmarks.</summary>
+/// <param name="BlocksCompiled">Blocks with compiled code installed.</param>
+/// <param name="BlocksRefused">Hot blocks whose first instruction the compiler does not handle.</param>
+/// <param name="BlocksEvicted">Compiled blocks dropped to keep the code cache within its capacity.</param>
+/// <param name="CompileSeconds">Compile-thread time spent compiling this CPU's blocks.</param>
+/// <param name="MedianCompileMicroseconds">Median time to compile one block (0 before the first).</param>
+/// <param name="InstructionsCompiled">Instructions retired in compiled code.</param>
+/// <param name="InstructionsTotal">All instructions retired (the CPU's clock).</param>
+public sealed record JitStatistics(long BlocksCompiled, long BlocksRefused, long BlocksEvicted, double CompileSeconds,
+    double MedianCompileMicroseconds, long InstructionsCompiled, long InstructionsTotal)
+{
+    /// <summary>The share of retired instructions that ran in compiled code, 0 to 1.</summary>
+    public double CompiledShare => InstructionsTotal == 0 ? 0 : (double)InstructionsCompiled / InstructionsTotal;
+}
