@@ -16,7 +16,8 @@ internal static unsafe class FpuInsnBuilder
         if (ins.Mnemonic == Mnemonic.Wait)
             return true;
         var op = ins.Code.ToOpCode();
-        return op.Encoding == EncodingKind.Legacy && op.Table == OpCodeTableKind.Normal && op.OpCode is >= 0xD8 and <= 0xDF;
+        uint first = op.OpCodeLength == 2 ? op.OpCode >> 8 : op.OpCode;
+        return op.Encoding == EncodingKind.Legacy && op.Table == OpCodeTableKind.Normal && first is >= 0xD8 and <= 0xDF;
     }
 
     /// <summary>Fill the x87 fields of <paramref name="d"/>; returns false for x87 opcodes a Pentium Pro lacks (they stay #UD).</summary>
@@ -202,18 +203,22 @@ internal static unsafe class FpuInsnBuilder
     /// </summary>
     private static ushort Fop(in Instruction ins)
     {
-        var op = ins.Code.ToOpCode();
-        string[] parts = op.ToOpCodeString().Split(' ');
-        int k = parts[0] == "9B" ? 1 : 0;
-        int escape = int.Parse(parts[k], NumberStyles.HexNumber);
-        string rest = parts.Length > k + 1 ? parts[k + 1] : "";
-        int modrm;
-        if (rest.StartsWith('/'))
-            modrm = (rest[1] - '0') << 3 | MemoryModRm(in ins);
-        else if (rest.EndsWith("+i", StringComparison.Ordinal))
-            modrm = int.Parse(rest[..^2], NumberStyles.HexNumber) + StRegister(in ins);
-        else
-            modrm = int.Parse(rest, NumberStyles.HexNumber);
+        // Skip the size and wait markers ("o32", "9B"): the escape byte is the first of D8-DF.
+        string[] parts = ins.Code.ToOpCode().ToOpCodeString().Split(' ');
+        int k = 0;
+        int escape = 0;
+        while (k < parts.Length && !(int.TryParse(parts[k], NumberStyles.HexNumber, null, out escape) && escape is >= 0xD8 and <= 0xDF))
+            k++;
+        if (k >= parts.Length)
+            return 0;
+        string rest = k + 1 < parts.Length ? parts[k + 1] : "";
+        int modrm = 0;
+        if (rest.Length == 2 && rest[0] == '/')
+            modrm = ((rest[1] - '0') << 3) | MemoryModRm(in ins);
+        else if (rest.EndsWith("+i", StringComparison.Ordinal) && int.TryParse(rest[..^2], NumberStyles.HexNumber, null, out int baseByte))
+            modrm = baseByte + StRegister(in ins);
+        else if (int.TryParse(rest, NumberStyles.HexNumber, null, out int fixedByte))
+            modrm = fixedByte;
         return (ushort)(((escape & 7) << 8) | (modrm & 0xFF));
     }
 
