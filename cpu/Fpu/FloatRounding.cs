@@ -82,7 +82,7 @@ public static class FloatRounding
     public static Float80 RoundToRegister(ref FloatContext c, bool sign, int exp, UInt128 sig)
         => PackExtended(Round(ref c, sign, exp, sig, FloatFormat.Extended(c.PrecisionBits), true), c.PrecisionBits);
 
-    /// <summary>Round to an extended result with all 64 significand bits (loads, FSCALE-free exact paths).</summary>
+    /// <summary>Round to an extended result with all 64 significand bits (what the precision control does not cover).</summary>
     public static Float80 RoundToExtended64(ref FloatContext c, bool sign, int exp, UInt128 sig)
         => PackExtended(Round(ref c, sign, exp, sig, FloatFormat.Extended(64), true), 64);
 

@@ -352,7 +352,7 @@ public static partial class SoftFloat80
         return Float80.Make(sign, Float80.Bias + 63 - lz, magnitude << lz);
     }
 
-    /// <summary>FSCALE: a * 2^trunc(b), rounded with the precision control.</summary>
+    /// <summary>FSCALE: a * 2^trunc(b), rounded to 64 bits (the precision control covers only FADD, FSUB, FMUL, FDIV and FSQRT).</summary>
     public static Float80 Scale(ref FloatContext c, Float80 a, Float80 b)
     {
         c.RoundedUp = false;
@@ -390,7 +390,7 @@ public static partial class SoftFloat80
 
         if (b.Sign)
             n = -n;
-        return FloatRounding.RoundToRegister(ref c, a.Sign, UnbiasedExp(a) + n, (UInt128)a.Mantissa << 64);
+        return FloatRounding.RoundToExtended64(ref c, a.Sign, UnbiasedExp(a) + n, (UInt128)a.Mantissa << 64);
     }
 }
 
