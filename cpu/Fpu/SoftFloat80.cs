@@ -221,31 +221,44 @@ public static partial class SoftFloat80
         CheckDenormal(ref c, a);
         var (m, e) = Normalize(a);
 
-        // value = m * 2^(e-63); scale m by 2^s with (e - 63 - s) even so the root has an integral exponent.
-        int s = ((e - 63 - 128) & 1) == 0 ? 128 : 129;
-        BigInteger n = new BigInteger(m) << s;
-        BigInteger root = IntegerSqrt(n);
-        bool exact = root * root == n;
-        UInt128 sig = (UInt128)root;
-        if (!exact)
-            sig |= 1;
-        int k = (e - 63 - s) / 2;
-        return FloatRounding.RoundToRegister(ref c, false, k + 127, sig);
+        // value = m * 2^(e-63); scale m by 2^s (s = 62 or 63, so that e - 63 - s is even) to a 126/127-bit
+        // integer, take its 64-bit integer root, then three more root bits by long-hand square root. The
+        // remainder left over is the sticky bit.
+        int s = ((e - 63 - 62) & 1) == 0 ? 62 : 63;
+        UInt128 n = (UInt128)m << s;
+        UInt128 root = IntegerSqrt(n);
+        UInt128 rem = n - (root * root);
+        for (int k = 0; k < 3; k++)
+        {
+            rem <<= 2;
+            UInt128 trial = (root << 2) | 1;
+            root <<= 1;
+            if (rem >= trial)
+            {
+                rem -= trial;
+                root |= 1;
+            }
+        }
+
+        if (rem != UInt128.Zero)
+            root |= 1;
+        int k2 = (e - 63 - s) / 2;
+
+        // root carries 3 extra fraction bits (and the sticky bit) below the square root of n.
+        return FloatRounding.RoundToRegister(ref c, false, k2 - 3 + 127, root);
     }
 
-    /// <summary>floor(sqrt(n)) by Newton's iteration from above.</summary>
-    private static BigInteger IntegerSqrt(BigInteger n)
+    /// <summary>floor(sqrt(n)) for n below 2^127: a double estimate, one Newton step, then exact correction.</summary>
+    private static UInt128 IntegerSqrt(UInt128 n)
     {
-        if (n.IsZero)
-            return n;
-        BigInteger x = BigInteger.One << (int)((n.GetBitLength() + 1) / 2);
-        while (true)
-        {
-            BigInteger y = (x + (n / x)) >> 1;
-            if (y >= x)
-                return x;
-            x = y;
-        }
+        UInt128 r = (UInt128)(ulong)Math.Sqrt((double)n);
+        if (r != UInt128.Zero)
+            r = (r + (n / r)) >> 1;
+        while (r * r > n)
+            r--;
+        while ((r + 1) * (r + 1) <= n)
+            r++;
+        return r;
     }
 
     /// <summary>A finite non-zero value's significand shifted so its top bit is set, with the matching unbiased exponent.</summary>

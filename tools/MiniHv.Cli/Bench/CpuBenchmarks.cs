@@ -13,6 +13,7 @@ namespace MiniHv.Cli.Bench;
 internal static class CpuBenchmarks
 {
     public const string LoopName = "cpu loop (paging on)";
+    public const string X87LoopName = "x87 loop (paging on)";
     public const string DecodeName = "baseline: Iced decode of the loop";
     public const string GuestName = "jos dedupwork";
     public const string AluLoopName = "alu loop (in a VM)";
@@ -24,6 +25,7 @@ internal static class CpuBenchmarks
         long loopInstructions = quick ? 20_000_000 : 200_000_000;
         yield return DecodeBaseline(runs, loopInstructions);
         yield return Loop(runs, loopInstructions);
+        yield return X87Loop(runs, loopInstructions / 4);
         yield return Guest(runs, quick ? 20 : 100);
         long apicInstructions = quick ? 4_000_000 : 40_000_000;
         yield return ApicLoop(ApicLoopWorkload.Kind.Alu, AluLoopName, runs, apicInstructions, baseline: LoopName, "4 instructions: add, xor, dec, jnz");
@@ -66,6 +68,24 @@ internal static class CpuBenchmarks
         }
 
         return new BenchResult(LoopName, "MIPS", rates, Baseline: DecodeName);
+    }
+
+    /// <summary>The x87 loop beside the integer one: the software floatx80's cost per instruction.</summary>
+    private static BenchResult X87Loop(int runs, long instructions)
+    {
+        using var w = new CpuLoopWorkload(x87: true);
+        w.Run(instructions / 10);
+        var rates = new List<double>();
+        for (int r = 0; r < runs; r++)
+        {
+            long before = w.Cpu.InstructionsExecuted;
+            var sw = Stopwatch.StartNew();
+            w.Run(instructions);
+            rates.Add(Mips(w.Cpu.InstructionsExecuted - before, sw.Elapsed));
+        }
+
+        return new BenchResult(X87LoopName, "MIPS", rates, Baseline: LoopName,
+            Note: "fld, fmul, fadd, fsqrt, fdiv, fcomi, fcmov, fstp over doubles: 12 of 13 instructions x87");
     }
 
     private static BenchResult DecodeBaseline(int runs, long instructions)
