@@ -25,6 +25,7 @@ internal static class RunConfigKeys
     public const string LogHidden = "log_hidden";
     public const string DumpPt = "dump_pt";
     public const string Snapshot = "snapshot";
+    public const string CpuFeatures = "cpu_features";
 
     public const string GuestImage = "image";
     public const string GuestAppend = "append";
@@ -41,7 +42,7 @@ internal static class RunConfigKeys
     public static readonly string[] Settings =
     [
         Memory, MemoryCap, Sharing, ScanRate, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Timeout,
-        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, Guests,
+        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, CpuFeatures, Guests,
     ];
 
     /// <summary>Every key of a guest, in the order the writer puts them.</summary>
@@ -50,4 +51,7 @@ internal static class RunConfigKeys
     public static readonly string[] SharingPolicies = ["off", "guest", "all", "salted"];
 
     public static readonly string[] PagingModes = ["shadow", "walk"];
+
+    /// <summary>What CPUID reports: the whole Pentium Pro-class set, or the same without the x87 FPU.</summary>
+    public static readonly string[] CpuFeatureSets = ["fpu", "no-fpu"];
 }
