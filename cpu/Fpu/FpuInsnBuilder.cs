@@ -98,6 +98,10 @@ internal static unsafe class FpuInsnBuilder
             case Mnemonic.Fprem: return Set(ref d, &Cpu.FpuUnary, Cpu.FPrem);
             case Mnemonic.Fprem1: return Set(ref d, &Cpu.FpuUnary, Cpu.FPrem1);
             case Mnemonic.Fxam: return Set(ref d, &Cpu.FpuUnary, Cpu.FXam);
+            case Mnemonic.Fsin: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FSin);
+            case Mnemonic.Fcos: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FCos);
+            case Mnemonic.Fsincos: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FSinCos);
+            case Mnemonic.Fptan: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FPtan);
 
             case Mnemonic.Fldcw: return Set(ref d, &Cpu.FpuControl, Cpu.FLdcw);
             case Mnemonic.Fnstcw: return Set(ref d, &Cpu.FpuControl, Cpu.FStcw);

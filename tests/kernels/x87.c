@@ -1,4 +1,4 @@
-/* x87: every x87 instruction form of a Pentium Pro (transcendentals apart) over a matrix of operands
+/* x87: every x87 instruction form of a Pentium Pro (but FPATAN, F2XM1, FYL2X and FYL2XP1) over a matrix of operands
    (signed zeros, denormals, infinities, quiet and signaling NaNs, an unnormal, the largest and smallest
    finite values, values on rounding boundaries at 24, 53 and 64 bits) under every rounding control and
    every precision control, all exceptions masked.  Per form it prints one line: an FNV-1a hash of every
@@ -60,6 +60,9 @@ uint8_t xsave[108];
 #define CC_UNDEF 0x4500u   /* C3 C2 C0 */
 #define C1 0x200u
 #define ARITH (CC_UNDEF | C1)
+/* FSIN, FCOS, FSINCOS, FPTAN: C2 (out of range) and the results are compared; MiniHv follows QEMU 7.2's
+   host-double computation (cpu/Fpu/Cpu.FpuTrigonometry.cs) and, like it, reports no exception flags. */
+#define TRIG (0x4100u | C1 | 0x3Fu)
 
 static uint32_t hash, cases;
 
@@ -115,6 +118,8 @@ FORM(fscale_, "fscale")                  FORM(fprem_, "fprem")
 FORM(fprem1_, "fprem1")                  FORM(fsqrt_, "fsqrt")
 FORM(frndint_, "frndint")                FORM(fxtract_, "fxtract")
 FORM(fchs_, "fchs")                      FORM(fabs_, "fabs")
+FORM(fsin_, "fsin")                      FORM(fcos_, "fcos")
+FORM(fsincos_, "fsincos")                FORM(fptan_, "fptan")
 FORM(fxam_, "fxam")                      FORM(ftst_, "ftst")
 FORM(fcom_, "fcom %%st(1)")               FORM(fcomp_, "fcomp %%st(1)")
 FORM(fcompp_, "fcompp")                  FORM(fucom_, "fucom %%st(1)")
@@ -169,7 +174,8 @@ static const struct form forms[] = {
     F(fdivr_st, PAIRS), F(fadd_sti, PAIRS), F(fsubp_sti, PAIRS), F(fdivp_sti, PAIRS), F(fmulp_sti, PAIRS),
     F(fscale_, PAIRS), F64(fprem_, PAIRS, 0), F64(fprem1_, PAIRS, 0x4300), F(fsqrt_, SINGLE),
     F64(frndint_, SINGLE, ARITH), F(fxtract_, SINGLE), F(fchs_, SINGLE), F(fabs_, SINGLE),
-    FC(fxam_, SINGLE, 0), FC(ftst_, SINGLE, 0),
+    FC(fxam_, SINGLE, 0), FC(fsin_, SINGLE, TRIG), FC(fcos_, SINGLE, TRIG), FC(fsincos_, SINGLE, TRIG),
+    FC(fptan_, SINGLE, TRIG), FC(ftst_, SINGLE, 0),
     FC(fcom_, PAIRS, 0), FC(fcomp_, PAIRS, 0), FC(fcompp_, PAIRS, 0), FC(fucom_, PAIRS, 0), FC(fucompp_, PAIRS, 0),
     F(fxch_, PAIRS), F(fst_sti, SINGLE), F(fstp_sti, SINGLE), F(ffree_, SINGLE), F(fincstp_, SINGLE),
     F(fdecstp_, SINGLE), F(fld_sti, SINGLE),

@@ -331,3 +331,57 @@ public class FpuInstructionTests
         Assert.That(BitConverter.UInt32BitsToSingle(m.Memory.Read32(Data + 48)), Is.EqualTo((float)((double)0.1f * 0.1f)));
     }
 }
+
+/// <summary>FSIN, FCOS, FSINCOS and FPTAN as QEMU 7.2 computes them: through a host double, C2 beyond 2^63.</summary>
+public class FpuTrigonometryTests
+{
+    private const uint Data = 0x9000;
+
+    private static void PutDouble(Assembler a, double v)
+    {
+        ulong bits = (ulong)BitConverter.DoubleToInt64Bits(v);
+        a.mov(__dword_ptr[Data], (uint)bits);
+        a.mov(__dword_ptr[Data + 4], (uint)(bits >> 32));
+    }
+
+    [Test]
+    public void SinCosTan_GiveTheHostDoubleResults_AndFptanPushesOne()
+    {
+        using var m = Exec.Code(a =>
+        {
+            PutDouble(a, 0.5);
+            a.fninit();
+            a.fld(__qword_ptr[Data]);
+            a.fsincos(); // st0 = cos, st1 = sin
+            a.fstp(__qword_ptr[Data + 8]);
+            a.fstp(__qword_ptr[Data + 16]);
+            a.fld(__qword_ptr[Data]);
+            a.fptan(); // st0 = 1, st1 = tan
+            a.fstp(__qword_ptr[Data + 24]);
+            a.fstp(__qword_ptr[Data + 32]);
+            a.fnstsw(ax);
+        });
+        double Read(uint at) => BitConverter.Int64BitsToDouble((long)m.Memory.Read64(at));
+        Assert.That(Read(Data + 8), Is.EqualTo(Math.Cos(0.5)));
+        Assert.That(Read(Data + 16), Is.EqualTo(Math.Sin(0.5)));
+        Assert.That(Read(Data + 24), Is.EqualTo(1.0));
+        Assert.That(Read(Data + 32), Is.EqualTo(Math.Tan(0.5)));
+        Assert.That(m.Cpu.Eax & 0x400, Is.Zero, "C2 clear: in range");
+    }
+
+    [Test]
+    public void Fsin_BeyondTwoToThe63_SetsC2_AndLeavesTheOperand()
+    {
+        using var m = Exec.Code(a =>
+        {
+            PutDouble(a, 1e19);
+            a.fninit();
+            a.fld(__qword_ptr[Data]);
+            a.fsin();
+            a.fnstsw(ax);
+            a.fstp(__qword_ptr[Data + 8]);
+        });
+        Assert.That(m.Cpu.Eax & 0x400, Is.EqualTo(0x400u));
+        Assert.That(BitConverter.Int64BitsToDouble((long)m.Memory.Read64(Data + 8)), Is.EqualTo(1e19));
+    }
+}
