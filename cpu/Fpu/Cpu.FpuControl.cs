@@ -83,7 +83,7 @@ public sealed unsafe partial class Cpu
                 c.FpuEnter(ref i, control: true);
                 int env = i.Size == 2 ? 14 : 28;
                 uint lin = c.Linear(ref i, env + 80, false);
-                var regs = new Float80[8];
+                Span<Float80> regs = stackalloc Float80[8];
                 for (int k = 0; k < 8; k++)
                     regs[k] = c.ReadFloat80(lin + (uint)(env + (k * 10)));
                 c.LoadEnvironment(lin, i.Size == 2, regs);
@@ -126,7 +126,7 @@ public sealed unsafe partial class Cpu
     private void StoreEnvironment(uint lin, bool layout16)
     {
         var f = Fpu;
-        uint[] words = new uint[7];
+        Span<uint> words = stackalloc uint[7];
         words[0] = f.ControlWord | (layout16 ? 0u : 0xFFFF_0000);
         words[1] = f.StatusWord | (layout16 ? 0u : 0xFFFF_0000);
         words[2] = f.ComputedTagWord() | (layout16 ? 0u : 0xFFFF_0000);
@@ -152,10 +152,10 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>FLDENV (and the first part of FRSTOR, whose registers arrive in <paramref name="registers"/>, ST(0) first).</summary>
-    private void LoadEnvironment(uint lin, bool layout16, Float80[]? registers = null)
+    private void LoadEnvironment(uint lin, bool layout16, ReadOnlySpan<Float80> registers = default)
     {
         int size = layout16 ? 2 : 4;
-        uint[] words = new uint[7];
+        Span<uint> words = stackalloc uint[7];
         for (int k = 0; k < 7; k++)
             words[k] = Read(lin + (uint)(k * size), size);
         var f = Fpu;
@@ -178,7 +178,7 @@ public sealed unsafe partial class Cpu
             f.LastDataSelector = (ushort)words[6];
         }
 
-        if (registers != null)
+        if (!registers.IsEmpty)
         {
             for (int k = 0; k < 8; k++)
                 f.Registers[f.PhysicalIndex(k)] = registers[k];
