@@ -16,7 +16,17 @@ internal static unsafe class InsnBuilder
         d.Index = (byte)Cpu.NoReg;
         d.Seg = (byte)SegReg.DS;
         d.Exec = &Cpu.Undefined;
-        if (decodeError || ins.IsInvalid || UsesFpuOrVectorRegisters(in ins))
+        if (decodeError || ins.IsInvalid)
+            return true;
+
+        // x87 instructions have handlers of their own; the ones a Pentium Pro lacks stay #UD.
+        if (FpuInsnBuilder.IsX87(in ins))
+        {
+            Operands(ref d, in ins);
+            return !FpuInsnBuilder.Select(ref d, in ins) || ins.FlowControl != FlowControl.Next;
+        }
+
+        if (UsesFpuOrVectorRegisters(in ins))
             return true;
 
         // LOCK is valid only on a read-modify-write of memory; anywhere else the processor raises #UD.
@@ -212,7 +222,6 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Nop:
             case Mnemonic.Pause:
             case Mnemonic.Endbr32:
-            case Mnemonic.Wait:
                 d.Exec = &Cpu.Nop;
                 return false;
 

@@ -260,7 +260,7 @@ public sealed unsafe partial class Cpu
                 c.R[1] = 0x6C65746E; // "ntel"
                 break;
             case 1:
-                // Family 6, model 3, stepping 3; EBX bits 31-24 the initial APIC ID (0). No FPU, MMX or SSE.
+                // Family 6, model 3, stepping 3; EBX bits 31-24 the initial APIC ID (0). FPU as FeatureFlags says; no MMX or SSE.
                 c.R[0] = Signature;
                 c.R[3] = 0;
                 c.R[1] = 0;

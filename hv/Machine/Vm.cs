@@ -131,11 +131,14 @@ public sealed class Vm : IDisposable
             {
                 InterruptController = Lapic,
                 FaultObserver = RecordFault,
-                FeatureFlags = MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic,
+                FeatureFlags = (MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic) & ~(config.HideFpu ? MiniHv.Cpu.Cpu.FeatureFpu : 0u),
                 ApicBase = LocalApic.DefaultBase | ApicBaseBsp | ApicBaseEnabled,
                 Tier = config.Tier,
             };
             A20.Changed += open => Cpu.A20Enabled = open;
+            FpuError = new FpuErrorLatch(Irqs);
+            FpuError.Attach(Io);
+            Cpu.FpuErrorSignal = FpuError.Signal;
             Memory.BackingChanged += Cpu.FlushTlbFrame;
             Faults = new FaultLog(config.Name, config.Id, QuietLinearReader.Create(Cpu.TryTranslateQuiet, Memory),
                 _faultLogger, config.FaultPolicy);
@@ -275,6 +278,9 @@ public sealed class Vm : IDisposable
 
     /// <summary>LPT1 at 0x378, always ready; what the guest prints is dropped.</summary>
     public ParallelPort Parallel { get; }
+
+    /// <summary>FERR# to IRQ 13 and its clear at port 0xF0, for x87 errors reported with CR0.NE=0.</summary>
+    public FpuErrorLatch FpuError { get; }
 
     /// <summary>The primary IDE channel (0x1F0-0x1F7, 0x3F6, IRQ 14) with the drives of <see cref="VmConfig.PrimaryMaster"/> and <see cref="VmConfig.PrimarySlave"/>.</summary>
     public IdeController Ide { get; }

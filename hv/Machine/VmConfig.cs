@@ -57,4 +57,7 @@ public sealed record VmConfig
     /// instead of from the multiboot <see cref="Image"/> (which is then not used and may be empty).
     /// </summary>
     public bool BootFromDisk { get; init; }
+
+    /// <summary>CPUID without the x87 FPU (a 386 or 486SX without a coprocessor): x87 instructions raise #UD, or #NM with CR0.EM.</summary>
+    public bool HideFpu { get; init; }
 }

@@ -6,7 +6,7 @@ using static MiniHv.Cpu.Cpu;
 namespace MiniHv.Tests.Cpu;
 
 /// <summary>
-/// Exception delivery through an IDT built in memory: #UD (x87/SSE/MMX included), #GP, #BR, INT3/INTO,
+/// Exception delivery through an IDT built in memory: #UD (SSE/MMX included; x87 with the FPU hidden is in FpuControlTests), #GP, #BR, INT3/INTO,
 /// gate types, double and triple fault, and INT from ring 3 to ring 0 with the TSS stack switch and IRET back.
 /// </summary>
 public class ExceptionTests
@@ -25,11 +25,6 @@ public class ExceptionTests
     }
 
     [TestCase(new byte[] { 0x0F, 0x0B }, TestName = "Ud2_RaisesInvalidOpcode")]
-    [TestCase(new byte[] { 0xD9, 0xE8 }, TestName = "X87Fld1_RaisesInvalidOpcode")]
-    [TestCase(new byte[] { 0xDB, 0xE3 }, TestName = "X87Fninit_RaisesInvalidOpcode")]
-    [TestCase(new byte[] { 0xDF, 0xE0 }, TestName = "X87FnstswAx_RaisesInvalidOpcode")]
-    [TestCase(new byte[] { 0xD9, 0x00 }, TestName = "X87FldFromMemory_RaisesInvalidOpcode")]
-    [TestCase(new byte[] { 0xDA, 0xC1 }, TestName = "X87Fcmovb_RaisesInvalidOpcode")]
     [TestCase(new byte[] { 0x0F, 0x28, 0xC1 }, TestName = "SseMovaps_RaisesInvalidOpcode")]
     [TestCase(new byte[] { 0x0F, 0xAE, 0x10 }, TestName = "SseLdmxcsr_RaisesInvalidOpcode")]
     [TestCase(new byte[] { 0xF3, 0x0F, 0x10, 0x00 }, TestName = "SseMovss_RaisesInvalidOpcode")]

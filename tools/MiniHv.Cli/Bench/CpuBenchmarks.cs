@@ -13,6 +13,7 @@ namespace MiniHv.Cli.Bench;
 internal static class CpuBenchmarks
 {
     public const string LoopName = "cpu loop (paging on)";
+    public const string X87LoopName = "x87 loop (paging on)";
     public const string DecodeName = "baseline: Iced decode of the loop";
     public const string GuestName = "jos dedupwork";
     public const string AluLoopName = "alu loop (in a VM)";
@@ -25,6 +26,7 @@ internal static class CpuBenchmarks
         yield return DecodeBaseline(runs, loopInstructions);
         foreach (var r in Loop(runs, loopInstructions))
             yield return r;
+        yield return X87Loop(runs, loopInstructions / 4);
         foreach (var r in Guest(runs, quick ? 20 : 100))
             yield return r;
         long apicInstructions = quick ? 4_000_000 : 40_000_000;
@@ -131,6 +133,24 @@ internal static class CpuBenchmarks
         var (i, j) = Alternate(interp.Cpu, interp.Run, jit.Cpu, jit.Run, runs, instructions);
         yield return new BenchResult(LoopName, "MIPS", i, Baseline: DecodeName);
         yield return new BenchResult(Jit(LoopName), "MIPS", j, Baseline: LoopName, Note: JitNote(jit.Cpu.JitStats));
+    }
+
+    /// <summary>The x87 loop beside the integer one: the software floatx80's cost per instruction.</summary>
+    private static BenchResult X87Loop(int runs, long instructions)
+    {
+        using var w = new CpuLoopWorkload(x87: true);
+        w.Run(instructions / 10);
+        var rates = new List<double>();
+        for (int r = 0; r < runs; r++)
+        {
+            long before = w.Cpu.InstructionsExecuted;
+            var sw = Stopwatch.StartNew();
+            w.Run(instructions);
+            rates.Add(Mips(w.Cpu.InstructionsExecuted - before, sw.Elapsed));
+        }
+
+        return new BenchResult(X87LoopName, "MIPS", rates, Baseline: LoopName,
+            Note: "fld, fmul, fadd, fsqrt, fdiv, fcomi, fcmov, fstp over doubles: 12 of 13 instructions x87");
     }
 
     private static BenchResult DecodeBaseline(int runs, long instructions)

@@ -7,7 +7,9 @@ namespace MiniHv.Cli.Bench;
 
 /// <summary>
 /// The CPU benchmark's guest: a fixed loop of ALU work, loads and stores, a call and branches, run with
-/// paging on (4 KiB pages) on a real guest memory, so every access goes through the software TLB.
+/// paging on (4 KiB pages) on a real guest memory, so every access goes through the software TLB; or,
+/// with <c>x87</c>, a loop of x87 arithmetic over an array of doubles (load, multiply, add, square root,
+/// divide, compare and conditional move, store), every value kept in [1, 2).
 /// </summary>
 internal sealed class CpuLoopWorkload : IDisposable
 {
@@ -20,7 +22,7 @@ internal sealed class CpuLoopWorkload : IDisposable
     private readonly MachineMemory _machine = new(1024);
     private readonly GuestPhysicalMemory _memory;
 
-    public CpuLoopWorkload()
+    public CpuLoopWorkload(bool x87 = false)
     {
         _memory = new GuestPhysicalMemory(_machine, 4 << 20);
         Cpu = new MiniHv.Cpu.Cpu(_memory, new NoPorts());
@@ -30,7 +32,7 @@ internal sealed class CpuLoopWorkload : IDisposable
         _memory.WriteUInt32(PageDirectory, PageTable | 0x3);
         for (uint i = 0; i < 1024; i++)
             _memory.WriteUInt32(PageTable + (i * 4), (i << 12) | 0x3);
-        CodeBytes = Assemble();
+        CodeBytes = x87 ? AssembleX87() : Assemble();
         _memory.Write(Code, CodeBytes);
         Cpu.Cr3 = PageDirectory;
         Cpu.Cr0 |= MiniHv.Cpu.Cpu.CR0_PG;
@@ -81,6 +83,38 @@ internal sealed class CpuLoopWorkload : IDisposable
         a.rol(edx, 5);
         a.and(edx, 0x7FFFFFFF);
         a.ret();
+        var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), Code);
+        return stream.ToArray();
+    }
+
+    private static byte[] AssembleX87()
+    {
+        const uint Half = Data + 0x1000;
+        var a = new Assembler(32);
+        Label top = a.CreateLabel(), body = a.CreateLabel();
+        a.mov(__dword_ptr[Half], 0);
+        a.mov(__dword_ptr[Half + 4], 0x3FE00000); // 0.5
+        a.mov(esi, Data);
+        a.fninit();
+        a.fld1();
+        a.fld(__qword_ptr[Half]);                   // st0 = 0.5, st1 = 1
+        a.Label(ref top);
+        a.mov(ecx, DataWords / 2);
+        a.Label(ref body);
+        a.fld(__qword_ptr[esi + ecx * 8 - 8]);      // x in [1, 2) (0 at first)
+        a.fmul(st0, st1);                           // x / 2
+        a.fadd(st0, st2);                           // + 1: in [1, 2)
+        a.fsqrt();
+        a.fld(st0);
+        a.fmul(st0, st0);                           // its square, back in [1, 2)
+        a.fdiv(st0, st1);                           // square / root = root
+        a.fcomi(st0, st1);
+        a.fcmovb(st0, st1);
+        a.fstp(st1);
+        a.fstp(__qword_ptr[esi + ecx * 8 - 8]);
+        a.loop(body);
+        a.jmp(top);
         var stream = new MemoryStream();
         a.Assemble(new StreamCodeWriter(stream), Code);
         return stream.ToArray();

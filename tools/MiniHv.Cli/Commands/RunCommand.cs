@@ -91,6 +91,13 @@ internal static class RunCommand
             DefaultValueFactory = _ => "interp",
         };
         cpu.AcceptOnlyFromAmong("interp", "jit");
+        var cpuFeatures = new Option<string>("--cpu-features")
+        {
+            Description = "fpu: CPUID reports the x87 FPU, as a Pentium Pro; no-fpu: hide it (x87 instructions raise #UD, #NM with CR0.EM), for math-emulation and teaching kernels",
+            HelpName = "SET",
+            DefaultValueFactory = _ => "fpu",
+        };
+        cpuFeatures.AcceptOnlyFromAmong("fpu", "no-fpu");
         var serialDir = new Option<string?>("--serial-dir")
         {
             Description = "also write each guest's COM1 output to DIR/NAME.log",
@@ -215,7 +222,7 @@ internal static class RunCommand
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, memory, count, guest, deterministic, threads, quantum, paging, cpu, sharing, scanRate, scanThreads, scanFullEvery,
+            image, append, memory, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
             serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
@@ -259,6 +266,7 @@ internal static class RunCommand
                 LogHidden = Given(logHidden) && FaultSampling.TryParse(parse.GetValue(logHidden), out FaultSampling hidden) ? hidden : null,
                 DumpPageTables = Given(dumpPt) ? parse.GetValue(dumpPt) : null,
                 Snapshot = Given(snapshot) ? parse.GetValue(snapshot) : null,
+                CpuFeatures = Given(cpuFeatures) ? parse.GetValue(cpuFeatures) : null,
             };
         }
 
@@ -310,7 +318,8 @@ internal static class RunCommand
             config.MaxInstructions,
             config.Paging ?? PagingMode.Shadow,
             config.Tier ?? MiniHv.Cpu.CpuTier.Interp,
-            config.Snapshot ?? false);
+            config.Snapshot ?? false,
+            config.CpuFeatures == "no-fpu");
         if (config.Guests.Count == 0)
         {
             failure = streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE, --guest or a --config with guests (see 'minihv run --help')");
@@ -387,7 +396,7 @@ internal static class RunCommand
 
     /// <summary>What every guest of a run shares unless its --guest says otherwise.</summary>
     private sealed record GuestDefaults(long MemoryBytes, long? MemoryCapBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging,
-        MiniHv.Cpu.CpuTier Tier, bool Snapshot);
+        MiniHv.Cpu.CpuTier Tier, bool Snapshot, bool HideFpu);
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
     private static bool TryConfigure(IReadOnlyList<GuestEntry> wanted, GuestDefaults common,
@@ -431,6 +440,7 @@ internal static class RunCommand
                     MaxInstructions = common.MaxInstructions,
                     Paging = common.Paging,
                     Tier = common.Tier,
+                    HideFpu = common.HideFpu,
                     Salt = entry.Salt,
                     MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 });
@@ -460,6 +470,7 @@ internal static class RunCommand
                 MaxInstructions = common.MaxInstructions,
                 Paging = common.Paging,
                 Tier = common.Tier,
+                HideFpu = common.HideFpu,
                 Salt = entry.Salt,
                 MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 PrimaryMaster = master,

@@ -62,6 +62,9 @@ internal sealed record RunConfig
     /// <summary>Every guest's disk writes stay in memory unless the guest says otherwise (<c>--snapshot</c>, QEMU's -snapshot).</summary>
     public bool? Snapshot { get; init; }
 
+    /// <summary>"fpu" (the default) or "no-fpu": CPUID without the x87 FPU, whose instructions then raise #UD (#NM with CR0.EM).</summary>
+    public string? CpuFeatures { get; init; }
+
     /// <summary>"FILE:LINE:COLUMN" of each setting a config file gave (by its key), for messages about them.</summary>
     public IReadOnlyDictionary<string, string> Origins { get; init; } = new Dictionary<string, string>();
 
@@ -93,6 +96,7 @@ internal sealed record RunConfig
         LogHidden = commandLine.LogHidden ?? LogHidden,
         DumpPageTables = commandLine.DumpPageTables ?? DumpPageTables,
         Snapshot = commandLine.Snapshot ?? Snapshot,
+        CpuFeatures = commandLine.CpuFeatures ?? CpuFeatures,
         Origins = Origins.Where(o => !commandLine.States(o.Key)).ToDictionary(o => o.Key, o => o.Value),
     };
 
@@ -119,6 +123,7 @@ internal sealed record RunConfig
         RunConfigKeys.LogHidden => LogHidden != null,
         RunConfigKeys.DumpPt => DumpPageTables != null,
         RunConfigKeys.Snapshot => Snapshot != null,
+        RunConfigKeys.CpuFeatures => CpuFeatures != null,
         _ => false,
     };
 }

@@ -27,6 +27,7 @@ internal static class RunConfigKeys
     public const string LogHidden = "log_hidden";
     public const string DumpPt = "dump_pt";
     public const string Snapshot = "snapshot";
+    public const string CpuFeatures = "cpu_features";
 
     public const string GuestImage = "image";
     public const string GuestAppend = "append";
@@ -43,7 +44,7 @@ internal static class RunConfigKeys
     public static readonly string[] Settings =
     [
         Memory, MemoryCap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Cpu, Timeout,
-        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, Guests,
+        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, CpuFeatures, Guests,
     ];
 
     /// <summary>Every key of a guest, in the order the writer puts them.</summary>
@@ -54,4 +55,7 @@ internal static class RunConfigKeys
     public static readonly string[] PagingModes = ["shadow", "walk"];
 
     public static readonly string[] CpuTiers = ["interp", "jit"];
+
+    /// <summary>What CPUID reports: the whole Pentium Pro-class set, or the same without the x87 FPU.</summary>
+    public static readonly string[] CpuFeatureSets = ["fpu", "no-fpu"];
 }

@@ -89,6 +89,7 @@ internal static class RunConfigReader
                     K.LogHidden => config with { LogHidden = Sampling(e) },
                     K.DumpPt => config with { DumpPageTables = Flag(e) },
                     K.Snapshot => config with { Snapshot = Flag(e) },
+                    K.CpuFeatures => config with { CpuFeatures = OneOf(e, K.CpuFeatureSets) },
                     _ => config,
                 };
             }

@@ -102,6 +102,8 @@ internal static class RunConfigWriter
         s.Add((K.DumpPt, c.DumpPageTables ?? false));
         if (c.Snapshot is bool snapshot)
             s.Add((K.Snapshot, snapshot));
+        if (c.CpuFeatures is string features)
+            s.Add((K.CpuFeatures, features));
         s.Add((K.Guests, c.Guests.Select(g => Guest(g, directory)).ToList()));
         return s;
     }
