@@ -77,8 +77,8 @@ public sealed unsafe partial class Cpu : IDisposable
     /// <summary>CPUID leaf 1 EAX: family 6, model 3, stepping 3.</summary>
     public const uint Signature = 0x0000_0633;
 
-    /// <summary>CPUID leaf 1 EDX bits: DE (2), PSE (3), TSC (4), CX8 (8), CMOV (15). No FPU, MMX or SSE.</summary>
-    public const uint BaseFeatureFlags = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 8) | (1u << 15);
+    /// <summary>CPUID leaf 1 EDX bits: DE (2), PSE (3), TSC (4), MSR (5: RDMSR/WRMSR), CX8 (8), CMOV (15). No FPU, MMX or SSE.</summary>
+    public const uint BaseFeatureFlags = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 15);
 
     /// <summary>CPUID leaf 1 EDX bit 9: an on-chip local APIC.</summary>
     public const uint FeatureApic = 1u << 9;

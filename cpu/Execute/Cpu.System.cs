@@ -276,13 +276,28 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    /// <summary>RDTSC counts retired guest instructions: virtual time, so runs replay exactly.</summary>
+    /// <summary>
+    /// Instructions' worth of virtual time that passed while this CPU was halted, kept by the machine that skips
+    /// ahead to its next timer event. The time-stamp counter counts it, so the TSC, the PIT, the local APIC timer
+    /// and the RTC all read one virtual clock.
+    /// </summary>
+    public long HaltedInstructions { get; set; }
+
+    // What WRMSR 0x10 set the counter to, as an offset from the virtual clock.
+    private long _tscOffset;
+
+    /// <summary>
+    /// The time-stamp counter: one tick per instruction of virtual time, retired or skipped while halted, so it runs
+    /// at the machine's instructions-per-second rate (100 MHz by default) and a run replays exactly.
+    /// </summary>
+    public ulong TimeStampCounter => (ulong)(InstructionsNow + HaltedInstructions + _tscOffset);
+
     internal static void Rdtsc(Cpu c, ref Insn i)
     {
         const uint Cr4Tsd = 1u << 2;
         if ((c._cr4 & Cr4Tsd) != 0 && c.CplValue != 0)
             throw c.Fault(Vectors.GP, 0);
-        ulong tsc = (ulong)c.InstructionsNow;
+        ulong tsc = c.TimeStampCounter;
         c.R[0] = (uint)tsc;
         c.R[2] = (uint)(tsc >> 32);
         c.AbortBlock = true; // the count is brought up to date between blocks: the next read sees it move
@@ -301,9 +316,15 @@ public sealed unsafe partial class Cpu
             case 0x10:
                 if (i.Op == 0)
                 {
-                    ulong tsc = (ulong)c.InstructionsNow;
+                    ulong tsc = c.TimeStampCounter;
                     c.R[0] = (uint)tsc;
                     c.R[2] = (uint)(tsc >> 32);
+                }
+                else
+                {
+                    // The counter goes on from the value written (all 64 bits, as on a P6).
+                    ulong value = ((ulong)c.R[2] << 32) | c.R[0];
+                    c._tscOffset += (long)(value - c.TimeStampCounter);
                 }
 
                 break;

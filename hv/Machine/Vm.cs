@@ -340,8 +340,12 @@ public sealed class Vm : IDisposable
     /// <summary>Guest instructions retired.</summary>
     public long Instructions => Cpu.InstructionsExecuted;
 
-    /// <summary>Instructions' worth of virtual time skipped while the CPU was halted.</summary>
-    public long IdleInstructions { get; private set; }
+    /// <summary>Instructions' worth of virtual time skipped while the CPU was halted (the CPU's TSC counts it too).</summary>
+    public long IdleInstructions
+    {
+        get => Cpu.HaltedInstructions;
+        private set => Cpu.HaltedInstructions = value;
+    }
 
     /// <summary>Host time spent inside <see cref="Run"/>.</summary>
     public TimeSpan HostTime => _wallClock.Elapsed;
