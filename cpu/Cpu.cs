@@ -74,8 +74,14 @@ public sealed unsafe partial class Cpu : IDisposable
 
     public IInterruptController? InterruptController { get; set; }
 
-    /// <summary>CPUID leaf 1 EAX: family 6, model 3, stepping 3.</summary>
-    public const uint Signature = 0x0000_0633;
+    /// <summary>
+    /// CPUID leaf 1 EAX: family 5 (Pentium), model 2, stepping 0xC. Of the families with CPUID, TSC, CX8 and an
+    /// on-chip APIC, the Pentium is the one whose MSRs MiniHv has: the TSC, and none of
+    /// the P6's (no microcode signature 0x8B, no performance counters at 0x186), so kernels leave those alone
+    /// (Linux reads 0x8B and probes the P6 PMU only on family 6). Stepping 0xC is past the early steppings'
+    /// errata Linux works around (B-step SMP, the APIC's 11AP).
+    /// </summary>
+    public const uint Signature = 0x0000_052C;
 
     /// <summary>CPUID leaf 1 EDX bits: DE (2), PSE (3), TSC (4), MSR (5: RDMSR/WRMSR), CX8 (8), CMOV (15). No FPU, MMX or SSE.</summary>
     public const uint BaseFeatureFlags = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 15);

@@ -16,6 +16,12 @@ internal static unsafe class InsnBuilder
         d.Index = (byte)Cpu.NoReg;
         d.Seg = (byte)SegReg.DS;
         d.Exec = &Cpu.Undefined;
+        if (!decodeError && IsX87(in ins))
+        {
+            d.Exec = &Cpu.FpuEscape; // #NM or #UD as CR0 says when it runs
+            return true;
+        }
+
         if (decodeError || ins.IsInvalid || UsesFpuOrVectorRegisters(in ins))
             return true;
 
@@ -34,6 +40,16 @@ internal static unsafe class InsnBuilder
         bool ends = ins.FlowControl != FlowControl.Next;
         ends |= Select(ref d, in ins);
         return ends;
+    }
+
+    /// <summary>An x87 (ESC, opcodes D8-DF) instruction. ESC encodings Iced calls invalid stay #UD whatever CR0 says.</summary>
+    private static bool IsX87(in Instruction ins)
+    {
+        if (ins.IsInvalid)
+            return false;
+        OpCodeInfo op = ins.OpCode;
+        uint first = op.OpCode > 0xFF ? op.OpCode >> 8 : op.OpCode; // "D9 E8" is 0xD9E8, "D9 /0" is 0xD9
+        return op.Encoding == EncodingKind.Legacy && op.Table == OpCodeTableKind.Normal && first is >= 0xD8 and <= 0xDF;
     }
 
     private static bool UsesFpuOrVectorRegisters(in Instruction ins)
@@ -212,8 +228,10 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Nop:
             case Mnemonic.Pause:
             case Mnemonic.Endbr32:
-            case Mnemonic.Wait:
                 d.Exec = &Cpu.Nop;
+                return false;
+            case Mnemonic.Wait:
+                d.Exec = &Cpu.FpuWait;
                 return false;
 
             case Mnemonic.Push: return Push(ref d, in ins);

@@ -260,7 +260,7 @@ public sealed unsafe partial class Cpu
                 c.R[1] = 0x6C65746E; // "ntel"
                 break;
             case 1:
-                // Family 6, model 3, stepping 3; EBX bits 31-24 the initial APIC ID (0). No FPU, MMX or SSE.
+                // Signature's family 5, model 2; EBX bits 31-24 the initial APIC ID (0). No FPU, MMX or SSE.
                 c.R[0] = Signature;
                 c.R[3] = 0;
                 c.R[1] = 0;
@@ -304,9 +304,10 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// RDMSR (Op 0) and WRMSR (1): the time-stamp counter (0x10, writes ignored) and, when the machine has a local
+    /// RDMSR (Op 0) and WRMSR (1): the time-stamp counter (0x10; a write sets it) and, when the machine has a local
     /// APIC, IA32_APIC_BASE (0x1B). Moving the APIC or disabling it in hardware is not modelled: a write that
-    /// changes the MSR stops the guest; writing back what it read is accepted.
+    /// changes the MSR stops the guest; writing back what it read is accepted. Every other MSR is absent (#GP), as on
+    /// the Pentium CPUID reports: among them the P6's microcode signature (0x8B) and performance counters (0x186).
     /// </summary>
     internal static void Msr(Cpu c, ref Insn i)
     {
