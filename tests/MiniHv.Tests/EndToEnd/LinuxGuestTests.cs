@@ -12,7 +12,7 @@ public class LinuxGuestTests
     private static string Built(string file) => Path.Combine(TestImages.RepositoryRoot, "guests", "linux", "build", file);
 
     [Test]
-    public void Linux_BootsToItsInit_TrustingTheTsc_WithoutMsrOrPmuComplaints()
+    public void Linux_BootsToItsInit_EmulatingItsX87_TrustingTheTsc_WithoutMsrOrPmuComplaints()
     {
         if (!File.Exists(Built("bzImage")) || !File.Exists(Built("initramfs.cpio.gz")))
             Assert.Ignore("no Linux guest built: run 'sh guests/linux/build.sh' (several minutes) to test it");
@@ -29,6 +29,7 @@ public class LinuxGuestTests
             Assert.That(log, Does.Contain("tsc: Detected 100.0"), "calibrated against the PIT at MiniHv's documented rate");
             Assert.That(log, Does.Contain("clocksource: Switched to clocksource tsc\n"));
             Assert.That(log, Does.Contain("init: hello from user space\ninit: Linux 6.1"));
+            Assert.That(log, Does.Contain("init: 355/113 = 3.141592\n"), "x87 division in user space, run by the kernel's math emulator through #NM");
             Assert.That(log, Does.Not.Contain("unchecked MSR access").And.Not.Contain("Broken PMU")
                 .And.Not.Contain("skew is too large").And.Not.Contain("unstable"));
         });
