@@ -31,9 +31,9 @@ public enum VmRunState
 
 /// <summary>
 /// One guest: a CPU with its RAM over the shared machine memory, its PC devices, and a loaded multiboot
-/// kernel (or a boot sector from its disk). Time is the guest's instruction count: the PIT, the local APIC
-/// timer and the RTC see it pass at <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips
-/// ahead to the next timer event, so a run replays exactly and an idle guest costs no host time. Whatever
+/// kernel, Linux bzImage (with its initrd) or boot sector from its disk. Time is the guest's instruction
+/// count: the PIT, the local APIC timer, the RTC and the TSC see it pass at
+/// <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips ahead to the next timer event, so a run replays exactly and an idle guest costs no host time. Whatever
 /// the guest does, <see cref="Run"/> never throws: a guest that misbehaves, or trips a defect in MiniHv,
 /// stops with an <see cref="Exit"/>.
 /// </summary>
