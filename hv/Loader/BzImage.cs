@@ -82,13 +82,31 @@ public sealed class BzImage
     /// <summary>The kernel version string the header points to (kernel_version), or null when it has none.</summary>
     public string? KernelVersion { get; private init; }
 
-    /// <summary>True when the file looks like a Linux kernel (the setup header's "HdrS", or a boot sector's 0xAA55 in a non-ELF file), so it should be loaded, or refused, as one.</summary>
+    /// <summary>
+    /// True when the file looks like a Linux kernel, so it should be loaded, or refused, as one: the setup header's
+    /// "HdrS", or a boot sector's 0xAA55 in a file that is neither ELF nor carries a multiboot header.
+    /// </summary>
     public static bool LooksLikeLinux(ReadOnlySpan<byte> file)
     {
         if (file.Length >= 0x206 && BinaryPrimitives.ReadUInt32LittleEndian(file[0x202..]) == HeaderSignature)
             return true;
         bool elf = file.Length >= 4 && file[0] == 0x7F && file[1] == (byte)'E' && file[2] == (byte)'L' && file[3] == (byte)'F';
-        return !elf && file.Length >= 0x200 && BinaryPrimitives.ReadUInt16LittleEndian(file[0x1FE..]) == BootFlag;
+        return !elf && file.Length >= 0x200 && BinaryPrimitives.ReadUInt16LittleEndian(file[0x1FE..]) == BootFlag
+            && !HasMultibootHeader(file);
+    }
+
+    // A multiboot header: its magic with a checksum that makes magic + flags + checksum zero, 4-byte aligned, in the first 8 KiB.
+    private static bool HasMultibootHeader(ReadOnlySpan<byte> file)
+    {
+        int end = Math.Min(file.Length, MultibootImage.HeaderSearchBytes) - 12;
+        for (int at = 0; at <= end; at += 4)
+        {
+            if (BinaryPrimitives.ReadUInt32LittleEndian(file[at..]) == MultibootImage.HeaderMagic
+                && MultibootImage.HeaderMagic + U32(file, at + 4) + U32(file, at + 8) == 0)
+                return true;
+        }
+
+        return false;
     }
 
     /// <summary>Validates a Linux kernel image for the 32-bit boot protocol.</summary>

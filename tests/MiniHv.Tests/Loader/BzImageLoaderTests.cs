@@ -182,6 +182,21 @@ public class BzImageLoaderTests
     }
 
     [Test]
+    public void ABootFlagAlone_MarksLinux_UnlessTheFileCarriesAMultibootHeader()
+    {
+        var file = new byte[0x400];
+        file[0x1FE] = 0x55;
+        file[0x1FF] = 0xAA;
+        Assert.That(BzImage.LooksLikeLinux(file), Is.True, "an old Linux boot sector, refused as one");
+
+        // A flat multiboot image (the a.out kludge) whose bytes happen to hold 55 AA at 0x1FE.
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(0x40), MultibootImage.HeaderMagic);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(0x44), 0x10000);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(0x48), unchecked(0u - MultibootImage.HeaderMagic - 0x10000));
+        Assert.That(BzImage.LooksLikeLinux(file), Is.False);
+    }
+
+    [Test]
     public void CommandLineLongerThanCmdlineSize_IsRefused()
     {
         using var pool = MachineMemory.WithCapBytes(128 * MiB);
