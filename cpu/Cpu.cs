@@ -74,14 +74,21 @@ public sealed unsafe partial class Cpu : IDisposable
 
     public IInterruptController? InterruptController { get; set; }
 
-    /// <summary>CPUID leaf 1 EAX: family 6, model 3, stepping 3.</summary>
-    public const uint Signature = 0x0000_0633;
+    /// <summary>
+    /// CPUID leaf 1 EAX: family 5 (Pentium), model 2, stepping 0xC. Of the families with CPUID, TSC, CX8 and an
+    /// on-chip APIC, the Pentium is the one whose MSRs MiniHv has: the TSC, and none of
+    /// the P6's (no microcode signature 0x8B, no performance counters at 0x186), so kernels leave those alone
+    /// (Linux reads 0x8B and probes the P6 PMU only on family 6). Stepping 0xC is past the early steppings'
+    /// errata Linux works around (B-step SMP, the APIC's 11AP).
+    /// </summary>
+    public const uint Signature = 0x0000_052C;
 
     /// <summary>
-    /// CPUID leaf 1 EDX bits: FPU (0), DE (2), PSE (3), TSC (4), CX8 (8), CMOV (15, with FCMOV since the FPU is
-    /// present). No MMX, FXSR or SSE. Clearing FPU hides the x87 unit (its instructions then raise #UD, or #NM with CR0.EM).
+    /// CPUID leaf 1 EDX bits: FPU (0), DE (2), PSE (3), TSC (4), MSR (5: RDMSR/WRMSR), CX8 (8), CMOV (15, with FCMOV
+    /// since the FPU is present). No MMX, FXSR or SSE. Clearing FPU hides the x87 unit (its instructions then raise
+    /// #UD, or #NM with CR0.EM).
     /// </summary>
-    public const uint BaseFeatureFlags = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 8) | (1u << 15);
+    public const uint BaseFeatureFlags = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 15);
 
     /// <summary>CPUID leaf 1 EDX bit 9: an on-chip local APIC.</summary>
     public const uint FeatureApic = 1u << 9;

@@ -224,7 +224,6 @@ internal static unsafe class InsnBuilder
             case Mnemonic.Endbr32:
                 d.Exec = &Cpu.Nop;
                 return false;
-
             case Mnemonic.Push: return Push(ref d, in ins);
             case Mnemonic.Pop: return Pop(ref d, in ins);
             case Mnemonic.Pushad: Set(ref d, &Cpu.Pusha, 0, 4); return false;

@@ -260,7 +260,7 @@ public sealed unsafe partial class Cpu
                 c.R[1] = 0x6C65746E; // "ntel"
                 break;
             case 1:
-                // Family 6, model 3, stepping 3; EBX bits 31-24 the initial APIC ID (0). FPU as FeatureFlags says; no MMX or SSE.
+                // Signature's family 5, model 2; EBX bits 31-24 the initial APIC ID (0). FPU as FeatureFlags says; no MMX or SSE.
                 c.R[0] = Signature;
                 c.R[3] = 0;
                 c.R[1] = 0;
@@ -276,22 +276,38 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    /// <summary>RDTSC counts retired guest instructions: virtual time, so runs replay exactly.</summary>
+    /// <summary>
+    /// Instructions' worth of virtual time that passed while this CPU was halted, kept by the machine that skips
+    /// ahead to its next timer event. The time-stamp counter counts it, so the TSC, the PIT, the local APIC timer
+    /// and the RTC all read one virtual clock.
+    /// </summary>
+    public long HaltedInstructions { get; set; }
+
+    // What WRMSR 0x10 set the counter to, as an offset from the virtual clock.
+    private long _tscOffset;
+
+    /// <summary>
+    /// The time-stamp counter: one tick per instruction of virtual time, retired or skipped while halted, so it runs
+    /// at the machine's instructions-per-second rate (100 MHz by default) and a run replays exactly.
+    /// </summary>
+    public ulong TimeStampCounter => (ulong)(InstructionsNow + HaltedInstructions + _tscOffset);
+
     internal static void Rdtsc(Cpu c, ref Insn i)
     {
         const uint Cr4Tsd = 1u << 2;
         if ((c._cr4 & Cr4Tsd) != 0 && c.CplValue != 0)
             throw c.Fault(Vectors.GP, 0);
-        ulong tsc = (ulong)c.InstructionsNow;
+        ulong tsc = c.TimeStampCounter;
         c.R[0] = (uint)tsc;
         c.R[2] = (uint)(tsc >> 32);
         c.AbortBlock = true; // the count is brought up to date between blocks: the next read sees it move
     }
 
     /// <summary>
-    /// RDMSR (Op 0) and WRMSR (1): the time-stamp counter (0x10, writes ignored) and, when the machine has a local
+    /// RDMSR (Op 0) and WRMSR (1): the time-stamp counter (0x10; a write sets it) and, when the machine has a local
     /// APIC, IA32_APIC_BASE (0x1B). Moving the APIC or disabling it in hardware is not modelled: a write that
-    /// changes the MSR stops the guest; writing back what it read is accepted.
+    /// changes the MSR stops the guest; writing back what it read is accepted. Every other MSR is absent (#GP), as on
+    /// the Pentium CPUID reports: among them the P6's microcode signature (0x8B) and performance counters (0x186).
     /// </summary>
     internal static void Msr(Cpu c, ref Insn i)
     {
@@ -301,9 +317,15 @@ public sealed unsafe partial class Cpu
             case 0x10:
                 if (i.Op == 0)
                 {
-                    ulong tsc = (ulong)c.InstructionsNow;
+                    ulong tsc = c.TimeStampCounter;
                     c.R[0] = (uint)tsc;
                     c.R[2] = (uint)(tsc >> 32);
+                }
+                else
+                {
+                    // The counter goes on from the value written (all 64 bits, as on a P6).
+                    ulong value = ((ulong)c.R[2] << 32) | c.R[0];
+                    c._tscOffset += (long)(value - c.TimeStampCounter);
                 }
 
                 break;

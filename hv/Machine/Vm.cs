@@ -31,9 +31,9 @@ public enum VmRunState
 
 /// <summary>
 /// One guest: a CPU with its RAM over the shared machine memory, its PC devices, and a loaded multiboot
-/// kernel (or a boot sector from its disk). Time is the guest's instruction count: the PIT, the local APIC
-/// timer and the RTC see it pass at <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips
-/// ahead to the next timer event, so a run replays exactly and an idle guest costs no host time. Whatever
+/// kernel, Linux bzImage (with its initrd) or boot sector from its disk. Time is the guest's instruction
+/// count: the PIT, the local APIC timer, the RTC and the TSC see it pass at
+/// <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips ahead to the next timer event, so a run replays exactly and an idle guest costs no host time. Whatever
 /// the guest does, <see cref="Run"/> never throws: a guest that misbehaves, or trips a defect in MiniHv,
 /// stops with an <see cref="Exit"/>.
 /// </summary>
@@ -82,7 +82,13 @@ public sealed class Vm : IDisposable
         _log = (log ?? Serilog.Core.Logger.None).ForContext("Guest", config.Name);
         _faultLogger = faultLog ?? Serilog.Core.Logger.None;
 
-        MultibootImage? image = config.BootFromDisk ? null : MultibootImage.Parse(config.Image);
+        bool linux = !config.BootFromDisk && BzImage.LooksLikeLinux(config.Image.Span);
+        BzImage? bzImage = linux ? BzImage.Parse(config.Image) : null;
+        MultibootImage? image = config.BootFromDisk || linux ? null : MultibootImage.Parse(config.Image);
+        if (config.Initrd != null && bzImage == null)
+            throw new InvalidImageException(config.BootFromDisk
+                ? "an initrd needs a Linux bzImage kernel, and this guest boots from its disk"
+                : "an initrd needs a Linux bzImage kernel; this is a multiboot kernel (multiboot modules are not supported)");
         KernelSegments = image?.Segments ?? [];
         if (config.BootFromDisk && config.PrimaryMaster == null)
             throw new InvalidImageException("booting from disk needs a disk image on the primary master (-hda)");
@@ -161,7 +167,14 @@ public sealed class Vm : IDisposable
                 CpuFeatureFlags = Cpu.FeatureFlags,
             }.Write(Memory.Write);
 
-            if (image != null)
+            if (bzImage != null)
+            {
+                LinuxEntry linuxEntry = BzImageLoader.Load(Memory, bzImage, config.CommandLine, config.Initrd);
+                KernelSegments = [new LoadSegment(linuxEntry.EntryPoint, (uint)bzImage.ProtectedModeOffset, (uint)bzImage.ProtectedModeBytes,
+                    (uint)bzImage.ProtectedModeBytes)];
+                EnterLinux(linuxEntry);
+            }
+            else if (image != null)
             {
                 Entry = MultibootLoader.Load(Memory, image, config.CommandLine);
                 Cpu.ResetFlat();
@@ -217,6 +230,21 @@ public sealed class Vm : IDisposable
         }
 
         return disks;
+    }
+
+    /// <summary>The 32-bit boot protocol's entry state: flat __BOOT_CS and __BOOT_DS from the loader's GDT, interrupts off, ESI at the zero page.</summary>
+    [MemberNotNull(nameof(Entry))]
+    private void EnterLinux(LinuxEntry linux)
+    {
+        Linux = linux;
+        Cpu.ResetFlat(); // protected mode, paging off, IF clear, every general register zero
+        Cpu.Gdtr = new TableRegister { Base = linux.GdtAddress, Limit = LinuxEntry.GdtLimit };
+        Cpu.SetSegmentCache(SegReg.CS, SegmentCache.Flat(LinuxEntry.BootCs, code: true));
+        foreach (SegReg data in (SegReg[])[SegReg.DS, SegReg.ES, SegReg.SS, SegReg.FS, SegReg.GS])
+            Cpu.SetSegmentCache(data, SegmentCache.Flat(LinuxEntry.BootDs, code: false));
+        Cpu.Eip = linux.EntryPoint;
+        Cpu.Esi = linux.ZeroPageAddress;
+        Entry = new KernelEntry(linux.EntryPoint, 0, linux.EntryPoint, linux.KernelEnd, linux.CommandLineAddress);
     }
 
     /// <summary>What a BIOS does last: sector 0 of the first hard disk to 0000:7C00, run in real mode with DL = 0x80.</summary>
@@ -301,8 +329,11 @@ public sealed class Vm : IDisposable
     /// <summary>The shadow MMU, or null when the guest runs on the plain walk.</summary>
     public ShadowMmu? Shadow { get; }
 
-    /// <summary>The kernel image's segments, by physical address, as loaded.</summary>
+    /// <summary>The kernel image's segments, by physical address, as loaded (a bzImage's protected-mode code as one).</summary>
     public IReadOnlyList<LoadSegment> KernelSegments { get; }
+
+    /// <summary>How a Linux kernel was entered (zero page, initrd), or null for a multiboot kernel or a disk boot.</summary>
+    public LinuxEntry? Linux { get; private set; }
 
     /// <summary>Where the kernel was entered (for a disk boot: the boot sector at 0x7C00, no multiboot information).</summary>
     public KernelEntry Entry { get; private set; }
@@ -316,8 +347,12 @@ public sealed class Vm : IDisposable
     /// <summary>Guest instructions retired.</summary>
     public long Instructions => Cpu.InstructionsExecuted;
 
-    /// <summary>Instructions' worth of virtual time skipped while the CPU was halted.</summary>
-    public long IdleInstructions { get; private set; }
+    /// <summary>Instructions' worth of virtual time skipped while the CPU was halted (the CPU's TSC counts it too).</summary>
+    public long IdleInstructions
+    {
+        get => Cpu.HaltedInstructions;
+        private set => Cpu.HaltedInstructions = value;
+    }
 
     /// <summary>Host time spent inside <see cref="Run"/>.</summary>
     public TimeSpan HostTime => _wallClock.Elapsed;

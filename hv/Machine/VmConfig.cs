@@ -18,11 +18,14 @@ public sealed record VmConfig
     /// <summary>Which faults the fault log writes out (all are counted); null for every guest fault and no hidden ones.</summary>
     public FaultLogPolicy? FaultPolicy { get; init; }
 
-    /// <summary>The multiboot ELF image (unused with <see cref="BootFromDisk"/>).</summary>
+    /// <summary>The kernel: a multiboot ELF image or a Linux bzImage, told apart by the bzImage's setup header (unused with <see cref="BootFromDisk"/>).</summary>
     public required ReadOnlyMemory<byte> Image { get; init; }
 
-    /// <summary>The whole multiboot command line, as the kernel will find it (QEMU's is "PATH APPEND").</summary>
+    /// <summary>The whole command line, as the kernel will find it (QEMU's is "PATH APPEND" for multiboot, the -append text alone for Linux).</summary>
     public string CommandLine { get; init; } = "";
+
+    /// <summary>The initial ramdisk a bzImage finds in ramdisk_image and ramdisk_size (QEMU's <c>-initrd</c>), or null for none.</summary>
+    public ReadOnlyMemory<byte>? Initrd { get; init; }
 
     public long MemoryBytes { get; init; } = DefaultMemoryBytes;
 

@@ -26,7 +26,7 @@ public class SystemInstructionTests
     }
 
     [Test]
-    public void Cpuid1_DescribesAFamily6ProcessorWithFpuTscCx8AndCmov_ButNoMmxOrSse()
+    public void Cpuid1_DescribesAFamily5ProcessorWithFpuTscMsrCx8AndCmov_ButNoMmxOrSse()
     {
         using var m = Exec.Code(a =>
         {
@@ -34,8 +34,9 @@ public class SystemInstructionTests
             a.cpuid();
         });
         uint edx = m.Cpu.Edx;
-        Assert.That((m.Cpu.Eax >> 8) & 0xF, Is.EqualTo(6u), "family");
+        Assert.That((m.Cpu.Eax >> 8) & 0xF, Is.EqualTo(5u), "family");
         Assert.That(edx & (1u << 4), Is.Not.Zero, "TSC");
+        Assert.That(edx & (1u << 5), Is.Not.Zero, "MSR: RDMSR and WRMSR");
         Assert.That(edx & (1u << 8), Is.Not.Zero, "CX8");
         Assert.That(edx & (1u << 15), Is.Not.Zero, "CMOV");
         Assert.That(edx & (1u << 0), Is.Not.Zero, "FPU");

@@ -19,7 +19,7 @@ public class PcKernelTests
         Assert.That(lines[0], Is.EqualTo("mptable: EBDA segment 0x9fc0, base memory 639K"));
         Assert.That(lines[1], Is.EqualTo("mptable: floating pointer in the EBDA's first KiB, revision 1.4, checksum ok, feature byte 1 = 0"));
         Assert.That(lines[2], Does.StartWith("mptable: configuration table PCMP, ").And.Contain("checksum ok").And.EndWith("local APIC at 0xfee00000"));
-        Assert.That(lines, Does.Contain("  processor: APIC ID 0, version 0x14, enabled, bootstrap, signature 0x633"));
+        Assert.That(lines, Does.Contain("  processor: APIC ID 0, version 0x14, enabled, bootstrap, signature 0x52c"));
         Assert.That(lines, Does.Contain("  I/O APIC: ID 1, version 0x11, at 0xfec00000"));
         Assert.That(lines, Does.Contain("  I/O interrupt: INT, bus 0 IRQ 0 -> I/O APIC 1 pin 2"));
         Assert.That(lines, Does.Contain("  I/O interrupt: INT, bus 0 IRQ 14 -> I/O APIC 1 pin 14"));

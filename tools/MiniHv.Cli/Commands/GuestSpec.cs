@@ -1,14 +1,14 @@
 namespace MiniHv.Cli.Commands;
 
 /// <summary>
-/// One guest as <c>--guest IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
+/// One guest as <c>--guest IMAGE[,append=TEXT][,initrd=FILE][,memory=SIZE][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
 /// describes it, or without IMAGE a guest that boots from its <c>hda</c>. As in QEMU's option syntax, a doubled comma
 /// stands for a comma inside a value.
 /// </summary>
 internal sealed record GuestSpec(string? Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null, long? CapBytes = null,
-    string? Hda = null, string? Hdb = null, bool? Snapshot = null)
+    string? Hda = null, string? Hdb = null, bool? Snapshot = null, string? Initrd = null)
 {
-    private const string Keys = "append, memory, name, salt, cap, hda, hdb, snapshot";
+    private const string Keys = "append, initrd, memory, name, salt, cap, hda, hdb, snapshot";
 
     public static bool TryParse(string text, out GuestSpec? spec, out string error)
     {
@@ -21,7 +21,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
             return false;
         }
 
-        string? append = null, name = null, salt = null, hda = null, hdb = null;
+        string? append = null, name = null, salt = null, hda = null, hdb = null, initrd = null;
         long? memory = null, cap = null;
         bool? snapshot = null;
         foreach (string part in parts.Skip(hasImage ? 1 : 0))
@@ -61,6 +61,12 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
 
                     memory = bytes;
                     break;
+                case "initrd" when value.Length == 0:
+                    error = $"--guest '{text}': initrd needs a file (initrd=FILE)";
+                    return false;
+                case "initrd":
+                    initrd = value;
+                    break;
                 case "hda" or "hdb" when value.Length == 0:
                     error = $"--guest '{text}': {key} needs a disk image file ({key}=FILE)";
                     return false;
@@ -91,7 +97,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
             return false;
         }
 
-        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot);
+        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot, initrd);
         error = "";
         return true;
     }

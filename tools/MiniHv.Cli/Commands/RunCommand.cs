@@ -23,7 +23,7 @@ internal static class RunCommand
         run ??= (plan, log, cancel) => GuestSession.Run(plan, streams, log, cancel);
         var image = new Argument<string?>("IMAGE")
         {
-            Description = "a multiboot v1 ELF32 kernel image (optional with --guest)",
+            Description = "a multiboot v1 ELF32 kernel image or a Linux bzImage (optional with --guest)",
             Arity = ArgumentArity.ZeroOrOne,
             Validators = { r => { if (r.GetValueOrDefault<string?>() is ['-', ..] word) r.AddError($"unknown option '{word}'"); } },
         };
@@ -32,6 +32,11 @@ internal static class RunCommand
             Description = "kernel command line, after the image path (QEMU's -append)",
             HelpName = "TEXT",
             DefaultValueFactory = _ => "",
+        };
+        var initrd = new Option<string?>("--initrd", "-initrd")
+        {
+            Description = "the initial ramdisk for a Linux bzImage IMAGE (QEMU's -initrd)",
+            HelpName = "FILE",
         };
         var memory = CommonOptions.Memory("128M");
         var count = new Option<int>("--count")
@@ -43,7 +48,7 @@ internal static class RunCommand
         };
         var guest = new Option<GuestSpec[]>("--guest")
         {
-            Description = "one more guest: IMAGE[,append=TEXT][,memory=SIZE][,name=NAME][,salt=GROUP] (repeatable; ',,' is a comma)",
+            Description = "one more guest: IMAGE[,append=TEXT][,initrd=FILE][,memory=SIZE][,name=NAME][,salt=GROUP] (repeatable; ',,' is a comma)",
             HelpName = "SPEC",
             AllowMultipleArgumentsPerToken = false,
             CustomParser = r =>
@@ -214,7 +219,8 @@ internal static class RunCommand
         var verbose = CommonOptions.Verbose();
 
         var command = new Command("run", """
-            Boot multiboot kernels: one with COM1 on stdin/stdout, like qemu-system-i386 -kernel, or several
+            Boot multiboot kernels or Linux bzImages (with --initrd): one with COM1 on stdin/stdout, like
+            qemu-system-i386 -kernel, or several
             side by side (--count, --guest), each output line prefixed with [name]; or without IMAGE boot
             from the --hda disk's sector 0 as a BIOS would (qemu-system-i386 -hda). Exit status: QEMU's
             (v << 1) | 1 after a write of v to the isa-debug-exit port 0xf4; 0 when the guest halts for good;
@@ -222,7 +228,7 @@ internal static class RunCommand
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, memory, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
+            image, append, initrd, memory, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
             serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
@@ -235,11 +241,12 @@ internal static class RunCommand
             var guests = new List<GuestEntry>();
             string? path = parse.GetValue(image), master = parse.GetValue(hda), slave = parse.GetValue(hdb);
             if (path != null || master != null || slave != null)
-                guests.Add(new GuestEntry(path, parse.GetValue(append), Count: parse.GetValue(count), Hda: master, Hdb: slave));
+                guests.Add(new GuestEntry(path, parse.GetValue(append), Count: parse.GetValue(count), Hda: master, Hdb: slave,
+                    Initrd: parse.GetValue(initrd)));
             foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
             {
                 guests.Add(new GuestEntry(spec.Image, spec.Append, spec.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes,
-                    Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot));
+                    Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot, Initrd: spec.Initrd));
             }
             return new RunConfig
             {
@@ -274,6 +281,8 @@ internal static class RunCommand
         {
             if (parse.GetValue(image) == null && parse.GetValue(hda) == null && parse.GetValue(count) != 1)
                 return Task.FromResult(streams.Fail(ExitStatus.Usage, "--count needs an IMAGE or --hda"));
+            if (parse.GetValue(image) == null && parse.GetValue(initrd) != null)
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, "--initrd needs a Linux bzImage IMAGE (or initrd= in a --guest)"));
             RunConfig config = Stated(parse);
             try
             {
@@ -426,6 +435,12 @@ internal static class RunCommand
             if ((entry.Hda != null && !TryDisk(entry.Hda, snapshot, unique, at, diskUsers, streams, out master, out failure))
                 || (entry.Hdb != null && !TryDisk(entry.Hdb, snapshot, unique, at, diskUsers, streams, out slave, out failure)))
                 return false;
+            if (entry.Image == null && entry.Initrd != null)
+            {
+                failure = streams.Fail(ExitStatus.Usage, $"{at}an initrd needs a Linux bzImage kernel, and this guest boots from its disk");
+                return false;
+            }
+
             if (entry.Image == null)
             {
                 configs.Add(new VmConfig
@@ -447,24 +462,20 @@ internal static class RunCommand
                 continue;
             }
 
-            if (!images.TryGetValue(path, out byte[]? bytes))
-            {
-                try
-                {
-                    images[path] = bytes = File.ReadAllBytes(path);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-                {
-                    failure = streams.Fail(ExitStatus.BadImage, $"{at}cannot read kernel image '{path}': {e.Message}");
-                    return false;
-                }
-            }
+            if (!TryRead(path, "kernel image", at, images, streams, out byte[]? bytes, out failure))
+                return false;
+            byte[]? initrd = null;
+            if (entry.Initrd is string initrdPath && !TryRead(initrdPath, "initrd", at, images, streams, out initrd, out failure))
+                return false;
+            // QEMU hands Linux the -append text alone, and a multiboot kernel "PATH APPEND".
+            bool linux = BzImage.LooksLikeLinux(bytes);
 
             configs.Add(new VmConfig
             {
                 Name = unique,
                 Image = bytes,
-                CommandLine = MultibootLoader.QemuCommandLine(path, entry.Append ?? ""),
+                CommandLine = linux ? entry.Append ?? "" : MultibootLoader.QemuCommandLine(path, entry.Append ?? ""),
+                Initrd = initrd is null ? (ReadOnlyMemory<byte>?)null : initrd, // the cast keeps null: a null array would become an empty ReadOnlyMemory
                 MemoryBytes = entry.MemoryBytes ?? common.MemoryBytes,
                 Timeout = common.Timeout,
                 MaxInstructions = common.MaxInstructions,
@@ -479,6 +490,25 @@ internal static class RunCommand
         }
 
         return true;
+    }
+
+    /// <summary>A file a guest loads into its RAM (kernel or initrd), read once however many guests use it.</summary>
+    private static bool TryRead(string path, string what, string at, Dictionary<string, byte[]> files, CliStreams streams,
+        out byte[]? bytes, out int failure)
+    {
+        failure = ExitStatus.Ok;
+        if (files.TryGetValue(path, out bytes))
+            return true;
+        try
+        {
+            files[path] = bytes = File.ReadAllBytes(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            failure = streams.Fail(ExitStatus.BadImage, $"{at}cannot read {what} '{path}': {e.Message}");
+            return false;
+        }
     }
 
     /// <summary>

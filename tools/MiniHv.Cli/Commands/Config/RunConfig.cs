@@ -140,6 +140,7 @@ internal sealed record RunConfig
 /// <param name="Hda">The IDE primary master's raw image file (QEMU's -hda), or null.</param>
 /// <param name="Hdb">The IDE primary slave's raw image file (QEMU's -hdb), or null.</param>
 /// <param name="Snapshot">The disks' writes stay in memory and the files are never changed (QEMU's -snapshot); null is not said.</param>
+/// <param name="Initrd">The initial ramdisk file a Linux bzImage <see cref="Image"/> is given (QEMU's -initrd), or null.</param>
 internal sealed record GuestEntry(
     string? Image,
     string? Append = null,
@@ -151,7 +152,8 @@ internal sealed record GuestEntry(
     string? Origin = null,
     string? Hda = null,
     string? Hdb = null,
-    bool? Snapshot = null)
+    bool? Snapshot = null,
+    string? Initrd = null)
 {
     public const int MaxCount = 1024;
 

@@ -115,6 +115,8 @@ internal static class RunConfigWriter
             s.Add((K.GuestImage, ConfigPaths.ToFile(directory, image)));
         if (g.Append is { Length: > 0 } append)
             s.Add((K.GuestAppend, append));
+        if (g.Initrd is string initrd)
+            s.Add((K.GuestInitrd, ConfigPaths.ToFile(directory, initrd)));
         if (g.MemoryBytes is long memory)
             s.Add((K.GuestMemory, Size(memory)));
         if (g.Name is string name)
