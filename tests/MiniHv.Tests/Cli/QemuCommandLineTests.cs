@@ -55,6 +55,16 @@ public class QemuCommandLineTests
         Assert.That(s.Warnings, Is.Empty, "-smp 1 is what MiniHv has");
     }
 
+    [Test]
+    public void LinuxKernelWithAnInitrd_IsOneGuestWithItsInitrd()
+    {
+        QemuSettings s = Settings("-kernel", "bzImage", "-initrd", "initramfs.cpio.gz", "-append", "console=ttyS0", "-m", "128M", "-nographic");
+        Assert.That(s.RunArguments, Is.EqualTo(new[]
+        {
+            "run", "--guest", "bzImage,append=console=ttyS0,initrd=initramfs.cpio.gz", "--status", "off", "-m", "128M",
+        }));
+    }
+
     [TestCase("sockets=1,cores=1,threads=1")]
     [TestCase("1,maxcpus=1")]
     [TestCase("cpus=1")]
@@ -79,7 +89,7 @@ public class QemuCommandLineTests
         Assert.That(s.NoReboot, Is.True);
     }
 
-    [TestCase(new[] { "-kernel", "k.elf", "-initrd", "initrd.img" }, "-initrd 'initrd.img': MiniHv has no Linux loader yet")]
+    [TestCase(new[] { "-initrd", "initrd.img", "-hda", "a.img" }, "-initrd only allowed with -kernel option")]
     [TestCase(new[] { "-drive", "file=d.qcow2,format=qcow2" }, "MiniHv reads raw disk images only (format=raw), not qcow2")]
     [TestCase(new[] { "-drive", "file=d.img,if=virtio" }, "MiniHv's disks are IDE (if=ide), it has no virtio")]
     [TestCase(new[] { "-drive", "file=d.iso,media=cdrom" }, "not cdrom")]

@@ -34,7 +34,7 @@ internal sealed class QemuCommandLine
 
     private readonly SortedDictionary<int, (string File, bool? Snapshot)> _disks = new();
     private readonly List<string> _warnings = [];
-    private string? _kernel, _append, _name, _memory, _gdb, _logPath, _serialFile;
+    private string? _kernel, _append, _initrd, _name, _memory, _gdb, _logPath, _serialFile;
     private string? _serialSpec, _monitorSpec;
     private bool _snapshot, _nographic, _noReboot, _freeze, _gdbDefault, _logInterrupts, _logCpuReset;
 
@@ -145,8 +145,8 @@ internal sealed class QemuCommandLine
                 _append = value;
                 return true;
             case "initrd":
-                error = $"{at}: MiniHv has no Linux loader yet, so it cannot give a kernel an initrd";
-                return false;
+                _initrd = value;
+                return true;
             case "m":
                 return TryMemory(at, value, out error);
             case "smp":
@@ -467,6 +467,12 @@ internal sealed class QemuCommandLine
             return false;
         }
 
+        if (_initrd != null && _kernel == null)
+        {
+            error = "-initrd only allowed with -kernel option";
+            return false;
+        }
+
         if (_kernel == null && !_disks.ContainsKey(0))
         {
             error = "nothing to boot: give -kernel FILE (a multiboot kernel), or a disk to boot from as -hda FILE or -drive file=FILE,index=0";
@@ -501,6 +507,8 @@ internal sealed class QemuCommandLine
             spec.Add(Escape(_kernel));
         if (_append != null)
             spec.Add("append=" + Escape(_append));
+        if (_initrd != null)
+            spec.Add("initrd=" + Escape(_initrd));
         if (_name != null)
             spec.Add("name=" + _name);
         if (_disks.TryGetValue(0, out var master))

@@ -39,8 +39,9 @@ internal static class QemuHelp
         -nographic      disable graphical output and redirect serial I/Os to console
 
         Linux/Multiboot boot specific:
-        -kernel bzImage use 'bzImage' as kernel image (MiniHv: a multiboot v1 ELF32 kernel)
+        -kernel bzImage use 'bzImage' as kernel image (MiniHv: a multiboot v1 ELF32 kernel or a Linux bzImage)
         -append cmdline use 'cmdline' as kernel command line
+        -initrd file    use 'file' as initial ram disk
 
         Debug/Expert options:
         -serial dev     redirect the serial port to char device 'dev' (stdio, mon:stdio, file:FILE, null)
