@@ -44,19 +44,8 @@ internal static class CpuBenchmarks
     /// </summary>
     public static BenchResult Cr3Switch(string name, int runs, bool quick)
     {
-        long instructions = quick ? 2_000_000 : 20_000_000;
-        using var w = new PagedLoopWorkload(PagedLoopWorkload.Kind.Cr3Switch);
-        w.Run(instructions / 10);
-        var ns = new List<double>();
-        for (int r = 0; r < runs; r++)
-        {
-            long before = w.Cpu.InstructionsExecuted;
-            var sw = Stopwatch.StartNew();
-            w.Run(instructions);
-            long switches = (w.Cpu.InstructionsExecuted - before) / 2;
-            ns.Add(sw.Elapsed.TotalNanoseconds / switches);
-        }
-
+        var ns = TimedRuns(PagedLoopWorkload.Kind.Cr3Switch, runs, quick ? 2_000_000 : 20_000_000,
+            (instructions, elapsed) => elapsed.TotalNanoseconds / (instructions / 2));
         return new BenchResult(name, "ns", ns, Note: "a CR3 load to a cached space and the load back, half an iteration each; target under 100 ns");
     }
 
@@ -110,6 +99,10 @@ internal static class CpuBenchmarks
         => ApicLoop(PagedLoopWorkload.Kind.Alu, name, runs, quick ? 4_000_000 : 40_000_000, baseline: null, "4 instructions: add, xor, dec, jnz");
 
     private static BenchResult ApicLoop(PagedLoopWorkload.Kind kind, string name, int runs, long instructions, string? baseline, string note)
+        => new(name, "MIPS", TimedRuns(kind, runs, instructions, Mips), Baseline: baseline, Note: note);
+
+    /// <summary>A paged loop warmed up, then timed <paramref name="runs"/> times: <paramref name="rate"/> of each run's instructions and time.</summary>
+    private static List<double> TimedRuns(PagedLoopWorkload.Kind kind, int runs, long instructions, Func<long, TimeSpan, double> rate)
     {
         using var w = new PagedLoopWorkload(kind);
         w.Run(instructions / 10);
@@ -119,10 +112,10 @@ internal static class CpuBenchmarks
             long before = w.Cpu.InstructionsExecuted;
             var sw = Stopwatch.StartNew();
             w.Run(instructions);
-            rates.Add(Mips(w.Cpu.InstructionsExecuted - before, sw.Elapsed));
+            rates.Add(rate(w.Cpu.InstructionsExecuted - before, sw.Elapsed));
         }
 
-        return new BenchResult(name, "MIPS", rates, Baseline: baseline, Note: note);
+        return rates;
     }
 
     private static IEnumerable<BenchResult> Loop(int runs, long instructions)

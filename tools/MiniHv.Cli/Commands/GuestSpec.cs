@@ -105,7 +105,8 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
     /// <summary>A guest name: letters, digits, '-', '_' and '.', so that it is also a file name for --serial-dir.</summary>
     public static bool IsValidName(string name) => name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    private static List<string> SplitOnSingleCommas(string text)
+    /// <summary>Splits QEMU-style key=value lists on single commas; a doubled comma is one comma of the value.</summary>
+    internal static List<string> SplitOnSingleCommas(string text)
     {
         var parts = new List<string>();
         var current = new System.Text.StringBuilder();

@@ -19,7 +19,7 @@ internal sealed class QemuKeyValues
         values = null;
         error = "";
         var pairs = new List<KeyValuePair<string, string>>();
-        List<string> parts = Split(text);
+        List<string> parts = Commands.GuestSpec.SplitOnSingleCommas(text);
         for (int i = 0; i < parts.Count; i++)
         {
             string part = parts[i];
@@ -59,24 +59,4 @@ internal sealed class QemuKeyValues
     /// <summary>The first key not among <paramref name="known"/>, or null when all are.</summary>
     public string? FirstUnknownKey(params string[] known) => _pairs.Select(p => p.Key).FirstOrDefault(k => !known.Contains(k));
 
-    private static List<string> Split(string text)
-    {
-        var parts = new List<string>();
-        var current = new System.Text.StringBuilder();
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (text[i] != ',')
-                current.Append(text[i]);
-            else if (i + 1 < text.Length && text[i + 1] == ',')
-                current.Append(text[i++]);
-            else
-            {
-                parts.Add(current.ToString());
-                current.Clear();
-            }
-        }
-
-        parts.Add(current.ToString());
-        return parts;
-    }
 }
