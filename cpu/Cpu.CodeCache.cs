@@ -49,6 +49,9 @@ public sealed unsafe partial class Cpu
             InvalidateCodeFrame(gfn & 0xFFFFF);
     }
 
+    /// <summary>The processors sharing this one's memory, or null when it is alone.</summary>
+    public CpuGroup? Group { get; internal set; }
+
     /// <summary>Drop every decoded block.</summary>
     public void FlushCodeCache()
     {
@@ -65,7 +68,16 @@ public sealed unsafe partial class Cpu
         AbortBlock = true;
     }
 
+    /// <summary>Drop the blocks decoded from <paramref name="gfn"/>, in every processor of the group.</summary>
     internal void InvalidateCodeFrame(uint gfn)
+    {
+        if (Group != null)
+            Group.InvalidateCodeFrame(gfn);
+        else
+            InvalidateOwnCodeFrame(gfn);
+    }
+
+    internal void InvalidateOwnCodeFrame(uint gfn)
     {
         CodeFrames[gfn] = 0;
         if (_blocksByFrame.Remove(gfn, out CodeFrame? frame))
@@ -165,6 +177,7 @@ public sealed unsafe partial class Cpu
         {
             CodeFrames[gfn] = 1;
             FlushWriteEntriesOfFrame(gfn);
+            Group?.MarkCode(gfn);
         }
 
         return block;
@@ -175,7 +188,11 @@ public sealed unsafe partial class Cpu
     /// <paramref name="gfn"/> touches bytes some block was decoded from (at 64-byte grain).
     /// </summary>
     private bool StoreTouchesCode(uint gfn, uint offset, int size)
-        => !_blocksByFrame.TryGetValue(gfn, out CodeFrame? frame) || (frame.Chunks & ChunksOf(offset, (uint)size)) != 0;
+        => Group?.StoreTouchesCode(gfn, offset, size) ?? StoreTouchesOwnCode(gfn, offset, size) != false;
+
+    /// <summary>Whether the store touches this processor's own blocks of the frame; null when it has none there.</summary>
+    internal bool? StoreTouchesOwnCode(uint gfn, uint offset, int size)
+        => _blocksByFrame.TryGetValue(gfn, out CodeFrame? frame) ? (frame.Chunks & ChunksOf(offset, (uint)size)) != 0 : null;
 
     /// <summary>The 64-byte chunks of a frame that bytes [offset, offset + length) overlap, one bit each.</summary>
     private static ulong ChunksOf(uint offset, uint length)

@@ -189,7 +189,7 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>A frame now holds decoded code: no set may keep a write entry for it, so every store there drops the blocks.</summary>
-    private void FlushWriteEntriesOfFrame(uint gfn)
+    internal void FlushWriteEntriesOfFrame(uint gfn)
     {
         for (int set = 0; set < TlbSets; set++)
         {

@@ -42,6 +42,14 @@ public sealed unsafe partial class Cpu
                 InterruptShadow = false;
                 limit = 1;
             }
+            else if (_nmiPending && !_nmiBlocked && (!_stepping || Halted))
+            {
+                previous = null;
+                _skipBreakpointOnce = false;
+                if (!TryTakeNmi(out _))
+                    return StopReason.TripleFault;
+                AbortBlock = false;
+            }
             else if ((FlagsRest & IF) != 0 && (!_stepping || Halted) && InterruptController is { HasPendingInterrupt: true } pic)
             {
                 Halted = false;

@@ -282,6 +282,7 @@ public sealed unsafe partial class Cpu
     /// <summary>IRET/IRETD in protected mode, to the same or an outer privilege level.</summary>
     internal void InterruptReturn(int size)
     {
+        NmiHandlerReturned();
         if (RealMode)
         {
             RealModeInterruptReturn(size);

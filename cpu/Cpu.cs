@@ -105,6 +105,9 @@ public sealed unsafe partial class Cpu : IDisposable
     /// </summary>
     public uint ApicBase { get; set; }
 
+    /// <summary>The processor's initial APIC ID, which CPUID leaf 1 reports in EBX bits 31-24.</summary>
+    public byte InitialApicId { get; set; }
+
     /// <summary>Who translates linear addresses with paging on: the plain <see cref="WalkingMmu"/> unless a hypervisor installs its own.</summary>
     public IMmu Mmu { get; set; }
 

@@ -260,9 +260,9 @@ public sealed unsafe partial class Cpu
                 c.R[1] = 0x6C65746E; // "ntel"
                 break;
             case 1:
-                // Signature's family 5, model 2; EBX bits 31-24 the initial APIC ID (0). FPU as FeatureFlags says; no MMX or SSE.
+                // Signature's family 5, model 2; EBX bits 31-24 the initial APIC ID. FPU as FeatureFlags says; no MMX or SSE.
                 c.R[0] = Signature;
-                c.R[3] = 0;
+                c.R[3] = (uint)c.InitialApicId << 24;
                 c.R[1] = 0;
                 c.R[2] = c.FeatureFlags;
                 break;

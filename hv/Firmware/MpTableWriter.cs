@@ -5,8 +5,8 @@ using MiniHv.Hv.Devices.Apic;
 namespace MiniHv.Hv.Firmware;
 
 /// <summary>
-/// Lays out the Intel MultiProcessor Specification 1.4 tables for the one-CPU machine: the MP floating
-/// pointer structure and the MP configuration table that xv6 and JOS (lab 4) look for.
+/// Lays out the Intel MultiProcessor Specification 1.4 tables of the machine: the MP floating pointer
+/// structure and the MP configuration table that xv6 and JOS (lab 4) look for, with one processor entry per CPU.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -22,9 +22,10 @@ namespace MiniHv.Hv.Firmware;
 /// Configuration table: the 44-byte "PCMP" header (revision 4, OEM "MINIHV", product "MiniHv PC",
 /// local APIC at 0xFEE00000, no extended entries), then the entries in the order the spec requires:
 /// <code>
-/// processor   APIC ID, APIC version 0x14, enabled + BSP, CPUID signature and feature flags
+/// processor   per CPU: APIC ID (the BSP's, then the next ones), APIC version 0x14, enabled (+ BSP for the first),
+///             CPUID signature and feature flags
 /// bus 0       "ISA   "
-/// I/O APIC    ID 1, version 0x11, enabled, 0xFEC00000
+/// I/O APIC    its ID (the first after the processors'), version 0x11, enabled, 0xFEC00000
 /// I/O int     ISA IRQ n -> I/O APIC pin (IsaIrqRouting: IRQ 0 -> pin 2, otherwise pin n; IRQ 2 not listed),
 ///             type INT, polarity and trigger "conforms to bus" (ISA: active high, edge)
 /// local int   ExtINT -> LINT0, NMI -> LINT1, on every local APIC (ID 0xFF)
@@ -55,8 +56,11 @@ public sealed class MpTableWriter
     /// <summary>Where the floating pointer goes (16-byte aligned); the configuration table follows it.</summary>
     public uint FloatingPointerAddress { get; init; } = DefaultFloatingPointerAddress;
 
-    /// <summary>The BSP's APIC ID; must be the <see cref="LocalApic"/>'s.</summary>
+    /// <summary>The BSP's APIC ID; must be the <see cref="LocalApic"/>'s. The other processors have the IDs after it.</summary>
     public byte LocalApicId { get; init; }
+
+    /// <summary>Processors listed: the BSP and the application processors after it.</summary>
+    public int ProcessorCount { get; init; } = 1;
 
     public uint LocalApicAddress { get; init; } = LocalApic.DefaultBase;
 
@@ -97,12 +101,12 @@ public sealed class MpTableWriter
 
     public byte[] BuildConfigurationTable()
     {
-        var entries = new List<byte[]>
-        {
-            BuildProcessor(),
-            BuildBus(),
-            BuildIoApic(),
-        };
+        ArgumentOutOfRangeException.ThrowIfLessThan(ProcessorCount, 1);
+        var entries = new List<byte[]>();
+        for (int cpu = 0; cpu < ProcessorCount; cpu++)
+            entries.Add(BuildProcessor(cpu));
+        entries.Add(BuildBus());
+        entries.Add(BuildIoApic());
         for (int irq = 0; irq < IsaIrqRouting.IsaIrqCount; irq++)
         {
             if (IsaIrqRouting.IsListed(irq))
@@ -134,13 +138,13 @@ public sealed class MpTableWriter
         return table;
     }
 
-    private byte[] BuildProcessor()
+    private byte[] BuildProcessor(int cpu)
     {
         var e = new byte[ProcessorEntryLength];
         e[0] = ProcessorEntry;
-        e[1] = LocalApicId;
+        e[1] = (byte)(LocalApicId + cpu);
         e[2] = (byte)(LocalApic.VersionValue & 0xFF);
-        e[3] = 0x01 | 0x02; // enabled, bootstrap processor
+        e[3] = (byte)(cpu == 0 ? 0x01 | 0x02 : 0x01); // enabled; the first is the bootstrap processor
         BinaryPrimitives.WriteUInt32LittleEndian(e.AsSpan(4), CpuSignature);
         BinaryPrimitives.WriteUInt32LittleEndian(e.AsSpan(8), CpuFeatureFlags);
         return e;

@@ -16,7 +16,7 @@ namespace MiniHv.Hv.Machine;
 /// </remarks>
 internal sealed class LocalApicWindow : IMmioDevice
 {
-    private readonly LocalApic _apic;
+    private LocalApic _apic;
     private readonly Func<long> _now;
     private readonly Action _reprogrammed;
 
@@ -29,16 +29,26 @@ internal sealed class LocalApicWindow : IMmioDevice
         _reprogrammed = reprogrammed;
     }
 
+    /// <summary>The APIC behind the window: the running processor's, since every processor sees its own at the same address.</summary>
+    public LocalApic Apic
+    {
+        get => _apic;
+        set => _apic = value;
+    }
+
     public uint MmioBase => _apic.MmioBase;
 
     public uint MmioSize => _apic.MmioSize;
 
     /// <summary>Moves the APIC's time on to <paramref name="instructions"/>, if that is later than its own.</summary>
-    public void AdvanceTo(long instructions)
+    public void AdvanceTo(long instructions) => AdvanceTo(_apic, instructions);
+
+    /// <summary>Moves <paramref name="apic"/>'s time on to <paramref name="instructions"/>, if that is later than its own.</summary>
+    public static void AdvanceTo(LocalApic apic, long instructions)
     {
-        long delta = instructions - _apic.Instructions;
+        long delta = instructions - apic.Instructions;
         if (delta > 0)
-            _apic.Advance(delta);
+            apic.Advance(delta);
     }
 
     public uint ReadMmio(uint offset, int size)

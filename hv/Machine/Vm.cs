@@ -30,7 +30,7 @@ public enum VmRunState
 }
 
 /// <summary>
-/// One guest: a CPU with its RAM over the shared machine memory, its PC devices, and a loaded multiboot
+/// One guest: its processors with their RAM over the shared machine memory, its PC devices, and a loaded multiboot
 /// kernel, Linux bzImage (with its initrd) or boot sector from its disk. Time is the guest's instruction
 /// count: the PIT, the local APIC timer, the RTC and the TSC see it pass at
 /// <see cref="VmConfig.InstructionsPerSecond"/>, and a halted CPU skips ahead to the next timer event, so a run replays exactly and an idle guest costs no host time. Whatever
@@ -47,8 +47,17 @@ public enum VmRunState
 /// IDE primary channel (IRQ 14), the 16550 UART, the PIT, the CMOS/RTC, CGA text and QEMU's debug exit port.
 /// </para>
 /// </remarks>
-/// <remarks>Not thread-safe: one thread runs it. <see cref="RequestStop"/> and COM1 input may come from any thread.</remarks>
-public sealed class Vm : IDisposable
+/// <remarks>
+/// <para>
+/// A multiprocessor guest (<see cref="VmConfig.Processors"/>) has a local APIC per processor on an
+/// <see cref="ApicBus"/>, an MP table listing them all, and application processors waiting for INIT and STARTUP
+/// IPIs. Its processors run in turn on the VM's thread, each for <see cref="ProcessorSlice"/> instructions of
+/// virtual time per round, so that every processor's clock is the same at each round's end and a run replays
+/// exactly; one processor's stores are seen by the next at once, and every locked instruction is atomic.
+/// </para>
+/// <para>Not thread-safe: one thread runs it. <see cref="RequestStop"/> and COM1 input may come from any thread.</para>
+/// </remarks>
+public sealed partial class Vm : IDisposable
 {
     /// <summary>Exceptions kept for the register dump.</summary>
     public const int RecentFaultCount = 8;
@@ -60,6 +69,9 @@ public sealed class Vm : IDisposable
     private readonly Stopwatch _wallClock = new();
     private readonly LocalApicWindow _lapicWindow;
     private readonly IdeDisk?[] _disks;
+    private readonly VirtualCpu[] _processors = [];
+    private VirtualCpu? _active;
+    private long _roundStart;
     private volatile bool _stopRequested;
     private volatile bool _inputClosed;
     private bool _resetRequested;
@@ -92,22 +104,36 @@ public sealed class Vm : IDisposable
         KernelSegments = image?.Segments ?? [];
         if (config.BootFromDisk && config.PrimaryMaster == null)
             throw new InvalidImageException("booting from disk needs a disk image on the primary master (-hda)");
+        int processors = config.Processors;
+        if (processors is < 1 or > VmConfig.MaxProcessors)
+            throw new ArgumentOutOfRangeException(nameof(config), processors, $"a guest has 1 to {VmConfig.MaxProcessors} processors");
         Memory = new GuestPhysicalMemory(machine, config.MemoryBytes, config.MemoryCapBytes >> MachineMemory.FrameShift);
         try
         {
             Io = new IoBus(message => _log.Information("{Guest}: {Message}", config.Name, message));
             Mmio = new MmioBus(message => _log.Information("{Guest}: {Message}", config.Name, message));
             Pic = new Pic8259Pair();
-            Lapic = new LocalApic(extIntController: Pic, apicId: 0, instructionsPerSecond: config.InstructionsPerSecond);
-            IoApic = new IoApic(Lapic);
+            ApicBus = new ApicBus();
+            var lapics = new LocalApic[processors];
+            for (int i = 0; i < processors; i++)
+            {
+                // Only the boot processor's LINT0 has the 8259 pair behind it, as on a PC in virtual wire mode.
+                lapics[i] = new LocalApic(extIntController: i == 0 ? Pic : null, apicId: (byte)i,
+                    instructionsPerSecond: config.InstructionsPerSecond, bootstrap: i == 0);
+                ApicBus.Attach(lapics[i]);
+            }
+
+            Lapic = lapics[0];
+            // The I/O APIC's ID is the first after the processors' (4 bits: with 16 processors it is 0, as QEMU's).
+            IoApic = new IoApic(ApicBus, id: (byte)(processors % 16));
             Irqs = new IrqFanout(Pic, IoApic);
 
             // The timers read the exact virtual time when the guest talks to them, and a reprogramming ends the
             // CPU's run so the next interrupt is found again: timing never depends on how time is sliced.
-            Pit = new Pit8254(Irqs, config.InstructionsPerSecond, now: () => Cpu!.InstructionsNow + IdleInstructions,
-                reprogrammed: () => Cpu?.RequestStop());
-            _lapicWindow = new LocalApicWindow(Lapic, now: () => Cpu!.InstructionsNow + IdleInstructions,
-                reprogrammed: () => Cpu?.RequestStop());
+            Pit = new Pit8254(Irqs, config.InstructionsPerSecond, now: () => ActiveProcessor.Clock,
+                reprogrammed: () => _active?.Cpu.RequestStop());
+            _lapicWindow = new LocalApicWindow(Lapic, now: () => ActiveProcessor.Clock,
+                reprogrammed: () => _active?.Cpu.RequestStop());
             Mmio.Register(_lapicWindow);
             Mmio.Register(IoApic);
             Memory.Mmio = Mmio;
@@ -115,7 +141,7 @@ public sealed class Vm : IDisposable
             Serial = new Uart16550(Irqs, serialOutput);
             Cmos = new CmosRtc(config.MemoryBytes, () => CmosRtc.DefaultTime + Pit.VirtualTime);
             Cga = new CgaText(Memory.ReadByte);
-            DebugExit = new DebugExit(_ => Cpu?.RequestStop());
+            DebugExit = new DebugExit(_ => _active?.Cpu.RequestStop());
             A20 = new A20Gate();
             Keyboard = new Keyboard8042(A20, RequestReset);
             PortA = new SystemControlPortA(A20, RequestReset);
@@ -133,25 +159,55 @@ public sealed class Vm : IDisposable
             Parallel.Attach(Io);
             Ide.Attach(Io);
 
-            Cpu = new Cpu.Cpu(Memory, Io)
+            _processors = new VirtualCpu[processors];
+            CpuGroup? group = processors > 1 ? new CpuGroup() : null;
+            for (int i = 0; i < processors; i++)
             {
-                InterruptController = Lapic,
-                FaultObserver = RecordFault,
-                FeatureFlags = (MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic) & ~(config.HideFpu ? MiniHv.Cpu.Cpu.FeatureFpu : 0u),
-                ApicBase = LocalApic.DefaultBase | ApicBaseBsp | ApicBaseEnabled,
-                Tier = config.Tier,
+                var cpu = new Cpu.Cpu(Memory, Io)
+                {
+                    InterruptController = lapics[i],
+                    FeatureFlags = (MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic) & ~(config.HideFpu ? MiniHv.Cpu.Cpu.FeatureFpu : 0u),
+                    ApicBase = LocalApic.DefaultBase | (i == 0 ? ApicBaseBsp : 0) | ApicBaseEnabled,
+                    InitialApicId = (byte)i,
+                    Tier = config.Tier,
+                };
+                var processor = new VirtualCpu(i, cpu, lapics[i]);
+                cpu.FaultObserver = fault => RecordFault(processor, fault);
+                group?.Add(cpu);
+                _processors[i] = processor;
+            }
+
+            Cpu = _processors[0].Cpu;
+            _active = _processors[0];
+            ApicBus.NmiRequested += i => _processors[i].Cpu.RaiseNmi();
+            ApicBus.InitRequested += Init;
+            ApicBus.StartupRequested += Startup;
+            A20.Changed += open =>
+            {
+                foreach (VirtualCpu p in _processors)
+                    p.Cpu.A20Enabled = open;
             };
-            A20.Changed += open => Cpu.A20Enabled = open;
             FpuError = new FpuErrorLatch(Irqs);
             FpuError.Attach(Io);
-            Cpu.FpuErrorSignal = FpuError.Signal;
-            Memory.BackingChanged += Cpu.FlushTlbFrame;
-            Faults = new FaultLog(config.Name, config.Id, QuietLinearReader.Create(Cpu.TryTranslateQuiet, Memory),
+            foreach (VirtualCpu p in _processors)
+            {
+                p.Cpu.FpuErrorSignal = FpuError.Signal;
+                Memory.BackingChanged += p.Cpu.FlushTlbFrame;
+            }
+
+            Faults = new FaultLog(config.Name, config.Id,
+                QuietLinearReader.Create((uint linear, out uint physical) => ActiveProcessor.Cpu.TryTranslateQuiet(linear, out physical), Memory),
                 _faultLogger, config.FaultPolicy);
             Memory.FrameBroken += (gfn, fromZero) => HiddenFault(fromZero ? FaultKind.ZeroFrameBreak : FaultKind.CopyOnWriteBreak, gfn, null);
             if (config.Paging == PagingMode.Shadow)
             {
                 Cpu.Mmu = Shadow = new ShadowMmu(Cpu, Memory);
+                for (int i = 1; i < processors; i++)
+                {
+                    Shadow.AddProcessor(_processors[i].Cpu);
+                    _processors[i].Cpu.Mmu = Shadow;
+                }
+
                 Shadow.HiddenFault += (kind, gfn, linear) =>
                     HiddenFault(kind == ShadowFault.PageTableWrite ? FaultKind.PageTableWrite : FaultKind.AccessedDirtyUpdate, gfn, linear);
             }
@@ -162,6 +218,7 @@ public sealed class Vm : IDisposable
             new MpTableWriter
             {
                 LocalApicId = Lapic.ApicId,
+                ProcessorCount = processors,
                 IoApicId = IoApic.Id,
                 CpuSignature = MiniHv.Cpu.Cpu.Signature,
                 CpuFeatureFlags = Cpu.FeatureFlags,
@@ -189,7 +246,8 @@ public sealed class Vm : IDisposable
         }
         catch
         {
-            Cpu?.Dispose();
+            foreach (VirtualCpu? p in _processors)
+                p?.Cpu.Dispose();
             Memory.Dispose();
             foreach (IdeDisk? disk in _disks ?? [])
                 disk?.Dispose();
@@ -268,14 +326,55 @@ public sealed class Vm : IDisposable
     private void RequestReset()
     {
         _resetRequested = true;
-        Cpu?.RequestStop();
+        _active?.Cpu.RequestStop();
+    }
+
+    /// <summary>
+    /// An INIT IPI: an application processor resets (its local APIC too) and waits for a STARTUP. The boot
+    /// processor's INIT would restart the BIOS, which this PC does not have: it is logged and ignored.
+    /// </summary>
+    private void Init(int index)
+    {
+        VirtualCpu p = _processors[index];
+        if (index == 0)
+        {
+            _log.Information("{Guest}: INIT IPI to the boot processor ignored (there is no BIOS to restart)", Name);
+            return;
+        }
+
+        p.Lapic.Reset();
+        p.WaitingForStartup = true;
+        p.PendingStartup = null;
+        if (p == _active)
+            p.Cpu.RequestStop(); // it sent the INIT to itself: it stops at once
+    }
+
+    /// <summary>A STARTUP IPI: a processor waiting for one starts at the vector's page when it next runs; otherwise it is ignored, as on a PC.</summary>
+    private void Startup(int index, byte vector)
+    {
+        VirtualCpu p = _processors[index];
+        if (p.WaitingForStartup && p.PendingStartup == null)
+            p.PendingStartup = vector;
     }
 
     public VmConfig Config { get; }
 
     public string Name => Config.Name;
 
+    /// <summary>The boot processor's CPU.</summary>
     public Cpu.Cpu Cpu { get; }
+
+    /// <summary>Every processor, the boot processor first.</summary>
+    public IReadOnlyList<VirtualCpu> Processors => _processors;
+
+    /// <summary>The processor running now, or the one that ran last.</summary>
+    private VirtualCpu ActiveProcessor => _active ?? _processors[0];
+
+    /// <summary>Instructions of virtual time each processor runs in turn in a multiprocessor guest: short, so a spinlock handed to another processor is seen soon.</summary>
+    public const long ProcessorSlice = 1_000;
+
+    /// <summary>The APIC bus joining the local APICs and the I/O APIC.</summary>
+    public ApicBus ApicBus { get; }
 
     public GuestPhysicalMemory Memory { get; }
 
@@ -283,7 +382,7 @@ public sealed class Vm : IDisposable
 
     public Pic8259Pair Pic { get; }
 
-    /// <summary>The CPU's local APIC, at 0xFEE00000: the CPU's interrupt controller, with the PICs behind its LINT0.</summary>
+    /// <summary>The boot processor's local APIC, at 0xFEE00000: its interrupt controller, with the PICs behind its LINT0.</summary>
     public LocalApic Lapic { get; }
 
     /// <summary>The I/O APIC at 0xFEC00000, beside the PICs on every device IRQ.</summary>
@@ -344,8 +443,17 @@ public sealed class Vm : IDisposable
     /// <summary>The register dump taken when the guest stopped on a triple fault, unsupported operation or error.</summary>
     public string? FinalRegisterDump { get; private set; }
 
-    /// <summary>Guest instructions retired.</summary>
-    public long Instructions => Cpu.InstructionsExecuted;
+    /// <summary>Guest instructions retired, by every processor.</summary>
+    public long Instructions
+    {
+        get
+        {
+            long sum = 0;
+            foreach (VirtualCpu p in _processors)
+                sum += p.Cpu.InstructionsExecuted;
+            return sum;
+        }
+    }
 
     /// <summary>Instructions' worth of virtual time skipped while the CPU was halted (the CPU's TSC counts it too).</summary>
     public long IdleInstructions
@@ -377,7 +485,8 @@ public sealed class Vm : IDisposable
     public void RequestStop()
     {
         _stopRequested = true;
-        Cpu.RequestStop();
+        foreach (VirtualCpu p in _processors)
+            p.Cpu.RequestStop();
         _inputSignal.Set();
     }
 
@@ -451,6 +560,8 @@ public sealed class Vm : IDisposable
 
     private VmRunState RunQuantum(long quantum)
     {
+        if (_processors.Length > 1)
+            return RunProcessors(quantum);
         long remaining = quantum;
         while (remaining > 0)
         {
@@ -548,17 +659,21 @@ public sealed class Vm : IDisposable
         Exit = new VmExit(kind, debugExitStatus, message);
         if (dump)
         {
-            FinalRegisterDump = RegisterDump.Format(Cpu, _dumpFaults);
+            FinalRegisterDump = _processors.Length == 1
+                ? RegisterDump.Format(Cpu, _dumpFaults)
+                : string.Join("\n", _processors.Select(p => $"CPU {p.Index}{(p.WaitingForStartup ? " (waiting for STARTUP)" : "")}:\n"
+                    + RegisterDump.Format(p.Cpu, p == ActiveProcessor ? _dumpFaults : null)));
             // In the fault log the dump is a property, so its console line stays one line.
             _faultLogger.ForContext("Registers", FinalRegisterDump)
                 .Error("[{Guest}] {Reason}: register dump", Name, message);
         }
-        _log.Information("{Guest}: {Message} after {Instructions} instructions", Name, message, Cpu.InstructionsExecuted);
+        _log.Information("{Guest}: {Message} after {Instructions} instructions", Name, message, Instructions);
         return VmRunState.Exited;
     }
 
-    private void RecordFault(FaultRecord fault)
+    private void RecordFault(VirtualCpu processor, FaultRecord fault)
     {
+        Cpu.Cpu cpu = processor.Cpu;
         if (fault.Vector >= 32 || fault.Interrupt)
             return; // interrupts and system calls are not faults
         GuestExceptions++;
@@ -567,25 +682,27 @@ public sealed class Vm : IDisposable
         if (_dumpFaults.Count == RecentFaultCount)
             _dumpFaults.Dequeue();
         _dumpFaults.Enqueue(fault);
-        Faults.OnException(fault, Cpu.InstructionsNow, Cpu.GetSegment(SegReg.CS).Base, Bitness);
+        Faults.OnException(fault, cpu.InstructionsNow, cpu.GetSegment(SegReg.CS).Base, cpu.GetSegment(SegReg.CS).Big ? 32 : 16);
     }
 
     /// <summary>A fault the hypervisor resolved without the guest seeing it: always counted, written out as the policy says.</summary>
     private void HiddenFault(FaultKind kind, uint gfn, uint? linear)
     {
-        var site = new HiddenFaultSite(gfn, linear, Cpu.CurrentInstructionEip, Cpu.Cr3, Cpu.Cpl, Cpu.InstructionsNow, Cpu.Cr2,
-            Cpu.GetSegment(SegReg.CS).Base);
+        Cpu.Cpu cpu = ActiveProcessor.Cpu;
+        var site = new HiddenFaultSite(gfn, linear, cpu.CurrentInstructionEip, cpu.Cr3, cpu.Cpl, cpu.InstructionsNow, cpu.Cr2,
+            cpu.GetSegment(SegReg.CS).Base);
         Faults.OnHiddenFault(kind, site, Bitness);
     }
 
-    private int Bitness => Cpu.GetSegment(SegReg.CS).Big ? 32 : 16;
+    private int Bitness => ActiveProcessor.Cpu.GetSegment(SegReg.CS).Big ? 32 : 16;
 
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
-        Cpu.Dispose();
+        foreach (VirtualCpu p in _processors)
+            p.Cpu.Dispose();
         Memory.Dispose();
         _inputSignal.Dispose();
         // The guest's writes reach the image files now, if they have not already.

@@ -61,6 +61,12 @@ public sealed record VmConfig
     /// </summary>
     public bool BootFromDisk { get; init; }
 
+    /// <summary>The most processors a guest may have (QEMU's and the MP table's limit for this machine is higher; ours is the shadow MMU's).</summary>
+    public const int MaxProcessors = 16;
+
+    /// <summary>Processors (QEMU's <c>-smp N</c>): the first is the boot processor, the others wait for INIT and STARTUP IPIs.</summary>
+    public int Processors { get; init; } = 1;
+
     /// <summary>CPUID without the x87 FPU (a 386 or 486SX without a coprocessor): x87 instructions raise #UD, or #NM with CR0.EM.</summary>
     public bool HideFpu { get; init; }
 }

@@ -39,6 +39,13 @@ namespace MiniHv.Hv.Shadow;
 /// spaces each own one of the CPU's tagged TLB sets (<see cref="Cpu.Cpu.TlbSets"/>), and whatever drops a shadow
 /// entry drops it from its space's set too. A switch to a space with a set costs a dictionary look-up.
 /// </para>
+/// <para>
+/// A multiprocessor guest's processors share the shadows (one address space shadowed once, whichever CPU runs
+/// in it), each with its own current space and TLB sets: <see cref="AddProcessor"/> adds one, and the machine
+/// calls <see cref="Activate"/> before it runs another. Dropping an entry drops it from every processor's TLB, so a
+/// hypervisor shootdown reaches them all at once. A processor that runs with paging off stores to guest tables
+/// untracked, so once one has, every shadow is dropped before a processor with paging on runs again.
+/// </para>
 /// </remarks>
 public sealed unsafe class ShadowMmu : IMmu
 {
@@ -52,7 +59,12 @@ public sealed unsafe class ShadowMmu : IMmu
     /// <summary>Stores to a guest table without a walk through it after which it counts as recycled memory.</summary>
     public const int FloodWrites = 16;
 
-    private readonly Cpu.Cpu _cpu;
+    /// <summary>The most processors one MMU serves.</summary>
+    public const int MaxProcessors = 16;
+
+    private readonly List<ProcessorView> _views = new();
+    private ProcessorView _view;
+    private bool _untrackedStores;
     private readonly GuestPhysicalMemory _memory;
     private readonly MachineMemory _machine;
     private readonly P2m _p2m;
@@ -67,13 +79,9 @@ public sealed unsafe class ShadowMmu : IMmu
     // Slot arrays of dropped slots, all zero, for the next slot shadowed.
     private readonly Stack<int[]> _freeSlots = new();
 
-    // Which space owns each of the CPU's tagged TLB sets.
-    private readonly ShadowSpace?[] _tlbOwners = new ShadowSpace?[Cpu.Cpu.TlbSets];
-
     // Users of a guest table, copied before dropping their entries changes the lists.
     private readonly List<ShadowSpace> _directoryUsers = new();
     private readonly List<(ShadowSpace Space, int Slot)> _tableUsers = new();
-    private ShadowSpace? _current;
     private readonly HashSet<uint> _directoriesSeen = new();
 
     // Directory frames whose shadow was dropped because the guest recycled the frame: the next load there
@@ -91,7 +99,8 @@ public sealed unsafe class ShadowMmu : IMmu
         _spaces = new ShadowSpace?[cachedSpaces];
         for (int id = cachedSpaces - 1; id >= 0; id--)
             _freeIds.Push(id);
-        _cpu = cpu;
+        _view = new ProcessorView(cpu, 0);
+        _views.Add(_view);
         _memory = memory;
         _machine = memory.Machine;
         _p2m = memory.P2m;
@@ -103,6 +112,32 @@ public sealed unsafe class ShadowMmu : IMmu
     }
 
     public ShadowStats Stats { get; } = new();
+
+    /// <summary>Serve another processor of the same guest; returns its index for <see cref="Activate"/>.</summary>
+    public int AddProcessor(Cpu.Cpu cpu)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
+        if (_views.Count == MaxProcessors)
+            throw new InvalidOperationException($"a shadow MMU serves at most {MaxProcessors} processors");
+        var view = new ProcessorView(cpu, _views.Count);
+        _views.Add(view);
+        return view.Index;
+    }
+
+    /// <summary>Processor <paramref name="index"/> runs next: translations and CR3 switches are its own until another is activated.</summary>
+    public void Activate(int index)
+    {
+        ProcessorView view = _views[index];
+        _view = view;
+        if (!view.Processor.PagingEnabled)
+        {
+            _untrackedStores = true;
+            return;
+        }
+
+        if (_untrackedStores || ((view.Processor.Cr4 & Cpu.Cpu.CR4_PSE) != 0) != _pse)
+            ForgetEverything();
+    }
 
     /// <summary>
     /// A hidden fault the shadow resolved: a guest store to one of its page tables, or a write that found the
@@ -140,7 +175,7 @@ public sealed unsafe class ShadowMmu : IMmu
 
     public bool Translate(uint linear, AccessKind access, out Translation translation, out int pageFaultError)
     {
-        ShadowSpace space = _current ?? SelectCurrent(countSwitch: false);
+        ShadowSpace space = _view.Current ?? SelectCurrent(countSwitch: false);
         uint lp = linear >> 12;
         int[]? slot = space.Entries[lp >> 10];
         if (slot != null)
@@ -192,14 +227,14 @@ public sealed unsafe class ShadowMmu : IMmu
 
     public void PagingChanged(PagingChange change)
     {
-        bool paging = _cpu.PagingEnabled;
-        bool pse = (_cpu.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
-        if (!paging || pse != _pse)
+        bool paging = _view.Processor.PagingEnabled;
+        bool pse = (_view.Processor.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
+        if (!paging || pse != _pse || _untrackedStores)
         {
             // With paging off, stores to guest tables bypass the MMU; with PSE changed, directory entries
             // mean something else. Either way no shadow can be trusted.
-            DropAll();
-            _pse = pse;
+            ForgetEverything();
+            _untrackedStores = !paging && _views.Count > 1;
             return;
         }
 
@@ -209,7 +244,7 @@ public sealed unsafe class ShadowMmu : IMmu
 
     public void InvalidatePage(uint linear)
     {
-        if (_current != null && DropEntry(_current, linear >> 12))
+        if (_view.Current != null && DropEntry(_view.Current, linear >> 12))
             Stats.InvlpgDrops++;
     }
 
@@ -224,7 +259,7 @@ public sealed unsafe class ShadowMmu : IMmu
             return true;
         if ((flags & ShadowEntryTable.Direct) == 0)
             return false;
-        return (flags & ShadowEntryTable.Writable) != 0 || (!user && (_cpu.Cr0 & Cpu.Cpu.CR0_WP) == 0);
+        return (flags & ShadowEntryTable.Writable) != 0 || (!user && (_view.Processor.Cr0 & Cpu.Cpu.CR0_WP) == 0);
     }
 
     /// <summary>Walk the guest's tables, then build or refresh the shadow entry from the walk.</summary>
@@ -233,8 +268,8 @@ public sealed unsafe class ShadowMmu : IMmu
         translation = default;
         uint lp = linear >> 12;
         int slotIndex = (int)(lp >> 10);
-        bool wp = (_cpu.Cr0 & Cpu.Cpu.CR0_WP) != 0;
-        bool ok = PageWalker.Walk(_memory, _cpu.Cr3, _pse, wp, linear, access, out WalkRecord walk);
+        bool wp = (_view.Processor.Cr0 & Cpu.Cpu.CR0_WP) != 0;
+        bool ok = PageWalker.Walk(_memory, _view.Processor.Cr3, _pse, wp, linear, access, out WalkRecord walk);
         _tables.MarkUsed(space.DirectoryGfn);
         if (!ok)
         {
@@ -347,14 +382,15 @@ public sealed unsafe class ShadowMmu : IMmu
     {
         for (int e = _entries.FirstMapping(gfn); e != 0; e = _entries.NextMapping(e))
             _entries.SetFlags(e, (byte)(_entries.Flags(e) & ~ShadowEntryTable.Direct));
-        _cpu.FlushTlbFrame(gfn);
+        foreach (ProcessorView view in _views)
+            view.Processor.FlushTlbFrame(gfn);
     }
 
     // ---- Address spaces ----------------------------------------------------------------------
 
     private ShadowSpace SelectCurrent(bool countSwitch)
     {
-        uint root = _cpu.Cr3 >> 12;
+        uint root = _view.Processor.Cr3 >> 12;
         if (_byDirectory.TryGetValue(root, out ShadowSpace? space))
         {
             if (countSwitch)
@@ -379,38 +415,40 @@ public sealed unsafe class ShadowMmu : IMmu
         }
 
         space.LastUsed = ++_clock;
-        _current = space;
+        _view.Current = space;
         UseTlbSetOf(space);
         return space;
     }
 
-    /// <summary>Give <paramref name="space"/> a tagged TLB set, the least recently used one emptied if need be, and make it the CPU's.</summary>
+    /// <summary>Give <paramref name="space"/> a tagged TLB set of the active processor, the least recently used one emptied if need be, and make it current.</summary>
     private void UseTlbSetOf(ShadowSpace space)
     {
-        int set = space.TlbSet;
+        ShadowSpace?[] owners = _view.TlbOwners;
+        int index = _view.Index;
+        int set = space.TlbSets[index];
         if (set < 0)
         {
             set = 0;
-            for (int i = 0; i < _tlbOwners.Length; i++)
+            for (int i = 0; i < owners.Length; i++)
             {
-                if (_tlbOwners[i] == null)
+                if (owners[i] == null)
                 {
                     set = i;
                     break;
                 }
 
-                if (_tlbOwners[i]!.LastUsed < _tlbOwners[set]!.LastUsed)
+                if (owners[i]!.LastUsed < owners[set]!.LastUsed)
                     set = i;
             }
 
-            if (_tlbOwners[set] is { } previous)
-                previous.TlbSet = -1;
-            _tlbOwners[set] = space;
-            space.TlbSet = set;
-            _cpu.FlushTlbSet(set);
+            if (owners[set] is { } previous)
+                previous.TlbSets[index] = -1;
+            owners[set] = space;
+            space.TlbSets[index] = set;
+            _view.Processor.FlushTlbSet(set);
         }
 
-        _cpu.UseTlbSet(set);
+        _view.Processor.UseTlbSet(set);
     }
 
     private ShadowSpace CreateSpace(uint root)
@@ -452,19 +490,24 @@ public sealed unsafe class ShadowMmu : IMmu
         space.Live = false;
         space.EntryCount = 0;
         _freeIds.Push(space.Id);
-        if (space.TlbSet >= 0)
+        foreach (ProcessorView view in _views)
         {
-            _cpu.FlushTlbSet(space.TlbSet);
-            _tlbOwners[space.TlbSet] = null;
-            space.TlbSet = -1;
+            int set = space.TlbSets[view.Index];
+            if (set >= 0)
+            {
+                view.Processor.FlushTlbSet(set);
+                view.TlbOwners[set] = null;
+                space.TlbSets[view.Index] = -1;
+            }
+
+            if (space == view.Current)
+                view.Current = null;
         }
 
-        if (space == _current)
-            _current = null;
         Stats.ShadowsDropped++;
     }
 
-    private void DropAll()
+    private void ForgetEverything()
     {
         foreach (ShadowSpace? space in _spaces)
         {
@@ -472,7 +515,10 @@ public sealed unsafe class ShadowMmu : IMmu
                 DropSpace(space);
         }
 
-        _current = null;
+        foreach (ProcessorView view in _views)
+            view.Current = null;
+        _pse = (_view.Processor.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
+        _untrackedStores = false;
     }
 
     /// <summary>A recycled guest table: drop every shadow built from it, so it is no longer protected.</summary>
@@ -521,8 +567,14 @@ public sealed unsafe class ShadowMmu : IMmu
         if (table != ShadowSpace.NoTable && table != ShadowSpace.LargePage)
             _tables.RemoveTable(table, space, slotIndex);
         space.TableGfn[slotIndex] = ShadowSpace.NoTable;
-        if (flush && dropped > 0 && space.TlbSet >= 0)
-            _cpu.FlushTlbSet(space.TlbSet);
+        if (flush && dropped > 0)
+        {
+            foreach (ProcessorView view in _views)
+            {
+                if (space.TlbSets[view.Index] is var set and >= 0)
+                    view.Processor.FlushTlbSet(set);
+            }
+        }
     }
 
     private int[] NewSlot() => _freeSlots.Count > 0 ? _freeSlots.Pop() : new int[ShadowSpace.PagesPerSlot];
@@ -544,8 +596,11 @@ public sealed unsafe class ShadowMmu : IMmu
         space.Entries[lp >> 10]![lp & (ShadowSpace.PagesPerSlot - 1)] = 0;
         space.EntryCount--;
         _entries.Remove(e);
-        if (space.TlbSet >= 0)
-            _cpu.FlushTlbPage(space.TlbSet, lp << 12);
+        foreach (ProcessorView view in _views)
+        {
+            if (space.TlbSets[view.Index] is var set and >= 0)
+                view.Processor.FlushTlbPage(set, lp << 12);
+        }
     }
 
     /// <summary>The P2M gave <paramref name="gfn"/> another machine frame or took write access away: shoot its entries down.</summary>
@@ -560,5 +615,17 @@ public sealed unsafe class ShadowMmu : IMmu
             Stats.Shootdowns++;
             e = next;
         }
+    }
+
+    /// <summary>One processor's side of the shadows: its current space and which space owns each of its tagged TLB sets.</summary>
+    private sealed class ProcessorView(Cpu.Cpu cpu, int index)
+    {
+        public Cpu.Cpu Processor { get; } = cpu;
+
+        public int Index { get; } = index;
+
+        public ShadowSpace? Current { get; set; }
+
+        public ShadowSpace?[] TlbOwners { get; } = new ShadowSpace?[Cpu.Cpu.TlbSets];
     }
 }

@@ -34,8 +34,8 @@ internal sealed class ShadowSpace
     /// <summary>A CR3 load has made the space current since it was created (for the first-visit statistic).</summary>
     public bool Loaded { get; set; }
 
-    /// <summary>The CPU's tagged TLB set that holds this space's translations, or -1.</summary>
-    public int TlbSet { get; set; } = -1;
+    /// <summary>Per processor (by its index in the MMU): the tagged TLB set that holds this space's translations, or -1.</summary>
+    public readonly int[] TlbSets = CreateTlbSets();
 
     /// <summary>When this space was last made current, for least-recently-used eviction.</summary>
     public long LastUsed { get; set; }
@@ -48,6 +48,13 @@ internal sealed class ShadowSpace
 
     /// <summary>Entries in this space.</summary>
     public int EntryCount { get; set; }
+
+    private static int[] CreateTlbSets()
+    {
+        var sets = new int[ShadowMmu.MaxProcessors];
+        Array.Fill(sets, -1);
+        return sets;
+    }
 
     private static uint[] CreateTableGfns()
     {

@@ -1,6 +1,6 @@
 namespace MiniHv.Hv.Devices.Apic;
 
-/// <summary>An 82093AA-style I/O APIC at 0xFEC00000 with 24 input pins, delivering to the one local APIC.</summary>
+/// <summary>An 82093AA-style I/O APIC at 0xFEC00000 with 24 input pins, delivering over the APIC bus to the local APICs.</summary>
 /// <remarks>
 /// <para>
 /// Registers, reached by writing an index to IOREGSEL (offset 0x00) and then reading or writing IOWIN (0x10):
@@ -20,9 +20,9 @@ namespace MiniHv.Hv.Devices.Apic;
 /// as the 82093AA datasheet says. A level-triggered entry sends while the line is asserted and remote
 /// IRR is clear, sets remote IRR, and sends again after the local APIC broadcasts the EOI of its vector if
 /// the line is still asserted. Lines here are logical (asserted or not, as devices drive them), so the
-/// polarity bit is kept for the guest but does not invert them. Fixed and lowest-priority messages go to
-/// the local APIC when it accepts the destination (physical: its APIC ID or 0xFF; logical: its LDR);
-/// NMI, SMI, INIT and ExtINT entries are not delivered.
+/// polarity bit is kept for the guest but does not invert them. Fixed messages go to every local APIC that
+/// accepts the destination (physical: its APIC ID or 0xFF; logical: its LDR under its DFR), lowest-priority
+/// ones to one of them (see <see cref="ApicBus"/>); NMI, SMI, INIT and ExtINT entries are not delivered.
 /// </para>
 /// <para>
 /// MMIO: 4-byte aligned accesses reach IOREGSEL and IOWIN; narrower reads return the addressed bytes;
@@ -36,7 +36,7 @@ public sealed class IoApic : IMmioDevice, IIrqLines
     public const int PinCount = 24;
     public const byte VersionNumber = 0x11;
 
-    /// <summary>The I/O APIC ID at reset: 1, the first ID after the one CPU's APIC ID 0, as the MP table lists it.</summary>
+    /// <summary>The I/O APIC ID of a one-processor machine: 1, the first ID after the CPU's APIC ID 0, as the MP table lists it.</summary>
     public const byte DefaultId = 1;
 
     public const uint RegisterSelect = 0x00;
@@ -56,24 +56,41 @@ public sealed class IoApic : IMmioDevice, IIrqLines
     private const ulong LowWritable = 0x0001_AFFF; // all but delivery status and remote IRR
     private const ulong HighWritable = 0xFF00_0000UL << 32;
 
-    private readonly LocalApic _localApic;
+    private readonly ApicBus _bus;
     private readonly ulong[] _entries = new ulong[PinCount];
     private uint _asserted; // pin n at bit n
     private uint _select;
     private uint _id;
     private uint _arbitration;
 
-    /// <param name="localApic">The CPU's local APIC: messages go to it, and its EOI broadcasts come back here.</param>
+    /// <param name="localApic">The one CPU's local APIC: messages go to it, and its EOI broadcasts come back here.</param>
     /// <param name="id">The I/O APIC ID as the BIOS programmed it (4 bits); must match the MP table.</param>
     public IoApic(LocalApic localApic, byte id = DefaultId, uint mmioBase = DefaultBase)
+        : this(BusOf(localApic), id, mmioBase)
     {
-        ArgumentNullException.ThrowIfNull(localApic);
-        _localApic = localApic;
+    }
+
+    /// <summary>An I/O APIC sending to the local APICs on <paramref name="bus"/>, which must all be attached already.</summary>
+    public IoApic(ApicBus bus, byte id = DefaultId, uint mmioBase = DefaultBase)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        _bus = bus;
         _id = (uint)(id & 0xF) << 24;
         _arbitration = _id;
         MmioBase = mmioBase;
         Array.Fill(_entries, Masked);
-        localApic.EndOfInterruptBroadcast += EndOfInterrupt;
+        foreach (LocalApic apic in bus.Apics)
+            apic.EndOfInterruptBroadcast += EndOfInterrupt;
+    }
+
+    private static ApicBus BusOf(LocalApic localApic)
+    {
+        ArgumentNullException.ThrowIfNull(localApic);
+        if (localApic.Bus is { } bus)
+            return bus;
+        bus = new ApicBus();
+        bus.Attach(localApic);
+        return bus;
     }
 
     public uint MmioBase { get; }
@@ -221,9 +238,8 @@ public sealed class IoApic : IMmioDevice, IIrqLines
         var mode = (ApicDeliveryMode)((int)(entry >> 8) & 7);
         if (mode is not (ApicDeliveryMode.Fixed or ApicDeliveryMode.LowestPriority))
             return false;
-        if (!_localApic.AcceptsDestination((byte)(entry >> 56), (entry & LogicalDestination) != 0))
+        if (!_bus.SendMessage(mode, (byte)entry, (byte)(entry >> 56), (entry & LogicalDestination) != 0, level))
             return false;
-        _localApic.AcceptInterrupt((byte)entry, level);
         MessagesDelivered++;
         return true;
     }

@@ -4,8 +4,9 @@ using static MiniHv.Hv.Devices.Apic.LocalApicRegisters;
 namespace MiniHv.Hv.Devices.Apic;
 
 /// <summary>
-/// The boot processor's local APIC (an xAPIC, version 0x14) at 0xFEE00000: interrupt acceptance and priority,
-/// EOI, the LVTs, the timer on virtual time, self-IPIs, and the 8259 pair passed through LINT0 in virtual wire mode.
+/// A processor's local APIC (an xAPIC, version 0x14) at 0xFEE00000: interrupt acceptance and priority,
+/// EOI, the LVTs, the timer on virtual time, interprocessor interrupts through the <see cref="ApicBus"/>, and (on the
+/// boot processor) the 8259 pair passed through LINT0 in virtual wire mode.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -21,8 +22,10 @@ namespace MiniHv.Hv.Devices.Apic;
 /// software-enabled with spurious vector 0xFF, LINT0 ExtINT, LINT1 NMI, the other LVTs masked. A kernel
 /// that never touches the APIC therefore sees the PIC exactly as without one. Software-disabling it
 /// masks every LVT (so the PIC too) and keeps them masked, as the SDM says; interrupts accepted meanwhile
-/// wait in the IRR. NMI, SMI, INIT and STARTUP are accepted and do nothing: there is one CPU and no NMI
-/// input. Destinations are checked against this APIC's ID (physical) or LDR and DFR (logical).
+/// wait in the IRR. An application processor's APIC starts as at power-up instead (software-disabled, every LVT
+/// masked), and so does any APIC after an INIT. The ICR sends through the <see cref="Bus"/> (fixed, lowest-priority,
+/// NMI, INIT and STARTUP, with the self, all and all-but-self shorthands); without a bus only fixed
+/// interrupts to itself arrive. Destinations are checked against this APIC's ID (physical) or LDR and DFR (logical).
 /// </para>
 /// <para>
 /// The timer's bus clock runs at <see cref="BusHz"/> (default 1 GHz, which makes the xv6 and JOS setting of
@@ -86,8 +89,10 @@ public sealed class LocalApic : IMmioDevice, IInterruptController
     /// <param name="apicId">The APIC ID the ID register holds at reset; the MP table's processor entry must match it.</param>
     /// <param name="instructionsPerSecond">Guest instructions per virtual second, as given to the PIT.</param>
     /// <param name="busHz">The timer's input clock before the divider.</param>
+    /// <param name="bootstrap">The boot processor's APIC, as the BIOS leaves it; false for an application processor's, as at power-up.</param>
     public LocalApic(IInterruptController? extIntController = null, byte apicId = 0,
-        long instructionsPerSecond = Pit8254.DefaultInstructionsPerSecond, long busHz = DefaultBusHz, uint mmioBase = DefaultBase)
+        long instructionsPerSecond = Pit8254.DefaultInstructionsPerSecond, long busHz = DefaultBusHz, uint mmioBase = DefaultBase,
+        bool bootstrap = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(instructionsPerSecond);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(busHz);
@@ -97,6 +102,11 @@ public sealed class LocalApic : IMmioDevice, IInterruptController
         BusHz = busHz;
         MmioBase = mmioBase;
         _timer = new ApicTimer(instructionsPerSecond, busHz);
+        if (!bootstrap)
+        {
+            Reset();
+            return;
+        }
 
         _lvt[Timer] = LvtMasked;
         _lvt[Thermal] = LvtMasked;
@@ -105,6 +115,40 @@ public sealed class LocalApic : IMmioDevice, IInterruptController
         _lvt[Lint1] = (uint)ApicDeliveryMode.Nmi << DeliveryModeShift;
         _lvt[Error] = LvtMasked;
         UpdateExtInt();
+    }
+
+    /// <summary>The APIC bus to the other processors and the I/O APIC, or null on a machine without one.</summary>
+    public ApicBus? Bus { get; internal set; }
+
+    /// <summary>
+    /// The power-up state, which an INIT also leaves (SDM 10.4.7.1): IRR, ISR and TMR empty, TPR, LDR and the
+    /// error status zero, flat logical destinations, the spurious vector 0xFF with the APIC software-disabled,
+    /// every LVT masked and the timer stopped. The APIC ID stays.
+    /// </summary>
+    public void Reset()
+    {
+        for (int v = 0; v < 256; v++)
+        {
+            _irr.Remove(v);
+            _isr.Remove(v);
+            _tmr.Remove(v);
+        }
+
+        _tpr = 0;
+        _ldr = 0;
+        _dfr = 0xFFFF_FFFF;
+        _svr = 0xFF;
+        _esr = 0;
+        _pendingErrors = 0;
+        _icrLow = 0;
+        _icrHigh = 0;
+        Array.Fill(_lvt, LvtMasked);
+        _timer.Start(0);
+        _timer.SetPeriodic(false);
+        _divideConfiguration = 0;
+        _timer.SetDivisor(DivisorOf(0));
+        UpdateExtInt();
+        UpdateReady();
     }
 
     /// <summary>Raised on EOI of a level-triggered vector, with the vector: the EOI message the I/O APIC listens for.</summary>
@@ -380,7 +424,20 @@ public sealed class LocalApic : IMmioDevice, IInterruptController
     {
         InterruptCommandsSent++;
         var mode = (ApicDeliveryMode)((_icrLow & DeliveryModeMask) >> DeliveryModeShift);
-        if (mode is not (ApicDeliveryMode.Fixed or ApicDeliveryMode.LowestPriority))
+        bool fixedVector = mode is ApicDeliveryMode.Fixed or ApicDeliveryMode.LowestPriority;
+        if (fixedVector && (byte)_icrLow < 16)
+        {
+            LatchError(EsrSendIllegalVector);
+            return;
+        }
+
+        if (Bus != null)
+        {
+            Bus.SendInterprocessor(this, _icrLow, _icrHigh);
+            return;
+        }
+
+        if (!fixedVector)
             return; // NMI, SMI, INIT and STARTUP: no other CPU to start, and none of them is modelled on this one
 
         bool toSelf = (_icrLow >> IcrShorthandShift & 3) switch
@@ -389,11 +446,8 @@ public sealed class LocalApic : IMmioDevice, IInterruptController
             1 or 2 => true,
             _ => false,
         };
-        byte vector = (byte)_icrLow;
-        if (vector < 16)
-            LatchError(EsrSendIllegalVector);
-        else if (toSelf)
-            AcceptInterrupt(vector);
+        if (toSelf)
+            AcceptInterrupt((byte)_icrLow);
     }
 
     private void Eoi()

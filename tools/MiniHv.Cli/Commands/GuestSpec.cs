@@ -1,14 +1,14 @@
 namespace MiniHv.Cli.Commands;
 
 /// <summary>
-/// One guest as <c>--guest IMAGE[,append=TEXT][,initrd=FILE][,memory=SIZE][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
+/// One guest as <c>--guest IMAGE[,append=TEXT][,initrd=FILE][,memory=SIZE][,smp=N][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
 /// describes it, or without IMAGE a guest that boots from its <c>hda</c>. As in QEMU's option syntax, a doubled comma
 /// stands for a comma inside a value.
 /// </summary>
 internal sealed record GuestSpec(string? Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null, long? CapBytes = null,
-    string? Hda = null, string? Hdb = null, bool? Snapshot = null, string? Initrd = null)
+    string? Hda = null, string? Hdb = null, bool? Snapshot = null, string? Initrd = null, int? Processors = null)
 {
-    private const string Keys = "append, initrd, memory, name, salt, cap, hda, hdb, snapshot";
+    private const string Keys = "append, initrd, memory, smp, name, salt, cap, hda, hdb, snapshot";
 
     public static bool TryParse(string text, out GuestSpec? spec, out string error)
     {
@@ -23,6 +23,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
 
         string? append = null, name = null, salt = null, hda = null, hdb = null, initrd = null;
         long? memory = null, cap = null;
+        int? processors = null;
         bool? snapshot = null;
         foreach (string part in parts.Skip(hasImage ? 1 : 0))
         {
@@ -61,6 +62,15 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
 
                     memory = bytes;
                     break;
+                case "smp":
+                    if (!SmpSpec.TryParse(value, out int n, out string smpError))
+                    {
+                        error = $"--guest '{text}': {smpError}";
+                        return false;
+                    }
+
+                    processors = n;
+                    break;
                 case "initrd" when value.Length == 0:
                     error = $"--guest '{text}': initrd needs a file (initrd=FILE)";
                     return false;
@@ -97,7 +107,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
             return false;
         }
 
-        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot, initrd);
+        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot, initrd, processors);
         error = "";
         return true;
     }

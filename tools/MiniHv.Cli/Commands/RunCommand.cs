@@ -103,6 +103,13 @@ internal static class RunCommand
             DefaultValueFactory = _ => "fpu",
         };
         cpuFeatures.AcceptOnlyFromAmong("fpu", "no-fpu");
+        var smp = new Option<string?>("--smp", "-smp")
+        {
+            Description = "processors per guest (QEMU's -smp: N, or N with sockets=, cores=, threads= that multiply to N), 1 to "
+                + $"{VmConfig.MaxProcessors} [default: 1]",
+            HelpName = "N",
+            Validators = { r => { if (r.GetValueOrDefault<string?>() is string t && !SmpSpec.TryParse(t, out _, out string why)) r.AddError(why); } },
+        };
         var serialDir = new Option<string?>("--serial-dir")
         {
             Description = "also write each guest's COM1 output to DIR/NAME.log",
@@ -228,7 +235,7 @@ internal static class RunCommand
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, initrd, memory, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
+            image, append, initrd, memory, smp, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
             serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
@@ -246,7 +253,7 @@ internal static class RunCommand
             foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
             {
                 guests.Add(new GuestEntry(spec.Image, spec.Append, spec.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes,
-                    Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot, Initrd: spec.Initrd));
+                    Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot, Initrd: spec.Initrd, Processors: spec.Processors));
             }
             return new RunConfig
             {
@@ -274,6 +281,7 @@ internal static class RunCommand
                 DumpPageTables = Given(dumpPt) ? parse.GetValue(dumpPt) : null,
                 Snapshot = Given(snapshot) ? parse.GetValue(snapshot) : null,
                 CpuFeatures = Given(cpuFeatures) ? parse.GetValue(cpuFeatures) : null,
+                Processors = parse.GetValue(smp) is string n && SmpSpec.TryParse(n, out int processors, out _) ? processors : null,
             };
         }
 
@@ -328,7 +336,8 @@ internal static class RunCommand
             config.Paging ?? PagingMode.Shadow,
             config.Tier ?? MiniHv.Cpu.CpuTier.Interp,
             config.Snapshot ?? false,
-            config.CpuFeatures == "no-fpu");
+            config.CpuFeatures == "no-fpu",
+            config.Processors ?? 1);
         if (config.Guests.Count == 0)
         {
             failure = streams.Fail(ExitStatus.Usage, "no guest to run: give an IMAGE, --guest or a --config with guests (see 'minihv run --help')");
@@ -405,7 +414,7 @@ internal static class RunCommand
 
     /// <summary>What every guest of a run shares unless its --guest says otherwise.</summary>
     private sealed record GuestDefaults(long MemoryBytes, long? MemoryCapBytes, TimeSpan? Timeout, long? MaxInstructions, PagingMode Paging,
-        MiniHv.Cpu.CpuTier Tier, bool Snapshot, bool HideFpu);
+        MiniHv.Cpu.CpuTier Tier, bool Snapshot, bool HideFpu, int Processors);
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
     private static bool TryConfigure(IReadOnlyList<GuestEntry> wanted, GuestDefaults common,
@@ -456,6 +465,7 @@ internal static class RunCommand
                     Paging = common.Paging,
                     Tier = common.Tier,
                     HideFpu = common.HideFpu,
+                    Processors = entry.Processors ?? common.Processors,
                     Salt = entry.Salt,
                     MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 });
@@ -482,6 +492,7 @@ internal static class RunCommand
                 Paging = common.Paging,
                 Tier = common.Tier,
                 HideFpu = common.HideFpu,
+                Processors = entry.Processors ?? common.Processors,
                 Salt = entry.Salt,
                 MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 PrimaryMaster = master,

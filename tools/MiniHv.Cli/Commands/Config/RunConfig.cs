@@ -65,6 +65,9 @@ internal sealed record RunConfig
     /// <summary>"fpu" (the default) or "no-fpu": CPUID without the x87 FPU, whose instructions then raise #UD (#NM with CR0.EM).</summary>
     public string? CpuFeatures { get; init; }
 
+    /// <summary>Processors of every guest that does not say (<c>-smp N</c>), or null for one.</summary>
+    public int? Processors { get; init; }
+
     /// <summary>"FILE:LINE:COLUMN" of each setting a config file gave (by its key), for messages about them.</summary>
     public IReadOnlyDictionary<string, string> Origins { get; init; } = new Dictionary<string, string>();
 
@@ -97,6 +100,7 @@ internal sealed record RunConfig
         DumpPageTables = commandLine.DumpPageTables ?? DumpPageTables,
         Snapshot = commandLine.Snapshot ?? Snapshot,
         CpuFeatures = commandLine.CpuFeatures ?? CpuFeatures,
+        Processors = commandLine.Processors ?? Processors,
         Origins = Origins.Where(o => !commandLine.States(o.Key)).ToDictionary(o => o.Key, o => o.Value),
     };
 
@@ -124,6 +128,7 @@ internal sealed record RunConfig
         RunConfigKeys.DumpPt => DumpPageTables != null,
         RunConfigKeys.Snapshot => Snapshot != null,
         RunConfigKeys.CpuFeatures => CpuFeatures != null,
+        RunConfigKeys.Smp => Processors != null,
         _ => false,
     };
 }
@@ -141,6 +146,7 @@ internal sealed record RunConfig
 /// <param name="Hdb">The IDE primary slave's raw image file (QEMU's -hdb), or null.</param>
 /// <param name="Snapshot">The disks' writes stay in memory and the files are never changed (QEMU's -snapshot); null is not said.</param>
 /// <param name="Initrd">The initial ramdisk file a Linux bzImage <see cref="Image"/> is given (QEMU's -initrd), or null.</param>
+/// <param name="Processors">Its processors (smp=N), or null for the run's <see cref="RunConfig.Processors"/>.</param>
 internal sealed record GuestEntry(
     string? Image,
     string? Append = null,
@@ -153,7 +159,8 @@ internal sealed record GuestEntry(
     string? Hda = null,
     string? Hdb = null,
     bool? Snapshot = null,
-    string? Initrd = null)
+    string? Initrd = null,
+    int? Processors = null)
 {
     public const int MaxCount = 1024;
 

@@ -28,6 +28,7 @@ internal static class RunConfigKeys
     public const string DumpPt = "dump_pt";
     public const string Snapshot = "snapshot";
     public const string CpuFeatures = "cpu_features";
+    public const string Smp = "smp";
 
     public const string GuestImage = "image";
     public const string GuestAppend = "append";
@@ -40,16 +41,17 @@ internal static class RunConfigKeys
     public const string GuestHda = "hda";
     public const string GuestHdb = "hdb";
     public const string GuestSnapshot = "snapshot";
+    public const string GuestSmp = "smp";
 
     /// <summary>Every top-level key, in the order the writer puts them.</summary>
     public static readonly string[] Settings =
     [
         Memory, MemoryCap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Cpu, Timeout,
-        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, CpuFeatures, Guests,
+        MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, CpuFeatures, Smp, Guests,
     ];
 
     /// <summary>Every key of a guest, in the order the writer puts them.</summary>
-    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestInitrd, GuestMemory, GuestName, GuestSalt, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
+    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestInitrd, GuestMemory, GuestSmp, GuestName, GuestSalt, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
 
     public static readonly string[] SharingPolicies = ["off", "guest", "all", "salted"];
 

@@ -90,6 +90,7 @@ internal static class RunConfigReader
                     K.DumpPt => config with { DumpPageTables = Flag(e) },
                     K.Snapshot => config with { Snapshot = Flag(e) },
                     K.CpuFeatures => config with { CpuFeatures = OneOf(e, K.CpuFeatureSets) },
+                    K.Smp => config with { Processors = Processors(e) },
                     _ => config,
                 };
             }
@@ -146,6 +147,7 @@ internal static class RunConfigReader
                     K.GuestHda => guest with { Hda = PathValue(e), Origin = guest.Origin ?? $"{file}:{e.KeyAt}" },
                     K.GuestHdb => guest with { Hdb = PathValue(e) },
                     K.GuestSnapshot => guest with { Snapshot = Flag(e) },
+                    K.GuestSmp => guest with { Processors = Processors(e) },
                     _ => guest,
                 };
             }
@@ -160,6 +162,16 @@ internal static class RunConfigReader
             ConfigScalar { Kind: ScalarKind.String or ScalarKind.Number } s => s.Text,
             _ => throw Error(e.KeyAt, $"{e.Key}: expects a string{QuoteHint(e.Value)}"),
         };
+
+        /// <summary>A processor count: a number, or QEMU's -smp text ("4,sockets=1,cores=4"); null when the value is null.</summary>
+        private int? Processors(ConfigEntry e)
+        {
+            if (Text(e) is not string text)
+                return null;
+            if (!SmpSpec.TryParse(text, out int n, out string why))
+                throw Error(e.KeyAt, $"{e.Key}: {why}");
+            return n;
+        }
 
         private string? PathValue(ConfigEntry e) => Text(e) is string path ? ConfigPaths.FromFile(directory, path) : null;
 

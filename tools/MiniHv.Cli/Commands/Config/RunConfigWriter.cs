@@ -104,6 +104,8 @@ internal static class RunConfigWriter
             s.Add((K.Snapshot, snapshot));
         if (c.CpuFeatures is string features)
             s.Add((K.CpuFeatures, features));
+        if (c.Processors is int processors)
+            s.Add((K.Smp, (long)processors));
         s.Add((K.Guests, c.Guests.Select(g => Guest(g, directory)).ToList()));
         return s;
     }
@@ -119,6 +121,8 @@ internal static class RunConfigWriter
             s.Add((K.GuestInitrd, ConfigPaths.ToFile(directory, initrd)));
         if (g.MemoryBytes is long memory)
             s.Add((K.GuestMemory, Size(memory)));
+        if (g.Processors is int processors)
+            s.Add((K.GuestSmp, (long)processors));
         if (g.Name is string name)
             s.Add((K.GuestName, name));
         if (g.Salt is string salt)
