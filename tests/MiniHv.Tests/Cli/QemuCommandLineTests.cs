@@ -16,6 +16,12 @@ public class QemuCommandLineTests
         return settings!;
     }
 
+    private static string Error(params string[] args)
+    {
+        Assert.That(QemuCommandLine.TryParse(args, out _, out _, out string error), Is.False);
+        return error;
+    }
+
     [Test]
     public void HelpProbes_FindTheOptionsJosAndXv6MakefilesGrepFor()
     {
@@ -40,9 +46,9 @@ public class QemuCommandLineTests
     {
         QemuSettings s = Settings("-nographic", "-drive", "file=fs.img,index=1,media=disk,format=raw",
             "-drive", "file=xv6.img,index=0,media=disk,format=raw", "-smp", "2", "-m", "512");
-        Assert.That(s.RunArguments, Is.EqualTo(new[] { "run", "--guest", "hda=xv6.img,hdb=fs.img", "--status", "off", "-m", "512" }));
+        Assert.That(s.RunArguments, Is.EqualTo(new[] { "run", "--guest", "hda=xv6.img,hdb=fs.img", "--status", "off", "-m", "512", "--smp", "2" }));
         Assert.That(s.Serial, Is.EqualTo(QemuSerial.MonitorStdio), "-nographic puts COM1 and the monitor on stdio");
-        Assert.That(s.Warnings, Has.Exactly(1).Contains("-smp 2: MiniHv has no SMP yet; the guest runs on 1 CPU"));
+        Assert.That(s.Warnings, Is.Empty);
     }
 
     [Test]
@@ -52,7 +58,7 @@ public class QemuCommandLineTests
             "-gdb", "tcp::26000", "-D", "qemu.log", "-smp", "1", "-S");
         Assert.That(s.RunArguments, Is.EqualTo(new[] { "run", "--guest", "hda=obj/kern/kernel.img", "--status", "off", "--gdb", "tcp::26000", "-S" }));
         Assert.That(s.LogPath, Is.EqualTo("qemu.log"));
-        Assert.That(s.Warnings, Is.Empty, "-smp 1 is what MiniHv has");
+        Assert.That(s.Warnings, Is.Empty);
     }
 
     [Test]
@@ -68,14 +74,29 @@ public class QemuCommandLineTests
     [TestCase("sockets=1,cores=1,threads=1")]
     [TestCase("1,maxcpus=1")]
     [TestCase("cpus=1")]
-    public void SmpForms_ThatMultiplyToOne_RunWithoutAWarning(string smp)
-        => Assert.That(Settings("-kernel", "k.elf", "-smp", smp).Warnings, Is.Empty);
+    public void SmpForms_ThatMultiplyToOne_RunOneCpu(string smp)
+    {
+        QemuSettings s = Settings("-kernel", "k.elf", "-smp", smp);
+        Assert.That(s.Warnings, Is.Empty);
+        Assert.That(s.RunArguments, Does.Not.Contain("--smp"));
+    }
 
-    [TestCase("sockets=2,cores=2")]
-    [TestCase("4")]
-    [TestCase("cores=1,threads=2")]
-    public void SmpForms_AboveOne_WarnThatOneCpuRuns(string smp)
-        => Assert.That(Settings("-kernel", "k.elf", "-smp", smp).Warnings.Single(), Does.Contain("runs on 1 CPU"));
+    [TestCase("sockets=2,cores=2", "4")]
+    [TestCase("4", "4")]
+    [TestCase("4,maxcpus=8", "4")]
+    [TestCase("cores=1,threads=2", "2")]
+    [TestCase("cpus=16,sockets=2,cores=8", "16")]
+    public void SmpForms_AboveOne_GiveTheGuestThatManyCpus(string smp, string cpus)
+    {
+        QemuSettings s = Settings("-kernel", "k.elf", "-smp", smp);
+        Assert.That(s.Warnings, Is.Empty);
+        Assert.That(s.RunArguments.SkipWhile(a => a != "--smp").Take(2), Is.EqualTo(new[] { "--smp", cpus }));
+    }
+
+    [TestCase("17", "at most 16 CPUs")]
+    [TestCase("4,sockets=1,cores=2", "is 2, not the 4 CPUs")]
+    public void SmpForms_MiniHvCannotRun_AreRefused(string smp, string why)
+        => Assert.That(Error("-kernel", "k.elf", "-smp", smp), Does.Contain(why));
 
     [Test]
     public void KernelAppendNameAndDrives_BecomeOneGuest_CommasKeptInsideValues()

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MiniHv.Cli.Commands;
 using MiniHv.Cli.Debugging;
+using MiniHv.Hv.Machine;
 
 namespace MiniHv.Cli.Qemu;
 
@@ -35,6 +36,7 @@ internal sealed class QemuCommandLine
     private readonly SortedDictionary<int, (string File, bool? Snapshot)> _disks = new();
     private readonly List<string> _warnings = [];
     private string? _kernel, _append, _initrd, _name, _memory, _gdb, _logPath, _serialFile;
+    private int _processors = 1;
     private string? _serialSpec, _monitorSpec;
     private bool _snapshot, _nographic, _noReboot, _freeze, _gdbDefault, _logInterrupts, _logCpuReset;
 
@@ -245,8 +247,20 @@ internal sealed class QemuCommandLine
         }
 
         long cpus = keys.Get("cpus") is string c ? long.Parse(c, CultureInfo.InvariantCulture) : product;
-        if (cpus > 1)
-            _warnings.Add($"-smp {value}: MiniHv has no SMP yet; the guest runs on 1 CPU (the MP table lists one processor)");
+        if (keys.Get("cpus") != null && product != 1 && product != cpus)
+        {
+            error = $"{at}: sockets x dies x cores x threads is {product}, not the {cpus} CPUs asked for";
+            return false;
+        }
+
+        if (cpus > VmConfig.MaxProcessors)
+        {
+            error = $"{at}: MiniHv gives a guest at most {VmConfig.MaxProcessors} CPUs";
+            return false;
+        }
+
+        // maxcpus (room for CPU hot-plug) is accepted and has no effect: no guest of our users plugs CPUs in.
+        _processors = (int)cpus;
         return true;
     }
 
@@ -521,6 +535,8 @@ internal sealed class QemuCommandLine
         var run = new List<string> { "run", "--guest", string.Join(',', spec), "--status", "off" };
         if (_memory != null)
             run.AddRange(["-m", _memory]);
+        if (_processors > 1)
+            run.AddRange(["--smp", _processors.ToString(CultureInfo.InvariantCulture)]);
         if (_gdb != null)
             run.AddRange(["--gdb", _gdb]);
         if (_gdbDefault)

@@ -24,7 +24,7 @@ internal static class QemuHelp
         -machine pc     selects emulated machine: MiniHv is a PC (-M pc, accel=tcg)
         -cpu qemu32     select CPU: MiniHv models qemu32 only
         -smp [cpus=]n[,maxcpus=maxcpus][,sockets=sockets][,dies=dies][,cores=cores][,threads=threads]
-                        MiniHv runs one CPU: a count above 1 runs on 1 CPU, with a warning
+                        MiniHv: 1 to 16 CPUs; the topology keys must multiply to the count
         -name string    set the name of the guest
         -m [size=]megs  configure guest RAM (suffixes K, M, G; a bare number is MiB)
 
