@@ -19,6 +19,7 @@ public sealed unsafe partial class Cpu
     {
         long remaining = maxInstructions;
         Block? previous = null;
+        _pausesThisRun = 0;
         while (true)
         {
             if (_stopRequested)
@@ -27,6 +28,9 @@ public sealed unsafe partial class Cpu
                 AbortBlock = false;
                 return StopReason.StopRequested;
             }
+
+            if (TakePauseLoopExit())
+                return StopReason.PauseLoop;
 
             if (UnsupportedReason != null)
                 return StopReason.Unsupported;

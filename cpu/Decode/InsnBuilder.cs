@@ -220,9 +220,11 @@ internal static unsafe class InsnBuilder
                 d.Exec = &Cpu.Xlat;
                 return false;
             case Mnemonic.Nop:
-            case Mnemonic.Pause:
             case Mnemonic.Endbr32:
                 d.Exec = &Cpu.Nop;
+                return false;
+            case Mnemonic.Pause:
+                d.Exec = &Cpu.Pause;
                 return false;
             case Mnemonic.Push: return Push(ref d, in ins);
             case Mnemonic.Pop: return Pop(ref d, in ins);

@@ -20,6 +20,9 @@ public enum StopReason
 
     /// <summary>A debug trap: a breakpoint, a watchpoint or a single step; see <see cref="Cpu.LastDebugStop"/>.</summary>
     Debug,
+
+    /// <summary>PAUSE ran <see cref="Cpu.PauseLoopLimit"/> times in this run: the processor spins on a lock held elsewhere.</summary>
+    PauseLoop,
 }
 
 /// <summary>Exception vectors.</summary>

@@ -14,6 +14,7 @@ public sealed class VirtualCpu
         Cpu = cpu;
         Lapic = lapic;
         WaitingForStartup = index != 0;
+        Started = index == 0;
     }
 
     /// <summary>The processor's number: 0 is the boot processor; its APIC ID is the same.</summary>
@@ -25,6 +26,9 @@ public sealed class VirtualCpu
 
     /// <summary>Reset by INIT (or never started) and waiting for a STARTUP IPI; it runs nothing meanwhile.</summary>
     public bool WaitingForStartup { get; internal set; }
+
+    /// <summary>The processor has run: it is the boot processor, or a STARTUP IPI started it.</summary>
+    public bool Started { get; internal set; }
 
     /// <summary>The vector of a STARTUP IPI received while waiting, taken when the processor next runs.</summary>
     internal byte? PendingStartup { get; set; }

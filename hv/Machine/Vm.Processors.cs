@@ -5,11 +5,15 @@ namespace MiniHv.Hv.Machine;
 /// <summary>
 /// The run loop of a multiprocessor guest: rounds in which every processor runs in turn for the same span of
 /// virtual time (<see cref="ProcessorSlice"/>), so all their clocks meet at each round's end and a run replays
-/// exactly. A processor halted, waiting for STARTUP or halted for good passes its turn as idle time; a round in
-/// which every processor is idle skips ahead to the next timer event.
+/// exactly. A processor halted, waiting for STARTUP or halted for good passes its turn as idle time, and so does one
+/// that spins on PAUSE (<see cref="PauseLoopLimit"/> of them in a turn: the lock's holder cannot release it until
+/// it runs); a round in which every processor is idle skips ahead to the next timer event.
 /// </summary>
 public sealed partial class Vm
 {
+    /// <summary>PAUSEs within one turn after which a processor of a multiprocessor guest gives the rest of its turn away.</summary>
+    public const int PauseLoopLimit = 16;
+
     private VmRunState RunProcessors(long quantum)
     {
         long remaining = quantum;
@@ -66,13 +70,14 @@ public sealed partial class Vm
     /// <summary>Run one processor until its clock reaches <paramref name="end"/>; a state when the guest stops, else null.</summary>
     private VmRunState? RunProcessorUntil(VirtualCpu p, long end)
     {
-        Activate(p);
         if (p.PendingStartup is byte vector)
         {
             // STARTUP: real mode at vector * 4096, as CS = vector * 256 and IP = 0 (SDM 8.4.4.1).
+            Activate(p);
             p.Cpu.ResetReal(cs: (ushort)(vector << 8), ip: 0, sp: 0);
             p.WaitingForStartup = false;
             p.PendingStartup = null;
+            p.Started = true;
         }
 
         while (true)
@@ -84,9 +89,12 @@ public sealed partial class Vm
                 return Finish(VmExitKind.Stopped, "stopped");
             if (p.WaitingForStartup || p.HaltedForGood)
             {
+                // It runs nothing, so it is not made the active processor: the shadows need not hear of it.
                 Idle(p, end - clock);
                 return null;
             }
+
+            Activate(p);
 
             long chunk = Math.Min(end - clock, Math.Min(Pit.InstructionsUntilNextEvent(), p.Lapic.InstructionsUntilNextEvent()));
             StopReason reason = p.Cpu.Run(chunk);
@@ -96,6 +104,11 @@ public sealed partial class Vm
                 case StopReason.Halted:
                     if (!p.HaltedForGood)
                         Idle(p, Math.Min(end - p.Clock, TimerWakeup(p)));
+                    break;
+                case StopReason.PauseLoop:
+                    // Spinning on a lock held by a processor that is not running: nothing can change before the
+                    // next timer event or the end of the turn, so the turn is given away as idle time.
+                    Idle(p, Math.Min(end - p.Clock, Math.Min(Pit.InstructionsUntilNextEvent(), p.Lapic.InstructionsUntilNextEvent())));
                     break;
                 case StopReason.StopRequested:
                     if (DebugExit.ExitStatus is int status)

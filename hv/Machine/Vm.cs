@@ -170,6 +170,7 @@ public sealed partial class Vm : IDisposable
                     ApicBase = LocalApic.DefaultBase | (i == 0 ? ApicBaseBsp : 0) | ApicBaseEnabled,
                     InitialApicId = (byte)i,
                     Tier = config.Tier,
+                    PauseLoopLimit = processors > 1 ? PauseLoopLimit : 0,
                 };
                 var processor = new VirtualCpu(i, cpu, lapics[i]);
                 cpu.FaultObserver = fault => RecordFault(processor, fault);

@@ -35,7 +35,14 @@ internal sealed record GuestStats(
     GuestMemoryStats Memory,
     GuestSharingStats? Sharing,
     ShadowCounters? Shadow,
-    JitCounters? Jit = null);
+    JitCounters? Jit = null,
+    IReadOnlyList<ProcessorCounters>? Processors = null);
+
+/// <summary>
+/// One processor of a multiprocessor guest: what it ran, the virtual time it spent halted, waiting for STARTUP or given
+/// away from a pause loop, and how often it spun on PAUSE until its turn was given away.
+/// </summary>
+internal sealed record ProcessorCounters(int Cpu, long Instructions, long IdleInstructions, bool Started, long PauseLoopExits);
 
 /// <summary>The block compiler's work for one guest (--cpu jit only).</summary>
 internal sealed record JitCounters(

@@ -57,8 +57,14 @@ internal static class StatsWriter
         VmExit exit = vm.Exit ?? new VmExit(VmExitKind.Stopped, null, "still running");
         var memory = new GuestMemoryStats(vm.Memory.FrameCount, vm.Memory.PrivateFrames, vm.Memory.ZeroMappedFrames, vm.Memory.ReadOnlyFrames);
         return new GuestStats(id, vm.Name, vm.Config.CommandLine, vm.Config.MemoryBytes, exit.Reason, exit.Message,
-            Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, GuestSharing(vm, engine), Shadow(vm), Jit(vm));
+            Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, GuestSharing(vm, engine), Shadow(vm), Jit(vm),
+            Processors(vm));
     }
+
+    /// <summary>Per processor, for a guest with more than one; null for a one-processor guest, whose figures are the guest's.</summary>
+    private static IReadOnlyList<ProcessorCounters>? Processors(Vm vm) => vm.Processors.Count == 1
+        ? null
+        : vm.Processors.Select(p => new ProcessorCounters(p.Index, p.Cpu.InstructionsExecuted, p.Cpu.HaltedInstructions, p.Started, p.Cpu.PauseLoopExits)).ToList();
 
     private static JitCounters? Jit(Vm vm)
     {
