@@ -59,7 +59,8 @@
  * KSTACKTOP - i * (KSTKSIZE + KSTKGAP)), each above a KSTKGAP guard.
  *
  * Physical memory: page 0 (BIOS data), the I/O hole [640 KiB, 1 MiB) and the
- * kernel image with its boot allocations stay out of the free page list.
+ * kernel image with its boot allocations stay out of the free page list; so does
+ * page 7 (APBOOT_PADDR, where the APs start) in jos-smp.
  */
 #ifndef JOS_INC_MEMLAYOUT_H
 #define JOS_INC_MEMLAYOUT_H
