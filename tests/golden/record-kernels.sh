@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Rebuild the test kernels in tests/kernels and record QEMU's COM1 transcript
-# of each into tests/golden/kernels/NAME.txt.
+# of each into tests/golden/kernels/NAME.txt; with --smp, the multiprocessor
+# kernels (smpipi, smplock) from tests/golden/kernels-smp/manifest.txt into
+# tests/golden/kernels-smp/NAME.txt.  They are a set of their own because the
+# end-to-end tests run every line of kernels/manifest.txt on one CPU.
 #
-# tests/golden/kernels/manifest.txt has one line per transcript, no comments:
+# A manifest has one line per transcript, no comments:
 #     name|append|memory|stdin[|smp]
 #   name    the image is tests/kernels/build/NAME.elf, the transcript NAME.txt;
 #           NAME-smpN.txt for a transcript of the same image with N CPUs
@@ -20,12 +23,17 @@
 # runs must print the same bytes.  The transcript is QEMU's stdout byte for
 # byte: the kernels send bare "\n" line ends.
 #
-# Usage: tests/golden/record-kernels.sh [NAME...]   (default: every kernel)
+# Usage: tests/golden/record-kernels.sh [--smp] [NAME...]   (default: every kernel)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-manifest="$here/kernels/manifest.txt"
+set=kernels
+if [ "${1:-}" = --smp ]; then
+    shift
+    set=kernels-smp
+fi
+manifest="$here/$set/manifest.txt"
 runs=${RUNS:-3}
 qemu=${QEMU:-qemu-system-i386}
 timeout_s=${TIMEOUT:-60}
@@ -71,8 +79,8 @@ while IFS='|' read -r name append memory input cpus; do
             continue 2
         fi
     done
-    cp "$tmp/$name.1" "$here/kernels/$name.txt"
-    echo "$name: $(wc -c <"$here/kernels/$name.txt") bytes, $runs identical runs"
+    cp "$tmp/$name.1" "$here/$set/$name.txt"
+    echo "$name: $(wc -c <"$here/$set/$name.txt") bytes, $runs identical runs"
 done <"$manifest"
 
 if [ $# -gt 0 ] && [ "$found" -ne $# ]; then
