@@ -2,8 +2,10 @@
  * The jos-lapic flavour's interrupt hardware (make builds build/jos-lapic.elf with -DJOS_LAPIC):
  * the MP table says where the local APIC and the I/O APIC are and which I/O APIC pin COM1 is
  * wired to; the local APIC timer ticks at TIMER_HZ instead of the PIT; the I/O APIC delivers
- * COM1's interrupts instead of the 8259A.  Registers as the Intel SDM (vol. 3, ch. 10), the
- * 82093AA datasheet and the MultiProcessor Specification 1.4 describe them.
+ * COM1's interrupts instead of the 8259A.  jos-smp (-DJOS_SMP too) also takes the table's
+ * processors, starts each CPU's timer, and sends INIT, STARTUP and fixed IPIs.  Registers as the
+ * Intel SDM (vol. 3, ch. 10), the 82093AA datasheet and the MultiProcessor Specification 1.4
+ * describe them.
  */
 #include "kern.h"
 

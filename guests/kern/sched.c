@@ -1,4 +1,4 @@
-/* Round-robin scheduling, preempted by the 100 Hz timer. */
+/* Round-robin scheduling, preempted by the 100 Hz timer; in jos-smp on every CPU. */
 #include "kern.h"
 
 volatile bool idling;
@@ -82,7 +82,8 @@ void sched_yield(void)
 		}
 		if (curenv && curenv->env_status == ENV_RUNNING)
 			env_run(curenv);
-		if (!env_on_a_cpu())
+		/* jos-smp: while one CPU sits out jos.idle=N in idle(), the others only wait. */
+		if (!env_on_a_cpu() && !idling)
 			sched_halt();
 		curenv = NULL;
 		lcr3(PADDR(kern_pgdir));

@@ -78,6 +78,9 @@ static int sys_env_set_status(envid_t envid, int status)
 	int r = envid2env(envid, &e, 1);
 	if (r < 0)
 		return r;
+	/* jos-smp: a child running on another CPU (or being destroyed) keeps its status. */
+	if (e != curenv && (e->env_status == ENV_RUNNING || e->env_status == ENV_DYING))
+		return -E_INVAL;
 	e->env_status = status;
 	return 0;
 }

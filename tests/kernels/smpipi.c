@@ -200,7 +200,8 @@ static void device_irq(int pin, int cpu, int logical)
     int any = 0;
     for (int c = 0; c < ncpu; c++)
         if (taken(V_DEVICE, c)) {
-            kprintf(" CPU %d%s", c, taken(V_DEVICE, c) >= 5 ? " (5 ticks or more)" : " (fewer than 5 ticks)");
+            kprintf(" CPU %d%s", c,
+                    taken(V_DEVICE, c) >= 5 ? " (5 ticks or more)" : " (fewer than 5 ticks)");
             any = 1;
         }
     kprintf("%s\n", any ? "" : " no CPU");

@@ -2,7 +2,7 @@
 #include "kern.h"
 #include "smp.h"
 
-#define APBOOT           0x7000     /* lib/apboot.S's page: below 1 MiB, free under the multiboot loaders */
+#define APBOOT           0x7000     /* lib/apboot.S's page: below 1 MiB, unused by these kernels */
 #define AP_STACK         16384
 #define CMOS_SHUTDOWN    0x0F
 #define SHUTDOWN_JUMP    0x0A       /* after a reset, jump through the warm-reset vector at 40:67 */
