@@ -229,7 +229,7 @@ void kmain(uint32_t magic, struct multiboot_info *mbi)
         qemu_exit(2);
     }
     struct mp_config *c = (struct mp_config *)f->config;
-    kprintf("smpipi: the MP table lists %d CPUs, APIC IDs", ncpu);
+    kprintf("smpipi: the MP table lists %d CPU%s, APIC ID%s", ncpu, ncpu == 1 ? "" : "s", ncpu == 1 ? "" : "s");
     for (int i = 0; i < ncpu; i++)
         kprintf(" %d", cpu_apic_id[i]);
     kprintf("\n");
