@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the test kernels in tests/kernels and record QEMU's COM1 transcript
 # of each into tests/golden/kernels/NAME.txt; with --smp, the multiprocessor
-# kernels (smpipi, smplock, smphandoff) from tests/golden/kernels-smp/manifest.txt into
+# kernels (smpipi, smplock, smphandoff, smptlb) from tests/golden/kernels-smp/manifest.txt into
 # tests/golden/kernels-smp/NAME.txt.  They are a set of their own because the
 # end-to-end tests run every line of kernels/manifest.txt on one CPU.
 #
