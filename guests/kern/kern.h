@@ -83,13 +83,13 @@ static inline struct PageInfo *pa2page(physaddr_t pa)
 /* smp.c, klock.c: the jos-smp flavour (built with -DJOS_SMP on top of -DJOS_LAPIC).  Every
  * other flavour has one CPU, and these collapse to it. */
 #ifdef JOS_SMP
-struct CpuInfo {
+struct Cpu {
 	uint8_t cpu_apic_id;            /* from the MP table */
 	volatile bool cpu_started;      /* set by the CPU itself once it runs C code */
 	volatile bool cpu_idle;         /* halted in the scheduler, the kernel lock released */
 	struct Env *volatile cpu_env;   /* what it runs (its curenv), or NULL */
 };
-extern struct CpuInfo cpus[NCPU];
+extern struct Cpu cpus[NCPU];
 extern int ncpu;
 
 /* The CPU we run on, by the kernel stack we are on: CPU i's stack is

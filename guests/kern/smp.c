@@ -7,7 +7,7 @@
  */
 #include "kern.h"
 
-struct CpuInfo cpus[NCPU];
+struct Cpu cpus[NCPU];
 int ncpu = 1;
 
 /* Read by kern/apboot.S: the page directory to turn paging on with, the stack to call ap_main on. */
