@@ -70,6 +70,8 @@ int sys_page_unmap(envid_t envid, void *va);
 int sys_env_set_pgfault_upcall(envid_t envid, void *upcall);
 int sys_ipc_try_send(envid_t to, uint32_t value, void *srcva, int perm);
 int sys_ipc_recv(void *dstva);
+int sys_getcpuid(void);
+int sys_ncpu(void);
 
 /* pgfault.c: run handler (on the exception stack) on a page fault. */
 void set_pgfault_handler(void (*handler)(struct UTrapframe *utf));

@@ -55,9 +55,12 @@
  *    0 -------------> +------------------------------+
  *
  * jos-lapic maps the local APIC and the I/O APIC at MMIOBASE, in the guard.
+ * jos-smp gives CPU i the stack [KSTACKTOP - i * (KSTKSIZE + KSTKGAP) - KSTKSIZE,
+ * KSTACKTOP - i * (KSTKSIZE + KSTKGAP)), each above a KSTKGAP guard.
  *
  * Physical memory: page 0 (BIOS data), the I/O hole [640 KiB, 1 MiB) and the
- * kernel image with its boot allocations stay out of the free page list.
+ * kernel image with its boot allocations stay out of the free page list; so does
+ * page 7 (APBOOT_PADDR, where the APs start) in jos-smp.
  */
 #ifndef JOS_INC_MEMLAYOUT_H
 #define JOS_INC_MEMLAYOUT_H
@@ -67,6 +70,8 @@
 #define KERNBASE        0xF0000000
 #define KSTACKTOP       KERNBASE
 #define KSTKSIZE        (8 * PGSIZE)
+#define KSTKGAP         (8 * PGSIZE)      /* jos-smp: unmapped guard below each CPU's stack */
+#define NCPU            16                /* jos-smp: the most CPUs it starts */
 #define ULIM            (KSTACKTOP - PTSIZE)
 
 #define UVPT            (ULIM - PTSIZE)
@@ -92,6 +97,7 @@
 #define IOPHYSMEM       0x0A0000
 #define EXTPHYSMEM      0x100000
 #define KERNPHYS        0x100000          /* the kernel is loaded here */
+#define APBOOT_PADDR    0x7000            /* jos-smp: the APs' real-mode start page (kern/apboot.S) */
 #define ENTRY_MAPPED    (2 * PTSIZE)      /* what kern/entry.S maps before mem_init */
 #define MAXPHYSMEM      (0xFFFFFFFF - KERNBASE + 1)
 

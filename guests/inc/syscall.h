@@ -17,6 +17,8 @@ enum {
 	SYS_env_set_pgfault_upcall,
 	SYS_ipc_try_send,
 	SYS_ipc_recv,
+	SYS_getcpuid,
+	SYS_ncpu,
 	NSYSCALLS
 };
 

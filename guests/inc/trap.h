@@ -34,6 +34,9 @@
 /* The system call gate (user-callable). */
 #define T_SYSCALL       48
 
+/* jos-smp: the IPI that makes a CPU enter the kernel (to let go of an environment being destroyed). */
+#define T_IPI_KICK      49
+
 #ifndef __ASSEMBLER__
 #include <types.h>
 

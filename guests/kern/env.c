@@ -9,7 +9,9 @@ STATIC_ASSERT(offsetof(struct Env, env_status) == 80);
 STATIC_ASSERT(offsetof(struct Env, env_pgdir) == 88);
 
 struct Env *envs;                       /* all environments, at UENVS for users */
-struct Env *curenv;                     /* the running one, or NULL */
+#ifndef JOS_SMP
+struct Env *curenv;                     /* the running one, or NULL (jos-smp: one per CPU) */
+#endif
 static struct Env *env_free_list;
 uint32_t env_hiwater;                   /* 1 + the highest envs[] index ever used */
 
@@ -223,6 +225,19 @@ void env_free(struct Env *e)
 
 void env_destroy(struct Env *e)
 {
+#ifdef JOS_SMP
+	/* Running on another CPU: mark it, make that CPU enter the kernel and let go of it (it does
+	 * so with the lock, trap.c and sched.c), and free it only then, as if it had been stopped. */
+	int cpu = env_cpu(e);
+	if (e != curenv && cpu >= 0) {
+		e->env_status = ENV_DYING;
+		smp_kick(cpu);
+		unlock_kernel();
+		while (env_cpu(e) >= 0)
+			asm volatile("pause");
+		lock_kernel();
+	}
+#endif
 	env_free(e);
 	if (e == curenv) {
 		curenv = NULL;
@@ -240,5 +255,6 @@ void env_run(struct Env *e)
 	curenv = e;
 	e->env_status = ENV_RUNNING;
 	e->env_runs++;
+	unlock_kernel();                /* jos-smp: held from the kernel entry to here */
 	env_pop_tf(&e->env_tf);
 }

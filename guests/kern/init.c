@@ -102,6 +102,10 @@ void i386_init(void)
 #else
 	timer_init();
 #endif
+#ifdef JOS_SMP
+	lock_kernel();          /* released by the first env_run; the APs wait for it */
+	smp_init();
+#endif
 
 	start_programs();
 	sched_yield();

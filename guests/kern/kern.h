@@ -80,9 +80,50 @@ static inline struct PageInfo *pa2page(physaddr_t pa)
 	return &pages[PGNUM(pa)];
 }
 
+/* smp.c, klock.c: the jos-smp flavour (built with -DJOS_SMP on top of -DJOS_LAPIC).  Every
+ * other flavour has one CPU, and these collapse to it. */
+#ifdef JOS_SMP
+struct Cpu {
+	uint8_t cpu_apic_id;            /* from the MP table */
+	volatile bool cpu_started;      /* set by the CPU itself once it runs C code */
+	volatile bool cpu_idle;         /* halted in the scheduler, the kernel lock released */
+	struct Env *volatile cpu_env;   /* what it runs (its curenv), or NULL */
+};
+extern struct Cpu cpus[NCPU];
+extern int ncpu;
+
+/* The CPU we run on, by the kernel stack we are on: CPU i's stack is
+ * [KSTACKTOP - i * (KSTKSIZE + KSTKGAP) - KSTKSIZE, ...); the BSP's boot stack
+ * in .bss is CPU 0's too.  No APIC read: this is on every curenv. */
+static inline int cpunum(void)
+{
+	uintptr_t esp;
+	asm volatile("movl %%esp, %0" : "=r"(esp));
+	uintptr_t below = KSTACKTOP - 1 - esp;
+	if (esp >= KSTACKTOP || below >= NCPU * (KSTKSIZE + KSTKGAP))
+		return 0;
+	return below / (KSTKSIZE + KSTKGAP);
+}
+#define thiscpu (&cpus[cpunum()])
+#define curenv (thiscpu->cpu_env)
+
+void smp_init(void);                    /* per-CPU stacks, then every AP through INIT and STARTUP */
+void smp_kick(int cpu);                 /* an IPI that makes the CPU enter the kernel */
+int env_cpu(struct Env *e);             /* the CPU running e, or -1 */
+void lock_kernel(void);
+void unlock_kernel(void);
+bool kernel_lock_held(void);
+#else
+static inline int cpunum(void) { return 0; }
+static inline void lock_kernel(void) { }
+static inline void unlock_kernel(void) { }
+#endif
+
 /* env.c */
 extern struct Env *envs;
+#ifndef JOS_SMP
 extern struct Env *curenv;
+#endif
 extern uint32_t env_hiwater;
 
 void env_init(void);
@@ -96,6 +137,7 @@ void env_pop_tf(struct Trapframe *tf) __attribute__((noreturn));
 
 /* trap.c */
 void trap_init(void);
+void trap_init_percpu(void);            /* this CPU's GDT, TSS and IDT */
 void print_trapframe(struct Trapframe *tf);
 const char *trapname(int trapno);
 
@@ -121,6 +163,13 @@ extern volatile bool idling;
 void mp_init(void);
 void lapic_init(void);
 void lapic_eoi(void);
+#ifdef JOS_SMP
+void lapic_init_ap(void);                               /* an AP's own local APIC and timer */
+void lapic_delay_us(uint32_t us);                       /* measured on the local APIC timer */
+void lapic_send_init(uint8_t apic_id);
+void lapic_send_startup(uint8_t apic_id, physaddr_t entry);
+void lapic_send_ipi(uint8_t apic_id, uint8_t vector);
+#endif
 #define irq_eoi(irq) lapic_eoi()
 #else
 #define irq_eoi(irq) pic_eoi(irq)

@@ -94,6 +94,10 @@ static bool page_is_reserved(size_t pn, size_t first_free_ext)
 {
 	if (pn == 0)
 		return true;                    /* real-mode IVT and BIOS data */
+#ifdef JOS_SMP
+	if (pn == PGNUM(APBOOT_PADDR))
+		return true;                    /* where the APs start (kern/smp.c) */
+#endif
 	if (pn >= npages_basemem && pn < PGNUM(EXTPHYSMEM))
 		return true;                    /* EBDA, the I/O hole and the BIOS */
 	if (pn >= PGNUM(EXTPHYSMEM) && pn < first_free_ext)

@@ -22,6 +22,21 @@ static envid_t sys_getenvid(void)
 	return curenv->env_id;
 }
 
+/* The CPU running the caller: 0 up to the number of CPUs, which sys_ncpu gives (1 but in jos-smp). */
+static int sys_getcpuid(void)
+{
+	return cpunum();
+}
+
+static int sys_ncpu(void)
+{
+#ifdef JOS_SMP
+	return ncpu;
+#else
+	return 1;
+#endif
+}
+
 static int sys_env_destroy(envid_t envid)
 {
 	struct Env *e;
@@ -63,6 +78,9 @@ static int sys_env_set_status(envid_t envid, int status)
 	int r = envid2env(envid, &e, 1);
 	if (r < 0)
 		return r;
+	/* jos-smp: a child running on another CPU (or being destroyed) keeps its status. */
+	if (e != curenv && (e->env_status == ENV_RUNNING || e->env_status == ENV_DYING))
+		return -E_INVAL;
 	e->env_status = status;
 	return 0;
 }
@@ -213,6 +231,10 @@ int32_t syscall(uint32_t num, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4
 		return sys_ipc_try_send(a1, a2, a3, a4);
 	case SYS_ipc_recv:
 		return sys_ipc_recv(a1);
+	case SYS_getcpuid:
+		return sys_getcpuid();
+	case SYS_ncpu:
+		return sys_ncpu();
 	default:
 		return -E_INVAL;
 	}

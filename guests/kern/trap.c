@@ -1,8 +1,14 @@
 /* The GDT, the IDT and trap handling. */
 #include "kern.h"
 
-static struct Taskstate ts;
-static uint64_t gdt[6];
+/* One TSS (and GDT slot from GD_TSS on) per CPU: each CPU's ring-0 stack is its own. */
+#ifdef JOS_SMP
+#define NTSS NCPU
+#else
+#define NTSS 1
+#endif
+static struct Taskstate ts[NTSS];
+static uint64_t gdt[(GD_TSS >> 3) + NTSS];
 static uint64_t idt[256];
 
 /* Segment descriptor (Intel SDM vol. 3, 3.4.5): type, S, DPL, P, and in
@@ -27,19 +33,40 @@ static uint64_t gate_desc(uint32_t offset, uint16_t sel, unsigned dpl)
 
 extern const uint32_t trap_vectors[];
 
+/* Halted in the scheduler, or in jos.idle=N's idle loop, waiting for an interrupt. */
+static bool cpu_waiting(void)
+{
+#ifdef JOS_SMP
+	return thiscpu->cpu_idle;
+#else
+	return idling;
+#endif
+}
+
 void trap_init(void)
 {
-	struct Pseudodesc pd;
-
 	gdt[0] = 0;
 	gdt[GD_KT >> 3] = seg_desc(0, 0xFFFFF, 0xA, 1, 0, 0xC);    /* code, execute/read */
 	gdt[GD_KD >> 3] = seg_desc(0, 0xFFFFF, 0x2, 1, 0, 0xC);    /* data, read/write */
 	gdt[GD_UT >> 3] = seg_desc(0, 0xFFFFF, 0xA, 1, 3, 0xC);
 	gdt[GD_UD >> 3] = seg_desc(0, 0xFFFFF, 0x2, 1, 3, 0xC);
-	ts.ts_esp0 = KSTACKTOP;
-	ts.ts_ss0 = GD_KD;
-	ts.ts_iomb = sizeof(ts);        /* no I/O permission bitmap */
-	gdt[GD_TSS >> 3] = seg_desc((uint32_t)&ts, sizeof(ts) - 1, 0x9, 0, 0, 0);
+	for (int cpu = 0; cpu < NTSS; cpu++) {
+		ts[cpu].ts_esp0 = KSTACKTOP - cpu * (KSTKSIZE + KSTKGAP);
+		ts[cpu].ts_ss0 = GD_KD;
+		ts[cpu].ts_iomb = sizeof(ts[cpu]);      /* no I/O permission bitmap */
+		gdt[(GD_TSS >> 3) + cpu] = seg_desc((uint32_t)&ts[cpu], sizeof(ts[cpu]) - 1,
+						    0x9, 0, 0, 0);
+	}
+	for (const uint32_t *v = trap_vectors; v[0] != 0xFFFFFFFF; v += 2) {
+		unsigned dpl = (v[0] == T_SYSCALL || v[0] == T_BRKPT) ? 3 : 0;
+		idt[v[0]] = gate_desc(v[1], GD_KT, dpl);
+	}
+	trap_init_percpu();
+}
+
+void trap_init_percpu(void)
+{
+	struct Pseudodesc pd;
 
 	pd.pd_lim = sizeof(gdt) - 1;
 	pd.pd_base = (uint32_t)gdt;
@@ -51,12 +78,8 @@ void trap_init(void)
 		     "movw %w2, %%fs\n"
 		     "movw %w2, %%gs\n"
 		     : : "i"(GD_KT), "r"(GD_KD), "r"(0));
-	ltr(GD_TSS);
+	ltr(GD_TSS + 8 * cpunum());
 
-	for (const uint32_t *v = trap_vectors; v[0] != 0xFFFFFFFF; v += 2) {
-		unsigned dpl = (v[0] == T_SYSCALL || v[0] == T_BRKPT) ? 3 : 0;
-		idt[v[0]] = gate_desc(v[1], GD_KT, dpl);
-	}
 	pd.pd_lim = sizeof(idt) - 1;
 	pd.pd_base = (uint32_t)idt;
 	lidt(&pd);
@@ -210,15 +233,22 @@ static void trap_dispatch(struct Trapframe *tf)
 					      tf->tf_regs.reg_edi, tf->tf_regs.reg_esi);
 		return;
 	case IRQ_OFFSET + IRQ_TIMER:
-		timer_ticks++;
+		if (cpunum() == 0)      /* jos-smp: every CPU ticks; the BSP's ticks keep time */
+			timer_ticks++;
 		irq_eoi(IRQ_TIMER);
-		if (idling)
+		if (cpu_waiting())
 			return;
 		sched_yield();
 	case IRQ_OFFSET + IRQ_COM1:
 		serial_intr();
 		irq_eoi(IRQ_COM1);
 		return;
+#ifdef JOS_SMP
+	case T_IPI_KICK:
+		/* Only to enter the kernel: trap() then lets go of a dying environment. */
+		lapic_eoi();
+		return;
+#endif
 	case IRQ_OFFSET + IRQ_SPURIOUS:
 		/* A spurious IRQ 7 has no in-service bit and gets no EOI. */
 		if (pic_master_isr() & (1 << IRQ_SPURIOUS))
@@ -237,22 +267,39 @@ static void trap_dispatch(struct Trapframe *tf)
 	user_fault(tf, "unhandled trap");
 }
 
+static bool is_interrupt(uint32_t trapno)
+{
+	return (trapno >= IRQ_OFFSET && trapno < IRQ_OFFSET + 16) || trapno == T_IPI_KICK;
+}
+
 /* Called by alltraps (trapentry.S) with interrupts off. */
 void trap(struct Trapframe *tf)
 {
 	asm volatile("cld" ::: "cc");
 
-	if ((tf->tf_cs & 3) == 3) {
+	bool from_user = (tf->tf_cs & 3) == 3;
+	bool waiting = cpu_waiting();
+	/* jos-smp: the kernel lock, unless this CPU holds it already (a fault in the kernel). */
+	if (from_user || waiting)
+		lock_kernel();
+	if (from_user) {
 		/* From user mode: keep the frame in the env, the stack is reused. */
-		assert(curenv && curenv->env_status == ENV_RUNNING);
+		assert(curenv && (curenv->env_status == ENV_RUNNING ||
+				  curenv->env_status == ENV_DYING));
 		curenv->env_tf = *tf;
 		tf = &curenv->env_tf;
+		/* jos-smp: another CPU is destroying it; let go of it (sched.c), an interrupt
+		 * still gets its handling and EOI. */
+		if (curenv->env_status == ENV_DYING && !is_interrupt(tf->tf_trapno))
+			sched_yield();
 	}
 	trap_dispatch(tf);
 
-	/* A tick while the kernel idles (jos.idle=N): back to the idle loop. */
-	if (idling && (tf->tf_cs & 3) == 0)
+	/* An interrupt while this CPU idles (the scheduler's or jos.idle=N's): back to its loop. */
+	if (waiting && !from_user) {
+		unlock_kernel();
 		env_pop_tf(tf);
+	}
 	if (curenv && curenv->env_status == ENV_RUNNING)
 		env_run(curenv);
 	sched_yield();

@@ -66,6 +66,9 @@ trap_vectors:
 	STUB(46)
 	STUB(47)
 	STUB(48)
+#ifdef JOS_SMP
+	STUB(49)
+#endif
 
 	.data
 	.long -1, 0

@@ -60,3 +60,13 @@ int sys_ipc_recv(void *dstva)
 {
 	return syscall(SYS_ipc_recv, (uint32_t)dstva, 0, 0, 0, 0);
 }
+
+int sys_getcpuid(void)
+{
+	return syscall(SYS_getcpuid, 0, 0, 0, 0, 0);
+}
+
+int sys_ncpu(void)
+{
+	return syscall(SYS_ncpu, 0, 0, 0, 0, 0);
+}

@@ -46,6 +46,11 @@ void idt_init(void)
     for (int v = 0; v < 48; v++)
         set_gate(v, trap_vectors[v], 0);
     set_gate(0x80, trap_vectors[48], 3);
+    idt_load();
+}
+
+void idt_load(void)
+{
     struct dtr d = { sizeof idt - 1, (uint32_t)idt };
     asm volatile("lidt %0" : : "m"(d));
 }

@@ -69,6 +69,7 @@ typedef void (*trap_handler)(struct trapframe *tf);
 
 void gdt_init(void);                   /* flat code 0x08 and data 0x10, reloads all segments */
 void idt_init(void);                   /* interrupt gates for vectors 0-47 and 0x80 */
+void idt_load(void);                   /* LIDT of that table (another CPU's idt_init built it) */
 void set_handler(int vector, trap_handler h);
 
 /* ---- 8259A pair (pic.c) ---- */

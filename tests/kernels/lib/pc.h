@@ -29,6 +29,9 @@ static inline volatile uint32_t *phys32(uint32_t addr)
 #define LAPIC_TPR    0x080
 #define LAPIC_EOI    0x0B0
 #define LAPIC_SVR    0x0F0      /* bit 8: software enable */
+#define LAPIC_LDR    0x0D0      /* logical destination: bits 31-24 in the flat model */
+#define LAPIC_DFR    0x0E0      /* destination format: all ones for the flat model */
+#define LAPIC_ISR    0x100      /* in service, 8 registers 0x10 apart */
 #define LAPIC_ESR    0x280
 #define LAPIC_ICRLO  0x300
 #define LAPIC_ICRHI  0x310
