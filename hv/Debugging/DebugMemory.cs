@@ -12,15 +12,16 @@ namespace MiniHv.Hv.Debugging;
 /// <remarks>Only on the guest's thread, with its CPU stopped.</remarks>
 public static class DebugMemory
 {
-    /// <summary>Reads up to <paramref name="length"/> bytes from <paramref name="linear"/>; fewer when an unmapped page comes first.</summary>
-    public static byte[] Read(Vm vm, uint linear, int length)
+    /// <summary>Reads up to <paramref name="length"/> bytes from <paramref name="linear"/> as <paramref name="cpu"/> (default the boot processor) maps it; fewer when an unmapped page comes first.</summary>
+    public static byte[] Read(Vm vm, uint linear, int length, MiniHv.Cpu.Cpu? cpu = null)
     {
+        cpu ??= vm.Cpu;
         var result = new byte[length];
         int done = 0;
         while (done < length)
         {
             uint at = linear + (uint)done;
-            if (!vm.Cpu.TryTranslateQuiet(at, out uint physical) || !vm.Memory.IsRam(physical))
+            if (!cpu.TryTranslateQuiet(at, out uint physical) || !vm.Memory.IsRam(physical))
                 break;
             int n = Math.Min(length - done, 0x1000 - (int)(at & 0xFFF));
             vm.Memory.Read(physical, result.AsSpan(done, n));
@@ -31,13 +32,14 @@ public static class DebugMemory
     }
 
     /// <summary>Writes <paramref name="bytes"/> at <paramref name="linear"/>; false (with nothing written) when a page is unmapped.</summary>
-    public static bool Write(Vm vm, uint linear, ReadOnlySpan<byte> bytes)
+    public static bool Write(Vm vm, uint linear, ReadOnlySpan<byte> bytes, MiniHv.Cpu.Cpu? cpu = null)
     {
+        cpu ??= vm.Cpu;
         // Translate every page first, so that a write either happens whole or not at all.
         for (long checkedBytes = 0; checkedBytes < bytes.Length;)
         {
             uint at = linear + (uint)checkedBytes;
-            if (!vm.Cpu.TryTranslateQuiet(at, out uint physical) || !vm.Memory.IsRam(physical))
+            if (!cpu.TryTranslateQuiet(at, out uint physical) || !vm.Memory.IsRam(physical))
                 return false;
             checkedBytes += 0x1000 - (at & 0xFFF);
         }
@@ -46,7 +48,7 @@ public static class DebugMemory
         while (done < bytes.Length)
         {
             uint at = linear + (uint)done;
-            vm.Cpu.TryTranslateQuiet(at, out uint physical);
+            cpu.TryTranslateQuiet(at, out uint physical);
             int n = Math.Min(bytes.Length - done, 0x1000 - (int)(at & 0xFFF));
             vm.Memory.Write(physical, bytes.Slice(done, n)); // breaks a shared or zero frame for this guest
             uint gfn = physical >> 12;

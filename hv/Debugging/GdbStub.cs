@@ -17,7 +17,8 @@ public sealed class GdbStub : IDisposable
     /// <summary>The largest packet payload we accept and announce (qSupported's PacketSize, in hex there).</summary>
     public const int PacketSize = 0x4000;
 
-    private const string ThreadId = "1";
+    // gdb's thread n is processor n - 1; registers and memory are read through the selected one (Hg, or the one that stopped).
+    private volatile int _selected;
 
     private readonly GuestDebugger _debugger;
     private readonly MonitorCommands _monitor;
@@ -255,7 +256,8 @@ public sealed class GdbStub : IDisposable
             DebugStopKind.Breakpoint => "hwbreak:;",
             _ => "",
         };
-        return $"T05{reason}thread:{ThreadId};";
+        _selected = _debugger.LastStop.Processor;
+        return $"T05{reason}thread:{ThreadIdOf(_debugger.LastStop.Processor)};";
     }
 
     // Read on the guest's thread for a stop reply, changed on the stub's.
@@ -290,16 +292,16 @@ public sealed class GdbStub : IDisposable
                 Send(StopReply());
                 return true;
             case 'g':
-                Send(Inspect(vm => RspPacket.ToHex(I386Registers.ReadAll(vm.Cpu))) ?? "E01");
+                Send(Inspect(vm => RspPacket.ToHex(I386Registers.ReadAll(Selected(vm)))) ?? "E01");
                 return true;
             case 'G':
                 Send(RspPacket.TryFromHex(packet[1..], out byte[] all)
-                    ? Inspect(vm => { I386Registers.WriteAll(vm.Cpu, all); return "OK"; }) ?? "E01"
+                    ? Inspect(vm => { I386Registers.WriteAll(Selected(vm), all); return "OK"; }) ?? "E01"
                     : "E01");
                 return true;
             case 'p':
                 Send(RspPacket.TryParseHex(packet[1..], out uint reg) && reg < I386Registers.Count
-                    ? Inspect(vm => RspPacket.ToHex(I386Registers.Read(vm.Cpu, (int)reg))) ?? "E01"
+                    ? Inspect(vm => RspPacket.ToHex(I386Registers.Read(Selected(vm), (int)reg))) ?? "E01"
                     : "E01");
                 return true;
             case 'P':
@@ -318,7 +320,7 @@ public sealed class GdbStub : IDisposable
             case 's':
                 // c [ADDR], s [ADDR]: resume, at ADDR when given.
                 if (packet.Length > 1 && (!RspPacket.TryParseHex(packet[1..], out uint at)
-                    || Inspect(vm => { vm.Cpu.Eip = at; return "OK"; }) == null))
+                    || Inspect(vm => { vm.Processors[_debugger.LastStop.Processor].Cpu.Eip = at; return "OK"; }) == null))
                 {
                     Send("E01");
                     return true;
@@ -335,8 +337,10 @@ public sealed class GdbStub : IDisposable
                 Send(SetTrap(packet[0] == 'Z', packet[1..]));
                 return true;
             case 'H':
+                Send(SelectThread(packet));
+                return true;
             case 'T':
-                Send("OK");
+                Send(ThreadIndex(packet[1..]) is >= 0 ? "OK" : "E01");
                 return true;
             case 'k':
                 _debugger.Vm.RequestStop();
@@ -374,7 +378,7 @@ public sealed class GdbStub : IDisposable
             foreach (string action in packet["vCont;".Length..].Split(';'))
             {
                 string[] parts = action.Split(':');
-                if (parts.Length > 1 && parts[1] is not (ThreadId or "-1" or "p1.1" or "p1.-1" or "01"))
+                if (parts.Length > 1 && ThreadIndex(parts[1]) == -2)
                     continue;
                 switch (parts[0].Length > 0 ? parts[0][0] : ' ')
                 {
@@ -411,9 +415,13 @@ public sealed class GdbStub : IDisposable
         if (packet == "qAttached")
             return "1";
         if (packet == "qC")
-            return $"QC{ThreadId}";
+            return $"QC{ThreadIdOf(_debugger.LastStop.Processor)}";
         if (packet == "qfThreadInfo")
-            return $"m{ThreadId}";
+            return "m" + string.Join(',', Enumerable.Range(0, _debugger.Vm.Processors.Count).Select(ThreadIdOf));
+        if (packet.StartsWith("qThreadExtraInfo,", StringComparison.Ordinal))
+            return ThreadIndex(packet["qThreadExtraInfo,".Length..]) is int t and >= 0
+                ? RspPacket.ToHex(System.Text.Encoding.ASCII.GetBytes($"CPU {t}"))
+                : "E01";
         if (packet == "qsThreadInfo")
             return "l";
         if (packet.StartsWith("qXfer:features:read:", StringComparison.Ordinal))
@@ -472,13 +480,43 @@ public sealed class GdbStub : IDisposable
 
     private string? Inspect(Func<Vm, string> request) => _debugger.Inspect(request);
 
+    private static string ThreadIdOf(int processor) => (processor + 1).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+
+    private MiniHv.Cpu.Cpu Selected(Vm vm) => vm.Processors[Math.Min(_selected, vm.Processors.Count - 1)].Cpu;
+
+    /// <summary>
+    /// A thread id as gdb sends it ("3", "p1.3", and "-1" or "0" for any): the processor's index, -1 for any thread,
+    /// or -2 when no processor has it.
+    /// </summary>
+    private int ThreadIndex(string id)
+    {
+        if (id.StartsWith("p1.", StringComparison.Ordinal))
+            id = id[3..];
+        if (id is "-1" or "0")
+            return -1;
+        return RspPacket.TryParseHex(id, out uint n) && n >= 1 && n <= _debugger.Vm.Processors.Count ? (int)n - 1 : -2;
+    }
+
+    /// <summary>Hg/Hc THREAD: which processor later register and memory packets use (Hc is accepted: a step is the stopped processor's).</summary>
+    private string SelectThread(string packet)
+    {
+        if (packet.Length < 2)
+            return "E01";
+        int index = ThreadIndex(packet[2..]);
+        if (index == -2)
+            return "E01";
+        if (packet[1] == 'g' && index >= 0)
+            _selected = index;
+        return "OK";
+    }
+
     private string WriteRegister(string args)
     {
         int eq = args.IndexOf('=');
         if (eq < 0 || !RspPacket.TryParseHex(args[..eq], out uint reg) || reg >= I386Registers.Count
             || !RspPacket.TryFromHex(args[(eq + 1)..], out byte[] value))
             return "E01";
-        return Inspect(vm => I386Registers.Write(vm.Cpu, (int)reg, value) ? "OK" : "E01") ?? "E01";
+        return Inspect(vm => I386Registers.Write(Selected(vm), (int)reg, value) ? "OK" : "E01") ?? "E01";
     }
 
     private static bool TryAddressLength(string text, out uint address, out uint length)
@@ -495,7 +533,7 @@ public sealed class GdbStub : IDisposable
             return "E01";
         return Inspect(vm =>
         {
-            byte[] bytes = DebugMemory.Read(vm, address, (int)length);
+            byte[] bytes = DebugMemory.Read(vm, address, (int)length, Selected(vm));
             return bytes.Length == 0 && length > 0 ? "E14" : RspPacket.ToHex(bytes);
         }) ?? "E01";
     }
@@ -506,7 +544,7 @@ public sealed class GdbStub : IDisposable
         if (colon < 0 || !TryAddressLength(args[..colon], out uint address, out uint length)
             || !RspPacket.TryFromHex(args[(colon + 1)..], out byte[] data) || data.Length != length)
             return "E01";
-        return Inspect(vm => DebugMemory.Write(vm, address, data) ? "OK" : "E14") ?? "E01";
+        return Inspect(vm => DebugMemory.Write(vm, address, data, Selected(vm)) ? "OK" : "E14") ?? "E01";
     }
 
     private string WriteMemoryBinary(byte[] raw)
@@ -519,7 +557,7 @@ public sealed class GdbStub : IDisposable
             return "E01";
         if (length == 0)
             return "OK"; // gdb's probe for X support
-        return Inspect(vm => DebugMemory.Write(vm, address, data) ? "OK" : "E14") ?? "E01";
+        return Inspect(vm => DebugMemory.Write(vm, address, data, Selected(vm)) ? "OK" : "E14") ?? "E01";
     }
 
     /// <summary>Z/z TYPE,ADDR,KIND: breakpoints (0 software, 1 hardware, both kept in the emulator) and watchpoints (2 write, 3 read, 4 access).</summary>

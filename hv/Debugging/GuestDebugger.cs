@@ -13,7 +13,7 @@ public enum DebugState
 }
 
 /// <summary>Why a debugged guest stopped: a CPU trap, an interrupt from the debugger, or the freeze before the first instruction.</summary>
-public readonly record struct GuestStop(DebugStop Trap, bool Interrupted);
+public readonly record struct GuestStop(DebugStop Trap, bool Interrupted, int Processor = 0);
 
 /// <summary>
 /// The bridge between one guest and a debugger front end (the gdb stub) on another thread. The guest's own
@@ -65,7 +65,8 @@ public sealed class GuestDebugger
             _interrupt = true;
         }
 
-        Vm.Cpu.RequestStop();
+        foreach (VirtualCpu p in Vm.Processors)
+            p.Cpu.RequestStop();
         Vm.Wake();
     }
 
@@ -213,8 +214,10 @@ public sealed class GuestDebugger
                     if (_resume)
                     {
                         _resume = false;
-                        Vm.Cpu.SingleStep = _step;
-                        Vm.Cpu.ResumeFromDebugStop();
+                        // The processor that stopped steps; the others run on, as their turns come.
+                        MiniHv.Cpu.Cpu stopped = Vm.Processors[LastStop.Processor].Cpu;
+                        stopped.SingleStep = _step;
+                        stopped.ResumeFromDebugStop();
                     }
 
                     return State == DebugState.Stopped;
@@ -237,7 +240,8 @@ public sealed class GuestDebugger
     /// <summary>The guest stopped for the debugger: on a trap, or interrupted.</summary>
     internal void Stopped(GuestStop stop)
     {
-        Vm.Cpu.SingleStep = false;
+        foreach (VirtualCpu p in Vm.Processors)
+            p.Cpu.SingleStep = false;
         lock (_gate)
         {
             LastStop = stop;
@@ -264,6 +268,7 @@ public sealed class GuestDebugger
     private void ApplyTraps()
     {
         _trapsChanged = false;
-        Vm.Cpu.SetDebugTraps(_breakpoints.ToArray(), _watchpoints.ToArray());
+        foreach (VirtualCpu p in Vm.Processors)
+            p.Cpu.SetDebugTraps(_breakpoints.ToArray(), _watchpoints.ToArray());
     }
 }

@@ -22,7 +22,7 @@ public sealed partial class Vm
             if (_stopRequested)
                 return Finish(VmExitKind.Stopped, "stopped");
             if (Debugger != null && Debugger.TakeInterrupt())
-                return HoldForDebugger(new Debugging.GuestStop(default, Interrupted: true));
+                return HoldForDebugger(new Debugging.GuestStop(default, Interrupted: true, Processor: ActiveProcessor.Index));
             if (Config.Timeout is TimeSpan limit && _wallClock.Elapsed >= limit)
                 return Finish(VmExitKind.TimeLimit, $"time limit of {limit.TotalSeconds:0.###} s reached");
             if (Config.MaxInstructions is long max && Instructions >= max)
@@ -94,8 +94,9 @@ public sealed partial class Vm
                 return null;
             }
 
+            if (Debugger != null && Debugger.TakeInterrupt())
+                return HoldForDebugger(new Debugging.GuestStop(default, Interrupted: true, Processor: p.Index));
             Activate(p);
-
             long chunk = Math.Min(end - clock, Math.Min(Pit.InstructionsUntilNextEvent(), p.Lapic.InstructionsUntilNextEvent()));
             StopReason reason = p.Cpu.Run(chunk);
             AdvanceTimers(p);
@@ -121,7 +122,7 @@ public sealed partial class Vm
                         Faults.OnTripleFault(last, p.Cpu.InstructionsNow, p.Cpu.GetSegment(SegReg.CS).Base, Bitness);
                     return Finish(VmExitKind.TripleFault, $"triple fault on CPU {p.Index} at eip {p.Cpu.Eip:x8}", dump: true);
                 case StopReason.Debug:
-                    return HoldForDebugger(new Debugging.GuestStop(p.Cpu.LastDebugStop, Interrupted: false));
+                    return HoldForDebugger(new Debugging.GuestStop(p.Cpu.LastDebugStop, Interrupted: false, Processor: p.Index));
                 case StopReason.Unsupported:
                     return Finish(VmExitKind.Unsupported, $"unsupported on CPU {p.Index}: {p.Cpu.UnsupportedReason}", dump: true);
             }

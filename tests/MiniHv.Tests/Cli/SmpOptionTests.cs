@@ -36,7 +36,7 @@ public class SmpOptionTests
         var r = CliRun.InProcess(["run", EndToEnd.TestImages.TestKernel("hello"), "-smp", "17"]);
         Assert.That(r.Status, Is.EqualTo(2), r.ToString);
         Assert.That(r.Error, Does.StartWith("minihv: ").And.Contain("at most 16"), r.ToString);
-        Assert.That(r.Error, Does.Not.Contain(" at "), "no stack trace");
+        Assert.That(r.Error, Does.Not.Contain("Exception"), "no stack trace");
     }
 
     [Test]

@@ -93,6 +93,33 @@ public class GdbStubProtocolTests
     }
 
     [Test]
+    public void MultiprocessorGuest_EachProcessorIsAThread_WhoseRegistersHgSelects()
+    {
+        var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=hello", "-m", "32M", "-smp", "2", "--gdb", "tcp::0", "-S");
+        using (var client = new RawClient(run.Port))
+        {
+            Assert.That(client.Ask("?"), Is.EqualTo("T05thread:1;"), "held on the boot processor");
+            Assert.That(client.Ask("qfThreadInfo"), Is.EqualTo("m1,2"));
+            Assert.That(client.Ask("qThreadExtraInfo,2"), Is.EqualTo(RspPacket.TextToHex("CPU 1")));
+            Assert.That(client.Ask("T2"), Is.EqualTo("OK"));
+            Assert.That(client.Ask("T3"), Is.EqualTo("E01"), "no third processor");
+            Assert.That(client.Ask("Hg3"), Is.EqualTo("E01"));
+
+            Assert.That(client.Ask("Hg2"), Is.EqualTo("OK"));
+            Assert.That(client.Ask("p8"), Is.EqualTo("00000000"), "the application processor waits for STARTUP, at its reset EIP");
+            Assert.That(client.Ask("Hg1"), Is.EqualTo("OK"));
+            Assert.That(client.Ask("p8"), Is.EqualTo("0c001000"), "the boot processor at the multiboot entry");
+            Assert.That(client.Ask("qC"), Is.EqualTo("QC1"));
+            client.Send("vCont;c:2");
+            Assert.That(client.ReadAck(), Is.EqualTo('+'));
+        }
+
+        CliResult result = run.Finish();
+        Assert.That(result.Status, Is.EqualTo(1), result.ToString);
+        Assert.That(result.Serial, Does.Contain("[00001000] exiting gracefully"), result.ToString);
+    }
+
+    [Test]
     public void RandomBytesFromAClient_HarmNoGuest()
     {
         // Noise made of the protocol's own characters (so some of it frames as packets, some with good sums),

@@ -17,7 +17,7 @@ internal static class GuestRun
 
     public static GuestRunResult Boot(string imagePath, string append = "", long memoryBytes = 64 << 20,
         byte[]? input = null, long maxInstructions = DefaultMaxInstructions, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
-        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp)
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1)
     {
         var output = new MemoryStream();
         var config = new VmConfig
@@ -30,6 +30,7 @@ internal static class GuestRun
             Timeout = TimeSpan.FromSeconds(120),
             Paging = paging,
             Tier = tier,
+            Processors = processors,
         };
         using var machine = new MachineMemory(memoryBytes >> 12);
         using var vm = new Vm(config, machine, output.WriteByte);

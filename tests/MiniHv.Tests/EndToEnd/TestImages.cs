@@ -14,6 +14,9 @@ internal static class TestImages
     /// <summary>The JOS-style guest on the local APIC timer, the I/O APIC and the MP table (make's jos-lapic flavour).</summary>
     public static string JosLapic => Path.Combine(RepositoryRoot, "guests", "build", "jos-lapic.elf");
 
+    /// <summary>The multiprocessor flavour of the JOS-style guest (guests/README.md).</summary>
+    public static string JosSmp => Path.Combine(RepositoryRoot, "guests", "build", "jos-smp.elf");
+
     /// <summary>A test kernel from tests/kernels, built by make through this project.</summary>
     public static string TestKernel(string name) => TestKernelFile(name + ".elf");
 
