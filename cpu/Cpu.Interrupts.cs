@@ -18,6 +18,7 @@ public sealed unsafe partial class Cpu
         // real mode, a call of a BIOS service (int 0x13 is no SIMD exception).
         if (vector < 32 && !RealMode)
             Record(vector, -1, external: false);
+        DeliveryObserver?.Invoke(new DeliveryEvent(vector, -1, DeliverySource.Software, -1, CurrentInstructionEip));
         Deliver(vector, -1, software: checkDpl, ext: 0, hardware: false);
         AbortBlock = true;
     }
@@ -32,9 +33,13 @@ public sealed unsafe partial class Cpu
         // sets EXT in its error code (only INT n, INT3 and INTO, delivered elsewhere, leave it clear).
         int ext = 1;
         int first = vector;
+        int previous = -1;
         for (int attempt = 0; attempt < 4; attempt++)
         {
             Record(vector, errorCode, external, interrupt: external && attempt == 0);
+            DeliveryObserver?.Invoke(new DeliveryEvent(vector, HasErrorCode(vector) ? errorCode : -1,
+                external && attempt == 0 ? DeliverySource.Hardware : DeliverySource.Exception, previous, EipValue));
+            previous = vector;
             try
             {
                 Deliver(vector, HasErrorCode(vector) ? errorCode : -1, software: false, ext, hardware: external && attempt == 0);

@@ -58,6 +58,9 @@ public sealed unsafe partial class Cpu : IDisposable
     // One instruction after STI or a load of SS sees no interrupt.
     internal bool InterruptShadow;
 
+    /// <summary>The instruction after STI, MOV SS or POP SS is next: no interrupt is taken before it.</summary>
+    public bool InInterruptShadow => InterruptShadow;
+
     private readonly GuestFault _fault = new();
 
     public Cpu(IPhysicalMemory memory, IIoBus io)
@@ -123,6 +126,9 @@ public sealed unsafe partial class Cpu : IDisposable
 
     /// <summary>Called for every exception the CPU delivers (or fails to deliver), before delivery.</summary>
     public Action<FaultRecord>? FaultObserver { get; set; }
+
+    /// <summary>Told of every interrupt and exception delivery attempt, before it changes any state (QEMU's <c>-d int</c>).</summary>
+    public Action<DeliveryEvent>? DeliveryObserver { get; set; }
 
     /// <summary>What the guest did that this core does not model, when Run stopped with <see cref="StopReason.Unsupported"/>.</summary>
     public string? UnsupportedReason { get; internal set; }

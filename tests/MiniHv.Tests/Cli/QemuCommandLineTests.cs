@@ -123,7 +123,7 @@ public class QemuCommandLineTests
     [TestCase(new[] { "-kernel", "k.elf", "-d", "in_asm" }, "MiniHv logs 'int' and 'cpu_reset' only, not 'in_asm'")]
     [TestCase(new[] { "-kernel", "k.elf", "-serial", "tcp::4444" }, "-serial 'tcp::4444'")]
     [TestCase(new[] { "-kernel", "k.elf", "-gdb", "1234" }, "-gdb '1234': expected tcp::PORT")]
-    [TestCase(new[] { "-kernel", "k.elf", "-S" }, "-S without -gdb or -s")]
+    [TestCase(new[] { "-kernel", "k.elf", "-S" }, "-S without -gdb, -s or a monitor on stdio")]
     [TestCase(new[] { "-kernel", "k.elf", "-monitor", "stdio" }, "stdio is already COM1's")]
     [TestCase(new[] { "-kernel", "k.elf", "-display", "gtk" }, "MiniHv has no display")]
     [TestCase(new[] { "-append", "x" }, "-append only allowed with -kernel option")]

@@ -499,11 +499,6 @@ internal sealed class QemuCommandLine
             return false;
         }
 
-        if (_freeze && _gdb == null && !_gdbDefault)
-        {
-            error = "-S without -gdb or -s: MiniHv's monitor cannot continue the guest, so nothing could start it";
-            return false;
-        }
 
         if (!TryConsole(out QemuSerial serial, out bool monitor, out error))
             return false;
@@ -541,9 +536,17 @@ internal sealed class QemuCommandLine
             run.AddRange(["--gdb", _gdb]);
         if (_gdbDefault)
             run.Add("-s");
-        if (_freeze)
+        bool gdb = _gdb != null || _gdbDefault;
+        if (_freeze && !gdb && !monitor)
+        {
+            error = "-S without -gdb, -s or a monitor on stdio: nothing could start the guest";
+            return false;
+        }
+
+        if (_freeze && gdb)
             run.Add("-S");
-        settings = new QemuSettings(run, serial, _serialFile, monitor, _noReboot, _logPath, _logInterrupts, _logCpuReset, _warnings);
+        settings = new QemuSettings(run, serial, _serialFile, monitor, _noReboot, _logPath, _logInterrupts, _logCpuReset, _warnings,
+            FreezeForMonitor: _freeze && !gdb);
         return true;
     }
 

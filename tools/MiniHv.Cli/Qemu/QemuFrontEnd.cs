@@ -43,7 +43,8 @@ internal static class QemuFrontEnd
 
         bool stdinIsSerial = settings.Serial is QemuSerial.Stdio or QemuSerial.MonitorStdio;
         QemuStdio? stdio = settings.Serial == QemuSerial.MonitorStdio || settings.MonitorOnStdio
-            ? new QemuStdio(streams.SerialIn, streams.SerialOut, escapes: settings.Serial == QemuSerial.MonitorStdio, monitorAvailable: settings.MonitorOnStdio)
+            ? new QemuStdio(streams.SerialIn, streams.SerialOut, escapes: settings.Serial == QemuSerial.MonitorStdio, monitorAvailable: settings.MonitorOnStdio,
+                startStopped: settings.FreezeForMonitor)
             : null;
         var runStreams = new CliStreams(outputs.Serial, stdinIsSerial ? streams.SerialIn : null, streams.Output, streams.Error)
         {
@@ -51,13 +52,18 @@ internal static class QemuFrontEnd
             ErrorIsTerminal = streams.ErrorIsTerminal,
         };
 
+        QemuInterruptLog? interruptLog = settings.LogInterrupts ? new QemuInterruptLog(outputs.Log) : null;
+
         void Starting(Vm vm, SharingEngine? engine, SharedConsole console)
         {
             if (settings.LogCpuReset)
             {
-                outputs.Log.Write($"CPU Reset (CPU 0)\n{RegisterDump.Format(vm.Cpu)}");
+                foreach (VirtualCpu p in vm.Processors)
+                    outputs.Log.Write($"CPU Reset (CPU {p.Index})\n{QemuCpuState.Format(p.Cpu)}");
                 outputs.Log.Flush();
             }
+
+            interruptLog?.Attach(vm);
 
             if (stdio != null)
                 stdio.Start(vm, engine, console);
@@ -70,7 +76,6 @@ internal static class QemuFrontEnd
         RunPlan Adjust(RunPlan plan) => plan with
         {
             Starting = Starting,
-            Faults = settings.LogInterrupts ? new FaultLogging(false, null, new FaultLogPolicy(FaultSampling.All, FaultSampling.None), outputs.Log) : null,
         };
 
         var root = new RootCommand { RunCommand.Create(runStreams, (plan, log, c) => GuestSession.Run(Adjust(plan), runStreams, log, c)) };

@@ -25,6 +25,9 @@ internal sealed class QemuMonitor
         info tlb         every present mapping: linear, physical, flags
         info sharing     this guest's frames: private, on the zero frame, shared
         info faults [N]  the last N faults of this guest (default 10)
+        info status      whether the guest runs or is paused
+        stop             pause the guest
+        cont | c         let a paused guest run (after -S, stop or a breakpoint)
         x /NFU ADDR      N units (b h w g) at linear ADDR as F (x d u)
         xp /NFU ADDR     the same at physical ADDR
         quit | q         end the run (as Ctrl-A x)
@@ -71,9 +74,41 @@ internal sealed class QemuMonitor
                 return Examine(words);
             case ["info", "registers" or "reg" or "r" or "pg" or "sharing" or "faults", ..]:
                 return OnGuest(vm => _commands.Execute(vm, line));
+            case ["info", "status"]:
+                return _debugger.State switch
+                {
+                    DebugState.Running => "VM status: running\n",
+                    DebugState.Stopped => "VM status: paused\n",
+                    _ => "VM status: shutdown\n",
+                };
+            case ["stop"]:
+                return Stop();
+            case ["cont" or "c"]:
+                return Continue();
             default:
                 return $"unknown command: '{string.Join(' ', words)}' (try 'help')\n";
         }
+    }
+
+    /// <summary>stop: the guest stands still until cont; gdb's guest is gdb's to stop.</summary>
+    private string Stop()
+    {
+        if (_gdbOwnsDebugger)
+            return "the guest is under gdb: stop it in gdb (Ctrl-C)\n";
+        if (_debugger.State != DebugState.Running)
+            return "";
+        _debugger.Interrupt();
+        return _debugger.WaitForStop(PauseLimit) == DebugState.Running ? "the guest did not stop\n" : "";
+    }
+
+    /// <summary>cont: a stopped guest runs on.</summary>
+    private string Continue()
+    {
+        if (_gdbOwnsDebugger)
+            return "the guest is under gdb: continue it in gdb (c)\n";
+        if (_debugger.State == DebugState.Stopped)
+            _debugger.Resume(step: false);
+        return "";
     }
 
     private string Examine(string[] words)

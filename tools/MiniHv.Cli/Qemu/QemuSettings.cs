@@ -23,9 +23,10 @@ internal enum QemuSerial
 /// <param name="MonitorOnStdio">The monitor reads stdin: behind Ctrl-A c with mon:stdio, or alone (<c>-monitor stdio</c>).</param>
 /// <param name="NoReboot">A reset or triple fault ends the run with status 0, as QEMU's <c>-no-reboot</c> does.</param>
 /// <param name="LogPath">QEMU's <c>-D</c>: where the <c>-d</c> items go, or null for stderr.</param>
-/// <param name="LogInterrupts"><c>-d int</c>: a line for every fault the guest takes.</param>
+/// <param name="LogInterrupts"><c>-d int</c>: every interrupt and exception delivered, in QEMU's layout.</param>
 /// <param name="LogCpuReset"><c>-d cpu_reset</c>: the CPU state at reset.</param>
 /// <param name="Warnings">Lines for stderr: what the command line asks that MiniHv does differently.</param>
+/// <param name="FreezeForMonitor"><c>-S</c> without gdb: the guest starts stopped, for the monitor's <c>cont</c>.</param>
 internal sealed record QemuSettings(
     IReadOnlyList<string> RunArguments,
     QemuSerial Serial,
@@ -35,4 +36,5 @@ internal sealed record QemuSettings(
     string? LogPath,
     bool LogInterrupts,
     bool LogCpuReset,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    bool FreezeForMonitor = false);

@@ -22,6 +22,7 @@ internal sealed class QemuStdio
     private readonly Stream _terminal;
     private readonly bool _escapes;
     private readonly bool _monitorAvailable;
+    private readonly bool _startStopped;
     private readonly bool _monitorOnly;
     private readonly StringBuilder _line = new();
     private SharedConsole? _output;
@@ -37,8 +38,10 @@ internal sealed class QemuStdio
     /// <param name="terminal">stdout, where the monitor writes when COM1 is elsewhere.</param>
     /// <param name="escapes">Ctrl-A commands are read (mon:stdio); false when the monitor alone reads stdin.</param>
     /// <param name="monitorAvailable">Ctrl-A c (or stdin without escapes) reaches a monitor.</param>
-    public QemuStdio(Stream? input, Stream terminal, bool escapes, bool monitorAvailable)
+    /// <param name="startStopped">QEMU's -S without gdb: the guest is held before its first instruction until the monitor's <c>cont</c>.</param>
+    public QemuStdio(Stream? input, Stream terminal, bool escapes, bool monitorAvailable, bool startStopped = false)
     {
+        _startStopped = startStopped;
         _input = input;
         _terminal = terminal;
         _escapes = escapes;
@@ -58,7 +61,7 @@ internal sealed class QemuStdio
         if (_monitorAvailable)
         {
             bool gdbOwns = vm.Debugger != null;
-            vm.Debugger ??= new GuestDebugger(vm, startStopped: false);
+            vm.Debugger ??= new GuestDebugger(vm, startStopped: _startStopped);
             _monitor = new QemuMonitor(vm, vm.Debugger, gdbOwns, engine);
         }
 
