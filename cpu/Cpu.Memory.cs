@@ -379,9 +379,27 @@ public sealed unsafe partial class Cpu
     };
 
     /// <summary>Implicit supervisor read (descriptor tables, TSS, IDT), whatever the CPL.</summary>
-    internal uint ReadSupervisor(uint lin, int size) => ReadSlow(lin, size, true);
+    internal uint ReadSupervisor(uint lin, int size)
+    {
+        // Every interrupt, system call and segment load reads these tables: a hit in the supervisor TLB is one load.
+        TlbEntry* e = SupRead + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFFC)
+        {
+            uint value = *(uint*)(e->Addend + lin);
+            return size == 4 ? value : size == 2 ? (ushort)value : (byte)value;
+        }
 
-    internal ulong ReadSupervisor64(uint lin) => ReadSlow(lin, 4, true) | ((ulong)ReadSlow(lin + 4, 4, true) << 32);
+        return ReadSlow(lin, size, true);
+    }
+
+    /// <summary>An 8-byte descriptor or gate, read as two supervisor dwords (one load when the TLB holds its page).</summary>
+    internal ulong ReadSupervisor64(uint lin)
+    {
+        TlbEntry* e = SupRead + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFF8)
+            return *(ulong*)(e->Addend + lin);
+        return ReadSlow(lin, 4, true) | ((ulong)ReadSlow(lin + 4, 4, true) << 32);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private uint ReadSlow(uint lin, int size, bool supervisor)
@@ -473,7 +491,25 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    internal void WriteSupervisor(uint lin, int size, uint value) => WriteSlow(lin, size, value, true);
+    /// <summary>Implicit supervisor write (an interrupt's frame on the inner stack, a descriptor's accessed bit).</summary>
+    internal void WriteSupervisor(uint lin, int size, uint value)
+    {
+        TlbEntry* e = SupWrite + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0x1000 - size)
+        {
+            byte* p = (byte*)(e->Addend + lin);
+            switch (size)
+            {
+                case 1: *p = (byte)value; break;
+                case 2: *(ushort*)p = (ushort)value; break;
+                default: *(uint*)p = value; break;
+            }
+
+            return;
+        }
+
+        WriteSlow(lin, size, value, true);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(uint lin, int size, uint value, bool supervisor)
