@@ -229,7 +229,10 @@ public sealed unsafe partial class Cpu
         if (!Mmu.Translate(linear, access, out t, out int error))
         {
             Cr2Value = linear;
-            throw Fault(Vectors.PF, error);
+            if (!_reportPageFault)
+                throw Fault(Vectors.PF, error);
+            PendPageFault(error);
+            return default;
         }
 
         if ((t.PhysicalPage & ~_a20Mask) != 0)
@@ -257,6 +260,8 @@ public sealed unsafe partial class Cpu
     {
         Translation t = Translate(linear, AccessFor(false, supervisor));
         physical = t.PhysicalPage | (linear & 0xFFF);
+        if (PageFaultPending)
+            return null;
         TlbEntry* e = (supervisor || CplValue != 3 ? SupRead : UserRead) + ((linear >> 12) & TlbMask);
         if (t.Host == null)
         {
@@ -287,6 +292,8 @@ public sealed unsafe partial class Cpu
         Translation t = Translate(linear, AccessFor(true, supervisor));
         physical = t.PhysicalPage | (linear & 0xFFF);
         notify = t.NotifyWrite;
+        if (PageFaultPending)
+            return null;
         uint gfn = t.PhysicalPage >> 12;
         bool besideCode = false;
         if (CodeFrames[gfn] != 0)
@@ -372,9 +379,27 @@ public sealed unsafe partial class Cpu
     };
 
     /// <summary>Implicit supervisor read (descriptor tables, TSS, IDT), whatever the CPL.</summary>
-    internal uint ReadSupervisor(uint lin, int size) => ReadSlow(lin, size, true);
+    internal uint ReadSupervisor(uint lin, int size)
+    {
+        // Every interrupt, system call and segment load reads these tables: a hit in the supervisor TLB is one load.
+        TlbEntry* e = SupRead + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFFC)
+        {
+            uint value = *(uint*)(e->Addend + lin);
+            return size == 4 ? value : size == 2 ? (ushort)value : (byte)value;
+        }
 
-    internal ulong ReadSupervisor64(uint lin) => ReadSlow(lin, 4, true) | ((ulong)ReadSlow(lin + 4, 4, true) << 32);
+        return ReadSlow(lin, size, true);
+    }
+
+    /// <summary>An 8-byte descriptor or gate, read as two supervisor dwords (one load when the TLB holds its page).</summary>
+    internal ulong ReadSupervisor64(uint lin)
+    {
+        TlbEntry* e = SupRead + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0xFF8)
+            return *(ulong*)(e->Addend + lin);
+        return ReadSlow(lin, 4, true) | ((ulong)ReadSlow(lin + 4, 4, true) << 32);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private uint ReadSlow(uint lin, int size, bool supervisor)
@@ -397,6 +422,8 @@ public sealed unsafe partial class Cpu
             if (e->Tag == ((lin & 0xFFFFF000) | TlbEntry.Unbacked))
                 return _memory.ReadUnbacked((e->Gfn << 12) | (lin & 0xFFF), size);
             e = FillRead(lin, supervisor, out physical);
+            if (PageFaultPending)
+                return 0;
             if (_watchedPages != null)
                 CheckWatch(lin, size, write: false);
             if (e == null)
@@ -464,7 +491,25 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    internal void WriteSupervisor(uint lin, int size, uint value) => WriteSlow(lin, size, value, true);
+    /// <summary>Implicit supervisor write (an interrupt's frame on the inner stack, a descriptor's accessed bit).</summary>
+    internal void WriteSupervisor(uint lin, int size, uint value)
+    {
+        TlbEntry* e = SupWrite + ((lin >> 12) & TlbMask);
+        if (e->Tag == (lin & 0xFFFFF000) && (lin & 0xFFF) <= 0x1000 - size)
+        {
+            byte* p = (byte*)(e->Addend + lin);
+            switch (size)
+            {
+                case 1: *p = (byte)value; break;
+                case 2: *(ushort*)p = (ushort)value; break;
+                default: *(uint*)p = value; break;
+            }
+
+            return;
+        }
+
+        WriteSlow(lin, size, value, true);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(uint lin, int size, uint value, bool supervisor)
@@ -487,6 +532,8 @@ public sealed unsafe partial class Cpu
                 physical = (e->Gfn << 12) | (lin & 0xFFF);
             else
                 e = FillWrite(lin, size, supervisor, out physical, out notify);
+            if (PageFaultPending)
+                return;
             if (_watchedPages != null)
                 CheckWatch(lin, size, write: true);
             if (e == null || (e->Tag & TlbEntry.Unbacked) != 0)
@@ -508,6 +555,60 @@ public sealed unsafe partial class Cpu
 
         if (notify)
             Mmu.WriteCompleted(lin, physical, size);
+    }
+
+    // ---- Page faults left pending instead of thrown -------------------------------------------
+
+    // A guest page fault thrown as a .NET exception costs microseconds and allocates its stack trace. An
+    // interpreter handler whose one memory access is also its first and last effect (a MOV to or from memory)
+    // asks for the fault to be left pending instead: Translate then records it, the slow path returns without
+    // touching anything, the handler returns at once, and the execution loop delivers it as it would a thrown one.
+    private bool _reportPageFault;
+
+    // Set while compiled code runs: it calls the slow paths and handlers too, and expects a fault to unwind it.
+    private bool _inCompiledCode;
+
+    /// <summary>A page fault is waiting for the execution loop to deliver it; the instruction that raised it did nothing.</summary>
+    internal bool PageFaultPending;
+
+    private int _pendingPageFaultError;
+
+    private void PendPageFault(int errorCode)
+    {
+        PageFaultPending = true;
+        _pendingPageFaultError = errorCode;
+        AbortBlock = true;
+    }
+
+    /// <summary>
+    /// A load for a handler that may leave its page fault pending (see <see cref="PageFaultPending"/>): the handler
+    /// must return at once, changing nothing, when the fault is pending. An access that crosses a page, or one from
+    /// compiled code, throws its fault as every other access does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal uint ReadOrPendFault(uint lin, int size)
+    {
+        if (_inCompiledCode || (lin & 0xFFF) > 0x1000 - size)
+            return ReadSlow(lin, size, false);
+        _reportPageFault = true;
+        uint value = ReadSlow(lin, size, false);
+        _reportPageFault = false;
+        return value;
+    }
+
+    /// <summary>A store for a handler that may leave its page fault pending: as <see cref="ReadOrPendFault"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void WriteOrPendFault(uint lin, int size, uint value)
+    {
+        if (_inCompiledCode || (lin & 0xFFF) > 0x1000 - size)
+        {
+            WriteSlow(lin, size, value, false);
+            return;
+        }
+
+        _reportPageFault = true;
+        WriteSlow(lin, size, value, false);
+        _reportPageFault = false;
     }
 
     // ---- Public helpers for loaders, debuggers and tests --------------------------------------

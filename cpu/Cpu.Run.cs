@@ -102,34 +102,49 @@ public sealed unsafe partial class Cpu
             _droppedBlocks.Clear();
         try
         {
-            return _debugging ? ChainBlocksDebug(max, ref previous) : ChainBlocks(max, ref previous);
+            int done = _debugging ? ChainBlocksDebug(max, ref previous) : ChainBlocks(max, ref previous);
+            if (!PageFaultPending)
+                return done;
+            PageFaultPending = false;
+            return DeliverFault(Vectors.PF, _pendingPageFaultError, ref previous, out tripleFault);
         }
         catch (GuestFault f)
         {
-            // A fault: EIP names the instruction that caused it, which did not retire. A fault while
-            // fetching a block leaves EIP at the block's start.
-            int total = _chainRetired;
-            if (_chainFirst != null)
-            {
-                EipValue = _chainStart + _executing->Offset;
-                if (_chain16)
-                    EipValue &= 0xFFFF;
-                total += (int)(_executing - _chainFirst);
-            }
-
-            _chainFirst = null;
-            previous = null;
-            tripleFault = !RaiseException(f.Vector, f.ErrorCode, external: false);
-            AbortBlock = false;
-
-            // An exception delivered where nothing retired still costs an instruction of budget and time,
-            // or a handler whose first instruction faults again would hold Run (and the guest's clock) forever.
-            return total > 0 ? total : 1;
+            _reportPageFault = false;
+            _inCompiledCode = false;
+            return DeliverFault(f.Vector, f.ErrorCode, ref previous, out tripleFault);
         }
         finally
         {
             _chainFirst = null; // outside a chain, InstructionsNow is the retired count
         }
+    }
+
+    /// <summary>
+    /// Deliver a fault raised by the instruction the chain was executing (thrown, or left pending by a handler);
+    /// returns the instructions retired before it.
+    /// </summary>
+    private int DeliverFault(int vector, int errorCode, ref Block? previous, out bool tripleFault)
+    {
+        // EIP names the instruction that caused it, which did not retire. A fault while fetching a block
+        // leaves EIP at the block's start.
+        int total = _chainRetired;
+        if (_chainFirst != null)
+        {
+            EipValue = _chainStart + _executing->Offset;
+            if (_chain16)
+                EipValue &= 0xFFFF;
+            total += (int)(_executing - _chainFirst);
+        }
+
+        _chainFirst = null;
+        previous = null;
+        tripleFault = !RaiseException(vector, errorCode, external: false);
+        AbortBlock = false;
+
+        // An exception delivered where nothing retired still costs an instruction of budget and time,
+        // or a handler whose first instruction faults again would hold Run (and the guest's clock) forever.
+        return total > 0 ? total : 1;
     }
 
     /// <summary>
@@ -189,7 +204,13 @@ public sealed unsafe partial class Cpu
             _chainStart = start;
             _chainRetired = total;
             _chain16 = block.Bitness == 16;
-            Insn* p = _tier == CpuTier.Jit ? EnterBlock(block, first, left, start, ref total) : first;
+            Insn* p = first;
+            if (_tier == CpuTier.Jit)
+            {
+                _inCompiledCode = true;
+                p = EnterBlock(block, first, left, start, ref total);
+                _inCompiledCode = false;
+            }
 
             // Compiled code that stopped on AbortBlock retired its last instruction: the interpreter must not run another.
             if (p == first || !AbortBlock)

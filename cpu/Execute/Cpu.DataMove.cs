@@ -29,7 +29,13 @@ public sealed unsafe partial class Cpu
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MovRM32Slow(Cpu c, ref Insn i) => c.R[i.R0] = c.Read32(c.Linear(ref i, 4, false));
+    private static void MovRM32Slow(Cpu c, ref Insn i)
+    {
+        // A page fault here is the common one (a first touch, a copy-on-write page): left pending, not thrown.
+        uint value = c.ReadOrPendFault(c.Linear(ref i, 4, false), 4);
+        if (!c.PageFaultPending)
+            c.R[i.R0] = value;
+    }
 
     internal static void MovMR32(Cpu c, ref Insn i)
     {
@@ -48,9 +54,17 @@ public sealed unsafe partial class Cpu
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MovMR32Slow(Cpu c, ref Insn i) => c.Write32(c.Linear(ref i, 4, true), c.R[i.R1]);
+    private static void MovMR32Slow(Cpu c, ref Insn i) => c.WriteOrPendFault(c.Linear(ref i, 4, true), 4, c.R[i.R1]);
 
-    internal static void MovMI32(Cpu c, ref Insn i) => c.Write32(c.Linear(ref i, 4, true), i.Imm);
+    internal static void MovMI32(Cpu c, ref Insn i)
+    {
+        uint lin = c.Linear(ref i, 4, true);
+        TlbEntry* e = c.TlbWrite + ((lin >> 12) & TlbMask);
+        if (e->Tag == ((lin + 3) & 0xFFFFF000))
+            *(uint*)(e->Addend + lin) = i.Imm;
+        else
+            c.WriteOrPendFault(lin, 4, i.Imm);
+    }
 
     /// <summary>MOV of any size: operand 0 (register or memory) from operand 1 (register, memory or immediate).</summary>
     internal static void MovGeneric(Cpu c, ref Insn i) => c.WriteOp0(ref i, c.ReadOp1(ref i));

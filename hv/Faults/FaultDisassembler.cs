@@ -31,9 +31,14 @@ public sealed class FaultDisassembler
     public FaultInstruction At(uint eip, uint codeSegmentBase = 0, int bitness = 32)
     {
         Span<byte> buffer = stackalloc byte[MaxInstructionLength];
-        int read = _read(unchecked(codeSegmentBase + eip), buffer);
-        return Decode(buffer[..Math.Clamp(read, 0, MaxInstructionLength)], eip, bitness);
+        int read = Read(eip, codeSegmentBase, buffer);
+        return Decode(buffer[..read], eip, bitness);
     }
+
+    /// <summary>Read up to <paramref name="buffer"/>'s length of bytes at CS:EIP, without decoding them; returns how many.</summary>
+    public int Read(uint eip, uint codeSegmentBase, Span<byte> buffer)
+        => Math.Clamp(_read(unchecked(codeSegmentBase + eip), buffer[..Math.Min(buffer.Length, MaxInstructionLength)]), 0,
+            Math.Min(buffer.Length, MaxInstructionLength));
 
     /// <summary>Disassemble <paramref name="bytes"/>, the readable bytes at EIP (fewer than 15 when the next page is not mapped).</summary>
     public FaultInstruction Decode(ReadOnlySpan<byte> bytes, uint eip, int bitness = 32)

@@ -21,7 +21,10 @@ public sealed class FaultEventBuilder
         Guest = guest;
         GuestId = guestId;
         _disassembler = new FaultDisassembler(read, syntax);
+        _syntax = syntax;
     }
+
+    private readonly DisassemblySyntax _syntax;
 
     public string Guest { get; }
 
@@ -78,10 +81,41 @@ public sealed class FaultEventBuilder
         };
     }
 
+    /// <summary>
+    /// An exception kept as values (<see cref="CapturedException"/>): the record and the instruction's bytes, read
+    /// now. Allocates nothing. Only the guest's thread may call this.
+    /// </summary>
+    internal void Capture(ref CapturedException into, in FaultRecord record, long instructions, long ordinal, uint codeSegmentBase,
+        int bitness)
+    {
+        into.Record = record;
+        into.Instructions = instructions;
+        into.Ordinal = ordinal;
+        into.CodeSegmentBase = codeSegmentBase;
+        into.Bitness = bitness;
+        into.ByteCount = _disassembler.Read(record.Eip, codeSegmentBase, into.Bytes);
+    }
+
+    /// <summary>
+    /// The event of a captured exception, the same as <see cref="FromRecord"/> would have made when it happened.
+    /// Safe on any thread: it disassembles with a formatter of its own.
+    /// </summary>
+    internal FaultEvent FromCaptured(in CapturedException c)
+    {
+        FaultKind kind = FaultKinds.FromVector(c.Record.Vector)!.Value;
+        ReadOnlySpan<byte> bytes = c.Bytes;
+        FaultInstruction instruction = new FaultDisassembler(static (_, _) => 0, _syntax)
+            .Decode(bytes[..c.ByteCount], c.Record.Eip, c.Bitness);
+        return Exception(kind, c.Record, c.Instructions, c.Ordinal, c.CodeSegmentBase, FaultHandler.Guest, instruction);
+    }
+
     private FaultEvent Exception(FaultKind kind, in FaultRecord record, long instructions, long ordinal, uint codeSegmentBase,
         int bitness, FaultHandler handler)
+        => Exception(kind, record, instructions, ordinal, codeSegmentBase, handler, _disassembler.At(record.Eip, codeSegmentBase, bitness));
+
+    private FaultEvent Exception(FaultKind kind, in FaultRecord record, long instructions, long ordinal, uint codeSegmentBase,
+        FaultHandler handler, FaultInstruction instruction)
     {
-        FaultInstruction instruction = _disassembler.At(record.Eip, codeSegmentBase, bitness);
         int? errorCode = record.ErrorCode >= 0 ? record.ErrorCode : null;
         PageFaultAccess? access = record.Vector == Vectors.PF && errorCode is int code
             ? AccessOf(new PageFaultErrorCode(code), record.Cr2, unchecked(codeSegmentBase + record.Eip), instruction)

@@ -9,9 +9,10 @@ namespace MiniHv.Hv.Faults;
 /// CPU's fault observer, the hypervisor's fault paths); the counters and the ring may be read from anywhere.
 /// </summary>
 /// <remarks>
-/// An exception the guest sees is always built (read and disassembled) and kept in the ring, since there are
-/// few and the last ones explain a triple fault. A hidden fault can come millions of times a second, so it
-/// costs two counter updates unless the policy picks it; only then is it built, kept and logged.
+/// An exception the guest sees is always kept in the ring, since the last ones explain a triple fault; unless it
+/// is written to the log it is kept as values and built (disassembled) only when the ring is read, since a kernel
+/// that backs memory on demand takes thousands a second. A hidden fault can come millions of times a second, so
+/// it costs two counter updates unless the policy picks it; only then is it built, kept and logged.
 /// </remarks>
 public sealed class FaultLog
 {
@@ -37,7 +38,7 @@ public sealed class FaultLog
         policy ??= FaultLogPolicy.Default;
         time ??= TimeProvider.System;
         _samplers = FaultKinds.All.Select(k => new FaultSampler(policy.For(k), time)).ToArray();
-        Recent = new FaultRing(ringCapacity);
+        Recent = new FaultRing(ringCapacity, builder);
     }
 
     /// <summary>A log for guest <paramref name="guest"/>, reading its instructions through <paramref name="read"/>.</summary>
@@ -55,7 +56,9 @@ public sealed class FaultLog
 
     /// <summary>
     /// An exception the CPU is about to deliver to the guest: call from <c>Cpu.FaultObserver</c>. Returns the
-    /// event, or null for an interrupt or system call (vector 32 and up), which is not counted.
+    /// event when it was written to the log; null when it was only counted and kept, or when the record is an
+    /// interrupt or system call (vector 32 and up), which is not counted. A kept exception is captured as values
+    /// (its instruction's bytes read now) and built when <see cref="Recent"/> is read, so it allocates nothing.
     /// </summary>
     /// <param name="record">The CPU's record.</param>
     /// <param name="instructions">Guest instructions retired.</param>
@@ -66,9 +69,20 @@ public sealed class FaultLog
         if (FaultKinds.FromVector(record.Vector) is not FaultKind kind)
             return null;
         long ordinal = Counters.Count(kind, record.Vector);
-        FaultEvent e = _builder.FromRecord(record, instructions, ordinal, codeSegmentBase, bitness)!;
-        Keep(e);
-        return e;
+        if (_samplers[(int)kind].Admit())
+        {
+            Counters.CountLogged(kind);
+            if (_logger.IsEnabled(FaultLogEvents.LevelOf(kind)))
+            {
+                FaultEvent e = _builder.FromRecord(record, instructions, ordinal, codeSegmentBase, bitness)!;
+                Recent.Add(e);
+                FaultLogEvents.Write(_logger, e);
+                return e;
+            }
+        }
+
+        Recent.AddCaptured(record, instructions, ordinal, codeSegmentBase, bitness);
+        return null;
     }
 
     /// <summary>

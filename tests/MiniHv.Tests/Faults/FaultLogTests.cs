@@ -120,6 +120,30 @@ public class FaultLogTests
     }
 
     [Test]
+    public void ExceptionKeptButNotLogged_ReadsLaterAsTheLoggedOne_WithTheInstructionOfItsTime()
+    {
+        // Unless an exception is logged it is kept as values and built when the ring is read: by then the code at
+        // EIP may be gone, but the event must show what was there when the guest faulted.
+        FaultLog logged = Log();
+        var quiet = new FaultLog(new FaultEventBuilder("jos-1", 1, _memory.Reader), Serilog.Core.Logger.None);
+        FaultRecord pf = Record(Vectors.PF, 7, cr2: 0x00801004);
+
+        FaultEvent? written = logged.OnException(pf, 10);
+        FaultEvent? kept = quiet.OnException(pf, 10);
+        _memory.Put(Eip, FakeLinearMemory.Assemble(Eip, a => a.nop()));
+        FaultEvent later = quiet.Recent.Snapshot().Single();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(kept, Is.Null, "nothing built at the fault");
+            Assert.That(FaultFormatter.Line(later), Is.EqualTo(FaultFormatter.Line(written!)));
+            Assert.That(later.Instruction.HexBytes, Is.EqualTo(written!.Instruction.HexBytes));
+            Assert.That(later with { Instruction = written.Instruction }, Is.EqualTo(written));
+            Assert.That(quiet.Counters.Logged(FaultKind.PageFault), Is.EqualTo(1), "the policy picked it, as it did before");
+        });
+    }
+
+    [Test]
     public void InterruptsAndSystemCalls_AreNeitherCountedNorKept()
     {
         FaultLog log = Log();
