@@ -177,7 +177,9 @@ public sealed unsafe partial class Cpu
             _chainStart = start;
             _chainRetired = total;
             _chain16 = block.Bitness == 16;
-            Insn* p = _tier == CpuTier.Jit ? EnterBlock(block, first, left, start, ref total) : first;
+            Insn* p = first;
+            if (_tier == CpuTier.Jit)
+                p = EnterBlock(ref block, ref first, ref start, ref end, max, ref total); // may chain on: block and first move with it
 
             // Compiled code that stopped on AbortBlock retired its last instruction: the interpreter must not run another.
             if (p == first || !AbortBlock)

@@ -43,7 +43,7 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo FTlbWrite = CpuType.GetField(nameof(Cpu.TlbWrite), Any)!;
     private static readonly FieldInfo FAbort = CpuType.GetField(nameof(Cpu.AbortBlock), Any)!;
     private static readonly FieldInfo FEip = CpuType.GetField(nameof(Cpu.EipValue), Any)!;
-    private static readonly FieldInfo FExecuting = CpuType.GetField("_executing", Any)!;
+    private static readonly FieldInfo FExecuting = CpuType.GetField(Cpu.ExecutingFieldName, Any)!;
     private static readonly FieldInfo FLazyOp = CpuType.GetField(nameof(Cpu.LazyOp), Any)!;
     private static readonly FieldInfo FLazySign = CpuType.GetField(nameof(Cpu.LazySign), Any)!;
     private static readonly FieldInfo FLazyA = CpuType.GetField(nameof(Cpu.LazyA), Any)!;
@@ -52,14 +52,14 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo FLazyCarry = CpuType.GetField(nameof(Cpu.LazyCarryIn), Any)!;
     private static readonly FieldInfo FTag = typeof(TlbEntry).GetField(nameof(TlbEntry.Tag))!;
     private static readonly FieldInfo FAddend = typeof(TlbEntry).GetField(nameof(TlbEntry.Addend))!;
-    private static readonly MethodInfo MReadSlow = CpuType.GetMethod("ReadSlow", Any)!;
-    private static readonly MethodInfo MWriteSlow = CpuType.GetMethod("WriteSlow", Any)!;
+    private static readonly MethodInfo MReadSlow = new Func<Cpu, uint, uint>(Cpu.CompiledReadSlow).Method;
+    private static readonly MethodInfo MWriteSlow = new Action<Cpu, uint, uint>(Cpu.CompiledWriteSlow).Method;
     private static readonly MethodInfo MCondition = CpuType.GetMethod(nameof(Cpu.Condition), Any)!;
-    private static readonly MethodInfo MCarryForIncDec = CpuType.GetMethod("CarryForIncDec", Any)!;
+    private static readonly MethodInfo MCarryForIncDec = new Func<Cpu, uint>(Cpu.CompiledCarryForIncDec).Method;
 
     private static readonly FieldInfo FExec = typeof(Insn).GetField(nameof(Insn.Exec))!;
     private static readonly FieldInfo FEpoch = CpuType.GetField(nameof(Cpu.TranslationEpoch), Any)!;
-    private static readonly FieldInfo FChainRetired = CpuType.GetField("_chainRetired", Any)!;
+    private static readonly FieldInfo FChainRetired = CpuType.GetField(Cpu.ChainRetiredFieldName, Any)!;
 
     private static readonly Type[] Parameters = [typeof(Cpu), typeof(Insn).MakePointerType(), typeof(uint), typeof(int)];
 
@@ -158,6 +158,12 @@ internal static unsafe class BlockCompiler
         // The kind of the lazy-flag record held in the locals, or None while the CPU's own fields hold the flags.
         private Cpu.FlagOp _flags = Cpu.FlagOp.None;
 
+        // Dead-flag elimination: _flagsLiveAfter[k] is false when no exit, slow path, helper or flag reader comes
+        // between instruction k and the next instruction that sets the whole record, so k's record need not be
+        // made; _flagsDead says so for the instruction being emitted.
+        private bool[] _flagsLiveAfter = [];
+        private bool _flagsDead;
+
         public Emitter(ILGenerator il, Insn[] insns, int count)
         {
             _il = il;
@@ -240,8 +246,10 @@ internal static unsafe class BlockCompiler
                 il.MarkLabel(_loopTop);
             }
 
+            _flagsLiveAfter = FlagLiveness();
             for (int k = 0; k < _count; k++)
             {
+                _flagsDead = !_flagsLiveAfter[k];
                 if (!EmitInstruction(k))
                     continue;
 
@@ -262,6 +270,43 @@ internal static unsafe class BlockCompiler
             il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Ret);
         }
+
+        /// <summary>
+        /// For each instruction, whether the flags it leaves may be read before the next instruction that sets the
+        /// whole record: by a conditional branch, INC/DEC (CF), a helper, a slow path that may fault (the fault must
+        /// see them), or an exit (conservative: the next block may read them).
+        /// </summary>
+        private bool[] FlagLiveness()
+        {
+            var liveAfter = new bool[_count];
+            bool live = true;
+            for (int k = _count - 1; k >= 0; k--)
+            {
+                var kind = Classify(ref _insns[k], k == _count - 1 && k == _insns.Length - 1);
+                if (k == _count - 1 || MayExitAfter(kind))
+                    live = true;
+                liveAfter[k] = live;
+                bool carryIn = kind is Kind.Inc or Kind.Dec && live; // INC/DEC keep CF: read only when their own record is
+                if (SetsFlags(kind))
+                    live = false;
+                if (MayReadFlags(kind) || carryIn)
+                    live = true;
+            }
+
+            return liveAfter;
+        }
+
+        private static bool SetsFlags(Kind k) => k is Kind.AddRR or Kind.SubRR or Kind.AndRR or Kind.OrRR or Kind.XorRR or Kind.CmpRR
+            or Kind.TestRR or Kind.AddRI or Kind.SubRI or Kind.AndRI or Kind.OrRI or Kind.XorRI or Kind.CmpRI or Kind.TestRI
+            or Kind.AddRM or Kind.CmpRM or Kind.AluRM or Kind.CmpMR or Kind.CmpMI or Kind.AddMR or Kind.AddMI or Kind.Inc or Kind.Dec;
+
+        // Reads before the instruction's own record is made: the flags of the instructions before it.
+        private static bool MayReadFlags(Kind k) => HasMemoryOperand(k) || UsesStack(k)
+            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
+
+        // A slow path that may end the block after the instruction (AbortBlock), or a branch out of the block.
+        private static bool MayExitAfter(Kind k) => HasMemoryOperand(k) || UsesStack(k)
+            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
 
         private static bool UsesStack(Kind k) => k is Kind.PushR or Kind.PushI or Kind.PopR or Kind.Call or Kind.Ret;
 
@@ -432,6 +477,15 @@ internal static unsafe class BlockCompiler
 
                 case Kind.Inc:
                 case Kind.Dec:
+                    if (_flagsDead)
+                    {
+                        il.Emit(OpCodes.Ldloc, Reg(i.R0));
+                        il.Emit(OpCodes.Ldc_I4_1);
+                        il.Emit(kind == Kind.Inc ? OpCodes.Add : OpCodes.Sub);
+                        il.Emit(OpCodes.Stloc, Reg(i.R0));
+                        return false;
+                    }
+
                     EmitCarryForIncDec();
                     il.Emit(OpCodes.Stloc, _fCarry);
                     il.Emit(OpCodes.Ldloc, Reg(i.R0));
@@ -675,16 +729,29 @@ internal static unsafe class BlockCompiler
         private void EmitArith(Cpu.FlagOp op, int dst, Action loadB, bool store, OpCode? logic = null)
         {
             var il = _il;
-            il.Emit(OpCodes.Ldloc, Reg(dst));
-            il.Emit(OpCodes.Stloc, _fA);
-            loadB();
-            il.Emit(OpCodes.Stloc, _fB);
-            SetResult(op switch
+            var result = op switch
             {
                 Cpu.FlagOp.Add => OpCodes.Add,
                 Cpu.FlagOp.Sub => OpCodes.Sub,
                 _ => logic!.Value,
-            });
+            };
+            if (_flagsDead)
+            {
+                // No record: the result alone (a compare, nothing).
+                if (!store)
+                    return;
+                il.Emit(OpCodes.Ldloc, Reg(dst));
+                loadB();
+                il.Emit(result);
+                il.Emit(OpCodes.Stloc, Reg(dst));
+                return;
+            }
+
+            il.Emit(OpCodes.Ldloc, Reg(dst));
+            il.Emit(OpCodes.Stloc, _fA);
+            loadB();
+            il.Emit(OpCodes.Stloc, _fB);
+            SetResult(result);
             if (store)
             {
                 il.Emit(OpCodes.Ldloc, _fRes);
@@ -698,6 +765,20 @@ internal static unsafe class BlockCompiler
         private void EmitLogic(OpCode op, int dst, LocalBuilder? src, uint imm, bool store)
         {
             var il = _il;
+            if (_flagsDead)
+            {
+                if (!store)
+                    return;
+                il.Emit(OpCodes.Ldloc, Reg(dst));
+                if (src != null)
+                    il.Emit(OpCodes.Ldloc, src);
+                else
+                    LoadConst(imm);
+                il.Emit(op);
+                il.Emit(OpCodes.Stloc, Reg(dst));
+                return;
+            }
+
             il.Emit(OpCodes.Ldloc, Reg(dst));
             if (src != null)
                 il.Emit(OpCodes.Ldloc, src);
@@ -818,8 +899,6 @@ internal static unsafe class BlockCompiler
             WriteBackForCall(k);
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldloc, _lin);
-            il.Emit(OpCodes.Ldc_I4_4);
-            il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Call, MReadSlow);
             il.Emit(OpCodes.Stloc, _val);
             il.MarkLabel(done);
@@ -848,9 +927,7 @@ internal static unsafe class BlockCompiler
             WriteBackForCall(k);
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldloc, _lin);
-            il.Emit(OpCodes.Ldc_I4_4);
             il.Emit(OpCodes.Ldloc, _val);
-            il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Call, MWriteSlow);
             il.MarkLabel(done);
         }

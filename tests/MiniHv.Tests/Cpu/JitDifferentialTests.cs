@@ -127,6 +127,100 @@ public class JitDifferentialTests
         }
     }
 
+    // A loop whose every pass runs through five blocks: flags set in one block are read in the next (a JB after a
+    // JMP, an ADC, and a DEC that keeps the CF a compare left before a RET), so they must survive each chain step.
+    private static readonly Action<Assembler> ChainedLoop = a =>
+    {
+        Label top = a.CreateLabel(), next = a.CreateLabel(), below = a.CreateLabel(), function = a.CreateLabel();
+        a.mov(ecx, 3000);
+        a.mov(ebx, 0x200000);
+        a.xor(edx, edx);
+        a.Label(ref top);
+        a.mov(eax, __dword_ptr[ebx]);
+        a.add(eax, ecx);
+        a.cmp(eax, edx);
+        a.jmp(next);
+        a.Label(ref next);
+        a.jb(below);
+        a.add(edx, 3);
+        a.Label(ref below);
+        a.adc(edx, 0);
+        a.mov(__dword_ptr[ebx], eax);
+        a.call(function);
+        a.dec(ecx);
+        a.adc(esi, 0); // CF from the compare in the function, kept by DEC
+        a.test(ecx, ecx);
+        a.jne(top);
+        a.hlt();
+        a.Label(ref function);
+        a.cmp(ecx, 1000);
+        a.ret();
+    };
+
+    [Test]
+    public void CompiledBlocksChainIntoEachOtherAndKeepFlagsCountsAndState()
+    {
+        var (interp, jit) = (new TestMachine(), new TestMachine());
+        try
+        {
+            jit.Cpu.Tier = CpuTier.Jit;
+            jit.Cpu.CompileInline = true;
+            Assert.That(interp.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
+            Assert.That(jit.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
+            foreach (int r in new[] { 0, 2, 6 })
+                Assert.That(jit.Cpu.GetRegister(r), Is.EqualTo(interp.Cpu.GetRegister(r)), $"register {r}");
+            Assert.That(interp.Cpu.Esi, Is.EqualTo(999u), "the loop's own check: CF from the function's compare, 999 times");
+            Assert.That(jit.Memory.Read32(0x200000), Is.EqualTo(interp.Memory.Read32(0x200000)));
+            Assert.That(jit.Cpu.Eflags, Is.EqualTo(interp.Cpu.Eflags));
+            Assert.That(jit.Cpu.InstructionsExecuted, Is.EqualTo(interp.Cpu.InstructionsExecuted));
+            var stats = jit.Cpu.JitStats;
+            Assert.That(stats.ChainsFollowed, Is.GreaterThan(2000 * 4), "compiled blocks went straight on into the next");
+            Assert.That(stats.CompiledShare, Is.GreaterThan(0.9));
+        }
+        finally
+        {
+            interp.Dispose();
+            jit.Dispose();
+        }
+    }
+
+    [Test]
+    public void AChainStopsExactlyWhereTheBudgetEnds()
+    {
+        // Run in slices of a prime number of instructions, so slices end inside blocks and between chained ones:
+        // the state after every slice must be the interpreter's.
+        var (interp, jit) = (new TestMachine(), new TestMachine());
+        try
+        {
+            jit.Cpu.Tier = CpuTier.Jit;
+            jit.Cpu.CompileInline = true;
+            interp.Load(ChainedLoop);
+            jit.Load(ChainedLoop);
+            interp.Cpu.Esi = jit.Cpu.Esi = 0;
+            for (int slice = 0; slice < 4000; slice++)
+            {
+                var stopI = interp.Cpu.Run(37);
+                var stopJ = jit.Cpu.Run(37);
+                Assert.That(stopJ, Is.EqualTo(stopI), $"slice {slice}");
+                Assert.That(jit.Cpu.Eip, Is.EqualTo(interp.Cpu.Eip), $"slice {slice}: EIP");
+                Assert.That(jit.Cpu.Eflags, Is.EqualTo(interp.Cpu.Eflags), $"slice {slice}: EFLAGS");
+                Assert.That(jit.Cpu.InstructionsExecuted, Is.EqualTo(interp.Cpu.InstructionsExecuted), $"slice {slice}: retired");
+                for (int r = 0; r < 8; r++)
+                    Assert.That(jit.Cpu.GetRegister(r), Is.EqualTo(interp.Cpu.GetRegister(r)), $"slice {slice}: register {r}");
+                if (stopI == StopReason.Halted)
+                    break;
+            }
+
+            Assert.That(interp.Cpu.IsHalted, Is.True, "the loop ran to its end");
+            Assert.That(jit.Cpu.JitStats.ChainsFollowed, Is.GreaterThan(0));
+        }
+        finally
+        {
+            interp.Dispose();
+            jit.Dispose();
+        }
+    }
+
     private static (long Compiled, long Total, bool Faulted) CompareOne(int seed)
     {
         var rng = new Random(seed);
@@ -311,7 +405,7 @@ public class JitDifferentialTests
         int cc = rng.Next(16);
         var m = Mem(rng);
         int op = rng.Next(8);
-        switch (rng.Next(26) is var c && c >= 23 ? 21 : c)
+        switch (rng.Next(28) is var c && c >= 23 ? (c >= 26 ? 22 : 21) : c)
         {
             case 0: return a => a.mov(d, s);
             case 1: return a => a.mov(d, imm);
@@ -353,6 +447,22 @@ public class JitDifferentialTests
 
                     Jcc(a, cc, skip);
                     a.xor(eax, 0x5A5A5A5A);
+                    a.Label(ref skip);
+                };
+            case 22:
+                // The same across a block boundary: the flags are set before a JMP and read in the block after it.
+                return a =>
+                {
+                    var next = a.CreateLabel();
+                    var skip = a.CreateLabel();
+                    if (op < 4)
+                        a.cmp(d, s);
+                    else
+                        Alu(a, op, d, s);
+                    a.jmp(next);
+                    a.Label(ref next);
+                    Jcc(a, cc, skip);
+                    a.inc(eax);
                     a.Label(ref skip);
                 };
             default:
