@@ -27,6 +27,10 @@ internal static unsafe class BlockCompiler
         PushR, PushI, PopR,
         Jcc, Jmp, Call, Ret, Loop,
 
+        // SHL/SHR/SAR/ROL/ROR of a 32-bit register by an immediate: the result in IL; the flags, which mix the new
+        // CF/OF with the older record, made by the interpreter's own Shift only where something reads them.
+        ShiftRI,
+
         // Any other instruction that does not end its block: a call to the interpreter's own handler, with the
         // state written back before and read again after, so the compiled code around it stays compiled.
         Helper,
@@ -56,6 +60,7 @@ internal static unsafe class BlockCompiler
     private static readonly MethodInfo MWriteSlow = new Action<Cpu, uint, uint>(Cpu.CompiledWriteSlow).Method;
     private static readonly MethodInfo MCondition = CpuType.GetMethod(nameof(Cpu.Condition), Any)!;
     private static readonly MethodInfo MCarryForIncDec = new Func<Cpu, uint>(Cpu.CompiledCarryForIncDec).Method;
+    private static readonly MethodInfo MShift = CpuType.GetMethod(nameof(Cpu.Shift), Any)!;
 
     private static readonly FieldInfo FExec = typeof(Insn).GetField(nameof(Insn.Exec))!;
     private static readonly FieldInfo FEpoch = CpuType.GetField(nameof(Cpu.TranslationEpoch), Any)!;
@@ -127,6 +132,12 @@ internal static unsafe class BlockCompiler
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.CmpMI32) return i.Size == 4 ? Kind.CmpMI : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.AddMR32) return Kind.AddMR;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.AddMI32) return Kind.AddMI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShlRI32) return Kind.ShiftRI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShrRI32) return Kind.ShiftRI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.SarRI32) return Kind.ShiftRI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShiftGeneric)
+            return i.Size == 4 && (i.Form & (Cpu.FormOp1Imm | Cpu.FormOp0Mem)) == Cpu.FormOp1Imm && i.Op is Cpu.ShRol or Cpu.ShRor
+                ? Kind.ShiftRI : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.IncR32) return Kind.Inc;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.DecR32) return Kind.Dec;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.PushR32) return Kind.PushR;
@@ -163,6 +174,12 @@ internal static unsafe class BlockCompiler
         // made; _flagsDead says so for the instruction being emitted.
         private bool[] _flagsLiveAfter = [];
         private bool _flagsDead;
+
+        // A shift whose flags are still to be made over the record (_flags): its operand before the shift, its kind
+        // and count. WriteBackFlags makes them by running the interpreter's Shift on the CPU's fields.
+        private LocalBuilder? _shiftSource;
+        private byte _shiftOp;
+        private int _shiftCount;
 
         public Emitter(ILGenerator il, Insn[] insns, int count)
         {
@@ -286,7 +303,9 @@ internal static unsafe class BlockCompiler
                 if (k == _count - 1 || MayExitAfter(kind))
                     live = true;
                 liveAfter[k] = live;
-                bool carryIn = kind is Kind.Inc or Kind.Dec && live; // INC/DEC keep CF: read only when their own record is
+                // INC/DEC keep CF, a shift keeps SF/ZF/PF/AF (and all flags for a count of 0): they read the record
+                // before them only when their own flags are read.
+                bool carryIn = kind is Kind.Inc or Kind.Dec or Kind.ShiftRI && live;
                 if (SetsFlags(kind))
                     live = false;
                 if (MayReadFlags(kind) || carryIn)
@@ -333,6 +352,9 @@ internal static unsafe class BlockCompiler
                     break;
                 case Kind.Loop:
                     list.Add(1);
+                    break;
+                case Kind.ShiftRI:
+                    list.Add(i.R0);
                     break;
                 case Kind.Helper:
                     break;
@@ -442,6 +464,7 @@ internal static unsafe class BlockCompiler
                         LoadConst(i.Imm);
                     il.Emit(OpCodes.Stloc, _fB);
                     SetResult(OpCodes.Sub);
+                    _shiftSource = null;
                     _flags = Cpu.FlagOp.Sub;
                     return true;
 
@@ -471,8 +494,58 @@ internal static unsafe class BlockCompiler
                     il.Emit(OpCodes.Stloc, _fB);
                     il.Emit(OpCodes.Ldloc, _val);
                     il.Emit(OpCodes.Stloc, _fRes);
+                    _shiftSource = null;
                     _flags = Cpu.FlagOp.Add;
                     return true;
+                }
+
+                case Kind.ShiftRI:
+                {
+                    byte op = (nint)i.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShlRI32 ? Cpu.ShShl
+                        : (nint)i.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShrRI32 ? Cpu.ShShr
+                        : (nint)i.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.SarRI32 ? Cpu.ShSar : i.Op;
+                    int count = (int)(i.Imm & 0x1F);
+                    if (count == 0)
+                        return false; // no change to the register or the flags
+                    if (!_flagsDead)
+                    {
+                        // A second shift before the first's flags were made: make them now, on the CPU's fields.
+                        if (_shiftSource != null)
+                        {
+                            WriteBackFlags();
+                            _flags = Cpu.FlagOp.None;
+                            _shiftSource = null;
+                        }
+
+                        _shiftSource = il.DeclareLocal(typeof(uint));
+                        il.Emit(OpCodes.Ldloc, Reg(i.R0));
+                        il.Emit(OpCodes.Stloc, _shiftSource);
+                        _shiftOp = op;
+                        _shiftCount = count;
+                    }
+
+                    var r = Reg(i.R0);
+                    switch (op)
+                    {
+                        case Cpu.ShRol:
+                        case Cpu.ShRor:
+                            il.Emit(OpCodes.Ldloc, r);
+                            il.Emit(OpCodes.Ldc_I4, count);
+                            il.Emit(op == Cpu.ShRol ? OpCodes.Shl : OpCodes.Shr_Un);
+                            il.Emit(OpCodes.Ldloc, r);
+                            il.Emit(OpCodes.Ldc_I4, 32 - count);
+                            il.Emit(op == Cpu.ShRol ? OpCodes.Shr_Un : OpCodes.Shl);
+                            il.Emit(OpCodes.Or);
+                            break;
+                        default:
+                            il.Emit(OpCodes.Ldloc, r);
+                            il.Emit(OpCodes.Ldc_I4, count);
+                            il.Emit(op == Cpu.ShShr ? OpCodes.Shr_Un : op == Cpu.ShSar ? OpCodes.Shr : OpCodes.Shl);
+                            break;
+                    }
+
+                    il.Emit(OpCodes.Stloc, r);
+                    return false;
                 }
 
                 case Kind.Inc:
@@ -495,6 +568,7 @@ internal static unsafe class BlockCompiler
                     SetResult(kind == Kind.Inc ? OpCodes.Add : OpCodes.Sub);
                     il.Emit(OpCodes.Ldloc, _fRes);
                     il.Emit(OpCodes.Stloc, Reg(i.R0));
+                    _shiftSource = null;
                     _flags = kind == Kind.Inc ? Cpu.FlagOp.Inc : Cpu.FlagOp.Dec;
                     return false;
 
@@ -609,6 +683,7 @@ internal static unsafe class BlockCompiler
         {
             var il = _il;
             WriteBackForCall(k);
+            _shiftSource = null;
             _flags = Cpu.FlagOp.None; // the handler leaves the flags in the CPU's fields
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldarg_2);
@@ -658,6 +733,7 @@ internal static unsafe class BlockCompiler
 
             // The top of the loop expects the flags in the CPU's fields.
             WriteBackFlags();
+            _shiftSource = null;
             _flags = Cpu.FlagOp.None;
             il.Emit(OpCodes.Ldarg_3);
             il.Emit(OpCodes.Ldc_I4, _count);
@@ -758,6 +834,7 @@ internal static unsafe class BlockCompiler
                 il.Emit(OpCodes.Stloc, Reg(dst));
             }
 
+            _shiftSource = null;
             _flags = op;
         }
 
@@ -796,6 +873,7 @@ internal static unsafe class BlockCompiler
                 il.Emit(OpCodes.Stloc, Reg(dst));
             }
 
+            _shiftSource = null;
             _flags = Cpu.FlagOp.Logic;
         }
 
@@ -811,6 +889,15 @@ internal static unsafe class BlockCompiler
         private void EmitCarryForIncDec()
         {
             var il = _il;
+            if (_shiftSource != null)
+            {
+                // CF as a shift left it: on the CPU's fields.
+                WriteBackFlags();
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Call, MCarryForIncDec);
+                return;
+            }
+
             switch (_flags)
             {
                 case Cpu.FlagOp.None:
@@ -841,7 +928,7 @@ internal static unsafe class BlockCompiler
         private void EmitBranchIfCondition(int cc, Label taken)
         {
             var il = _il;
-            if (_flags == Cpu.FlagOp.Sub && cc >= 2 && cc != 8 && cc != 9 && cc != 0xA && cc != 0xB)
+            if (_shiftSource == null && _flags == Cpu.FlagOp.Sub && cc >= 2 && cc != 8 && cc != 9 && cc != 0xA && cc != 0xB)
             {
                 il.Emit(OpCodes.Ldloc, _fA);
                 il.Emit(OpCodes.Ldloc, _fB);
@@ -861,7 +948,7 @@ internal static unsafe class BlockCompiler
                 return;
             }
 
-            if (_flags != Cpu.FlagOp.None && (cc | 1) == 0x5)
+            if (_shiftSource == null && _flags != Cpu.FlagOp.None && (cc | 1) == 0x5)
             {
                 il.Emit(OpCodes.Ldloc, _fRes);
                 il.Emit(cc == 0x4 ? OpCodes.Brfalse : OpCodes.Brtrue, taken);
@@ -982,7 +1069,7 @@ internal static unsafe class BlockCompiler
             }
         }
 
-        private void WriteBackFlags()
+        private void WriteBackRecord()
         {
             if (_flags == Cpu.FlagOp.None)
                 return;
@@ -998,6 +1085,25 @@ internal static unsafe class BlockCompiler
             StoreField(FLazyRes, _fRes);
             if (_flags is Cpu.FlagOp.Inc or Cpu.FlagOp.Dec)
                 StoreField(FLazyCarry, _fCarry);
+        }
+
+        /// <summary>The flags as the interpreter has them into the CPU's fields: the record, then any shift over it.</summary>
+        private void WriteBackFlags()
+        {
+            WriteBackRecord();
+            if (_shiftSource == null)
+                return;
+
+            // Shift sets from its operand alone the flags it changes and keeps the others, so running it again on
+            // fields it already ran on (a slow path, then the exit) leaves them as they were.
+            var il = _il;
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldc_I4, (int)_shiftOp);
+            il.Emit(OpCodes.Ldloc, _shiftSource);
+            il.Emit(OpCodes.Ldc_I4, _shiftCount);
+            il.Emit(OpCodes.Ldc_I4_4);
+            il.Emit(OpCodes.Call, MShift);
+            il.Emit(OpCodes.Pop);
         }
 
         private void StoreField(FieldInfo f, LocalBuilder l)

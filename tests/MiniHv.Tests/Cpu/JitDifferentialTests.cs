@@ -405,7 +405,8 @@ public class JitDifferentialTests
         int cc = rng.Next(16);
         var m = Mem(rng);
         int op = rng.Next(8);
-        switch (rng.Next(28) is var c && c >= 23 ? (c >= 26 ? 22 : 21) : c)
+        byte shiftCount = (byte)(rng.Next(4) switch { 0 => 1, 1 => 31, 2 => 0, _ => rng.Next(32) });
+        switch (rng.Next(30) switch { >= 28 => 24, >= 26 => 23, >= 23 => 21, var c => c })
         {
             case 0: return a => a.mov(d, s);
             case 1: return a => a.mov(d, imm);
@@ -449,7 +450,34 @@ public class JitDifferentialTests
                     a.xor(eax, 0x5A5A5A5A);
                     a.Label(ref skip);
                 };
-            case 22:
+            case 24:
+                // Shifts and rotates by an immediate (counts 0, 1, 31 among them): flags made only where read.
+                return a =>
+                {
+                    switch (op % 5)
+                    {
+                        case 0: a.shl(d, shiftCount); break;
+                        case 1: a.shr(d, shiftCount); break;
+                        case 2: a.sar(d, shiftCount); break;
+                        case 3: a.rol(d, shiftCount); break;
+                        default: a.ror(d, shiftCount); break;
+                    }
+
+                    // Then something that reads them: a branch, INC (keeps CF), ADC, or nothing (the exit does).
+                    var skip = a.CreateLabel();
+                    switch (cc % 4)
+                    {
+                        case 0:
+                            Jcc(a, cc, skip);
+                            a.xor(eax, 0x5A5A5A5A);
+                            break;
+                        case 1: a.inc(s == esp ? eax : s); break;
+                        case 2: a.adc(d, s); break;
+                    }
+
+                    a.Label(ref skip);
+                };
+            case 23:
                 // The same across a block boundary: the flags are set before a JMP and read in the block after it.
                 return a =>
                 {
