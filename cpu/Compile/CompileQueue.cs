@@ -41,7 +41,9 @@ internal static class CompileQueue
     {
         foreach (var (cpu, block) in Pending.GetConsumingEnumerable())
         {
-            if (!block.Valid)
+            // A guest that has ended (or a block dropped since) leaves its requests behind: compiling them would
+            // only delay the running guests' blocks.
+            if (!block.Valid || cpu.CompilerClosed)
                 continue;
             long t0 = Stopwatch.GetTimestamp();
             CompiledBlock? code = BlockCompiler.Compile(block);

@@ -165,6 +165,13 @@ public sealed unsafe partial class Cpu
     /// <summary>CF as INC and DEC keep it, from the flags in the CPU's fields.</summary>
     internal static uint CompiledCarryForIncDec(Cpu cpu) => cpu.CarryForIncDec();
 
+    /// <summary>True once the CPU is disposed: the compile thread skips what it still has queued for it.</summary>
+    internal bool CompilerClosed => _compilerClosed;
+
+    private volatile bool _compilerClosed;
+
+    private void CloseCompiler() => _compilerClosed = true;
+
     /// <summary>Called with a block's finished compile (null: nothing in it the compiler handles).</summary>
     internal void Install(Block block, CompiledBlock? code, TimeSpan elapsed)
     {
