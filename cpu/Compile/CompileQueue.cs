@@ -12,6 +12,7 @@ internal static class CompileQueue
     private static readonly BlockingCollection<(Cpu Cpu, Block Block)> Pending = new(new ConcurrentQueue<(Cpu, Block)>());
     private static readonly object StartLock = new();
     private static Thread? _worker;
+    private static readonly CompiledCodeByContent ByContent = new();
 
     // Past this many waiting requests new ones are dropped: the block counts its runs again and asks later.
     private const int MaxPending = 4096;
@@ -46,8 +47,16 @@ internal static class CompileQueue
             if (!block.Valid || cpu.CompilerClosed)
                 continue;
             long t0 = Stopwatch.GetTimestamp();
-            CompiledBlock? code = BlockCompiler.Compile(block);
-            cpu.Install(block, code, Stopwatch.GetElapsedTime(t0));
+            CompiledBlock? code = ByContent.Find(block.Insns, out int hash);
+            bool reused = code != null;
+            if (code == null)
+            {
+                code = BlockCompiler.Compile(block);
+                if (code != null)
+                    ByContent.Add(hash, block.Insns, code);
+            }
+
+            cpu.Install(block, code, Stopwatch.GetElapsedTime(t0), reused);
         }
     }
 }

@@ -14,7 +14,7 @@ public sealed unsafe partial class Cpu
     private readonly CompiledCodeCache _compiledCode = new(MaxCompiledBlocks);
     private readonly object _jitStatsLock = new();
     private readonly List<double> _compileMicroseconds = new();
-    private long _blocksCompiled, _blocksRefused, _compileTicks, _chainsFollowed;
+    private long _blocksCompiled, _blocksRefused, _blocksReused, _compileTicks, _chainsFollowed;
 
     /// <summary>Blocks of one CPU that may hold compiled code at once.</summary>
     public const int MaxCompiledBlocks = 8192;
@@ -50,7 +50,7 @@ public sealed unsafe partial class Cpu
                 }
 
                 return new JitStatistics(_blocksCompiled, _blocksRefused, _compiledCode.Evicted,
-                    _compileTicks / (double)TimeSpan.TicksPerSecond, median, InstructionsCompiled, InstructionsExecuted, _chainsFollowed);
+                    _compileTicks / (double)TimeSpan.TicksPerSecond, median, InstructionsCompiled, InstructionsExecuted, _chainsFollowed, _blocksReused);
             }
         }
     }
@@ -173,7 +173,7 @@ public sealed unsafe partial class Cpu
     private void CloseCompiler() => _compilerClosed = true;
 
     /// <summary>Called with a block's finished compile (null: nothing in it the compiler handles).</summary>
-    internal void Install(Block block, CompiledBlock? code, TimeSpan elapsed)
+    internal void Install(Block block, CompiledBlock? code, TimeSpan elapsed, bool reused = false)
     {
         lock (_jitStatsLock)
         {
@@ -181,6 +181,14 @@ public sealed unsafe partial class Cpu
             if (code == null)
             {
                 _blocksRefused++;
+                return;
+            }
+
+            if (reused)
+            {
+                // Code compiled before for the same instructions (CompiledCodeByContent): no compile to count.
+                _blocksReused++;
+                _compiledCode.Add(block, code);
                 return;
             }
 

@@ -9,8 +9,9 @@ namespace MiniHv.Cpu;
 /// <param name="InstructionsCompiled">Instructions retired in compiled code.</param>
 /// <param name="InstructionsTotal">All instructions retired (the CPU's clock).</param>
 /// <param name="ChainsFollowed">Times a compiled block went straight on into the next block's compiled code.</param>
+/// <param name="BlocksReused">Hot blocks given code compiled before for the same instructions (by this CPU or another), not compiled again.</param>
 public sealed record JitStatistics(long BlocksCompiled, long BlocksRefused, long BlocksEvicted, double CompileSeconds,
-    double MedianCompileMicroseconds, long InstructionsCompiled, long InstructionsTotal, long ChainsFollowed)
+    double MedianCompileMicroseconds, long InstructionsCompiled, long InstructionsTotal, long ChainsFollowed, long BlocksReused)
 {
     /// <summary>The share of retired instructions that ran in compiled code, 0 to 1.</summary>
     public double CompiledShare => InstructionsTotal == 0 ? 0 : (double)InstructionsCompiled / InstructionsTotal;

@@ -221,6 +221,56 @@ public class JitDifferentialTests
         }
     }
 
+    [Test]
+    public void ASecondCpuRunningTheSameCode_ReusesItsCompiledBlocks()
+    {
+        // Through the compile thread, as guests use it: the first CPU's blocks are compiled, the second's found by
+        // their instructions. The second still ends as the interpreter does.
+        var (first, second, interp) = (new TestMachine(), new TestMachine(), new TestMachine());
+        try
+        {
+            Assert.That(interp.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
+            first.Cpu.Tier = second.Cpu.Tier = CpuTier.Jit;
+            first.Load(ChainedLoop);
+            first.Cpu.Esi = 0;
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (first.Cpu.JitStats.BlocksCompiled < 3 && DateTime.UtcNow < deadline)
+            {
+                first.Cpu.Eip = TestMachine.CodeBase; // start over while the compile thread works
+                first.Cpu.Run(20_000);
+            }
+
+            Assert.That(first.Cpu.JitStats.BlocksCompiled, Is.GreaterThanOrEqualTo(3), "the compile thread compiled the loop's blocks");
+            second.Load(ChainedLoop);
+            while (second.Cpu.JitStats.BlocksReused == 0 && DateTime.UtcNow < deadline)
+            {
+                second.Cpu.Eip = TestMachine.CodeBase;
+                second.Cpu.Run(20_000);
+            }
+
+            Assert.That(second.Cpu.JitStats.BlocksReused, Is.GreaterThan(0), "blocks given the first CPU's code");
+            Assert.That(second.Cpu.JitStats.BlocksCompiled, Is.Zero, "none compiled again");
+
+            // A whole run from the start on the second CPU, its blocks holding the shared code: the interpreter's end.
+            second.Memory.Write32(0x200000, 0);
+            second.Cpu.Esi = 0;
+            second.Cpu.Eip = TestMachine.CodeBase;
+            long before = second.Cpu.InstructionsExecuted;
+            Assert.That(second.Cpu.Run(1_000_000), Is.EqualTo(StopReason.Halted));
+            Assert.That(second.Cpu.InstructionsExecuted - before, Is.EqualTo(interp.Cpu.InstructionsExecuted));
+            for (int r = 0; r < 8; r++)
+                Assert.That(second.Cpu.GetRegister(r), Is.EqualTo(interp.Cpu.GetRegister(r)), $"register {r}");
+            Assert.That(second.Cpu.Eflags, Is.EqualTo(interp.Cpu.Eflags));
+            Assert.That(second.Memory.Read32(0x200000), Is.EqualTo(interp.Memory.Read32(0x200000)));
+        }
+        finally
+        {
+            first.Dispose();
+            second.Dispose();
+            interp.Dispose();
+        }
+    }
+
     private static (long Compiled, long Total, bool Faulted) CompareOne(int seed)
     {
         var rng = new Random(seed);

@@ -47,7 +47,8 @@ internal sealed record JitCounters(
     long InstructionsCompiled,
     double CompiledShare,
     long ChainsFollowed,
-    double CompileShareOfRun);
+    double CompileShareOfRun,
+    long BlocksReused);
 
 /// <summary>All guests' memory at the end, before they were torn down: what they hold, what the machine holds, and the least it could.</summary>
 internal sealed record MemoryTotals(
