@@ -12,6 +12,9 @@ namespace MiniHv.Cpu;
 /// state (a TLB miss), and nothing of an instruction is written before its last access that may fault: a fault
 /// unwinds from the slow path with the CPU exactly as the interpreter leaves it, and the interpreter's own
 /// fault path (<see cref="Cpu"/>'s ExecuteBlocks) finds the instruction from <c>_executing</c>.
+/// An instruction's flag record is not made at all when nothing reads it before the next full record (dead-flag
+/// elimination; every exit and every call that may fault counts as a reader), and a shift's flags, which mix its
+/// CF/OF with the record before it, are made by the interpreter's own Shift only where they are read.
 /// </summary>
 internal static unsafe class BlockCompiler
 {

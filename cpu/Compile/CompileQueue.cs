@@ -14,6 +14,9 @@ internal static class CompileQueue
     private static Thread? _worker;
     private static readonly CompiledCodeByContent ByContent = new();
 
+    /// <summary>Forget the code shared by content, so that the next run compiles as a fresh process would (benchmarks).</summary>
+    public static void ForgetSharedCode() => ByContent.Clear();
+
     // Past this many waiting requests new ones are dropped: the block counts its runs again and asks later.
     private const int MaxPending = 4096;
 

@@ -6,7 +6,7 @@ namespace MiniHv.Cpu;
 /// IL, offsets and branch targets relative to the block's start), so equal instruction arrays run the same code:
 /// the four guests of the demo, or a program loaded again into other frames, compile each block once.
 /// Bounded: past <see cref="Capacity"/> entries the table starts again empty (the blocks keep their code).
-/// Used by the compile thread only.
+/// The compile thread is its user; <see cref="Clear"/> may come from any thread, hence the lock.
 /// </summary>
 internal sealed class CompiledCodeByContent
 {
@@ -19,15 +19,28 @@ internal sealed class CompiledCodeByContent
     public CompiledBlock? Find(Insn[] insns, out int hash)
     {
         hash = Hash(insns);
-        if (!_byHash.TryGetValue(hash, out var list))
-            return null;
-        foreach (var (other, code) in list)
+        lock (_byHash)
         {
-            if (Same(other, insns))
-                return code;
+            if (!_byHash.TryGetValue(hash, out var list))
+                return null;
+            foreach (var (other, code) in list)
+            {
+                if (Same(other, insns))
+                    return code;
+            }
         }
 
         return null;
+    }
+
+    /// <summary>Forget all code (blocks keep theirs): the next hot block of each kind is compiled again.</summary>
+    public void Clear()
+    {
+        lock (_byHash)
+        {
+            _byHash.Clear();
+            _count = 0;
+        }
     }
 
     // Field by field, not the structs' bytes: their padding is not part of an instruction.
@@ -70,15 +83,18 @@ internal sealed class CompiledCodeByContent
     /// <summary>Remember <paramref name="code"/> for a copy of <paramref name="insns"/> (the block's own array is pinned; the copy is not).</summary>
     public void Add(int hash, Insn[] insns, CompiledBlock code)
     {
-        if (_count >= Capacity)
+        lock (_byHash)
         {
-            _byHash.Clear();
-            _count = 0;
-        }
+            if (_count >= Capacity)
+            {
+                _byHash.Clear();
+                _count = 0;
+            }
 
-        if (!_byHash.TryGetValue(hash, out var list))
-            _byHash[hash] = list = new List<(Insn[], CompiledBlock)>(1);
-        list.Add((insns.ToArray(), code));
-        _count++;
+            if (!_byHash.TryGetValue(hash, out var list))
+                _byHash[hash] = list = new List<(Insn[], CompiledBlock)>(1);
+            list.Add((insns.ToArray(), code));
+            _count++;
+        }
     }
 }

@@ -8,6 +8,15 @@ namespace MiniHv.Cpu;
 /// (<see cref="CompileQueue"/>) and, once installed in their <see cref="Block"/>, run as host code. A block
 /// carries its code, so whatever drops or invalidates the block drops the code with it.
 /// </summary>
+/// <remarks>
+/// What runs when: ChainBlocks (Cpu.Run.cs) enters a block through <see cref="EnterBlock"/>. A block with code
+/// runs it, and for as long as the interpreter itself would chain (the block ran to its end, no AbortBlock, the
+/// successor linked under the current translation epoch, budget left for the successor's whole code),
+/// <see cref="ChainCompiled"/> goes straight on into the successor's code without returning to ChainBlocks.
+/// Interrupts are therefore taken where the interpreter takes them, between runs of blocks, and the retired count
+/// stays exact. The compile thread finds code by the block's decoded instructions first
+/// (<see cref="CompiledCodeByContent"/>), so guests running the same program compile each block once.
+/// </remarks>
 public sealed unsafe partial class Cpu
 {
     private CpuTier _tier = CpuTier.Interp;
@@ -28,6 +37,9 @@ public sealed unsafe partial class Cpu
         get => _tier;
         set => _tier = value;
     }
+
+    /// <summary>Forget the compiled code kept for reuse across CPUs, so that the next guest compiles its blocks as in a fresh process (for benchmarks of short runs).</summary>
+    public static void ForgetSharedCompiledCode() => CompileQueue.ForgetSharedCode();
 
     /// <summary>How many times a block runs interpreted before it is queued for compilation.</summary>
     public int JitThreshold { get; set; } = 50;
