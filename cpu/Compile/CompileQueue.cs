@@ -50,7 +50,9 @@ internal static class CompileQueue
             if (!block.Valid || cpu.CompilerClosed)
                 continue;
             long t0 = Stopwatch.GetTimestamp();
-            CompiledBlock? code = ByContent.Find(block.Insns, out int hash);
+            // Only 32-bit blocks have code, and the bitness is not among an instruction's fields.
+            int hash = 0;
+            CompiledBlock? code = block.Bitness == 32 ? ByContent.Find(block.Insns, out hash) : null;
             bool reused = code != null;
             if (code == null)
             {

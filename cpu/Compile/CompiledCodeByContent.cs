@@ -13,7 +13,9 @@ internal sealed class CompiledCodeByContent
     private readonly Dictionary<int, List<(Insn[] Insns, CompiledBlock Code)>> _byHash = new();
     private int _count;
 
-    public const int Capacity = 16384;
+    // The table keeps its code alive after every block that used it is gone, so it is kept small: a few
+    // thousand blocks cover a kernel and its programs (the demo's four guests share under 300).
+    public const int Capacity = 4096;
 
     /// <summary>The code compiled before for instructions equal to <paramref name="insns"/>, or null.</summary>
     public CompiledBlock? Find(Insn[] insns, out int hash)
