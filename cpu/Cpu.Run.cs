@@ -208,7 +208,7 @@ public sealed unsafe partial class Cpu
             if (_tier == CpuTier.Jit)
             {
                 _inCompiledCode = true;
-                p = EnterBlock(block, first, left, start, ref total);
+                p = EnterBlock(ref block, ref first, ref start, ref end, max, ref total); // may chain on: block and first move with it
                 _inCompiledCode = false;
             }
 

@@ -290,6 +290,7 @@ public sealed unsafe partial class Cpu : IDisposable
 
     public void Dispose()
     {
+        CloseCompiler(); // what the compile thread still holds for this CPU is dropped
         NativeMemory.Free(R);
         NativeMemory.Free(SegBase);
         FreeTlb();

@@ -12,6 +12,9 @@ namespace MiniHv.Cpu;
 /// state (a TLB miss), and nothing of an instruction is written before its last access that may fault: a fault
 /// unwinds from the slow path with the CPU exactly as the interpreter leaves it, and the interpreter's own
 /// fault path (<see cref="Cpu"/>'s ExecuteBlocks) finds the instruction from <c>_executing</c>.
+/// An instruction's flag record is not made at all when nothing reads it before the next full record (dead-flag
+/// elimination; every exit and every call that may fault counts as a reader), and a shift's flags, which mix its
+/// CF/OF with the record before it, are made by the interpreter's own Shift only where they are read.
 /// </summary>
 internal static unsafe class BlockCompiler
 {
@@ -26,6 +29,10 @@ internal static unsafe class BlockCompiler
         Inc, Dec,
         PushR, PushI, PopR,
         Jcc, Jmp, Call, Ret, Loop,
+
+        // SHL/SHR/SAR/ROL/ROR of a 32-bit register by an immediate: the result in IL; the flags, which mix the new
+        // CF/OF with the older record, made by the interpreter's own Shift only where something reads them.
+        ShiftRI,
 
         // Any other instruction that does not end its block: a call to the interpreter's own handler, with the
         // state written back before and read again after, so the compiled code around it stays compiled.
@@ -43,7 +50,7 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo FTlbWrite = CpuType.GetField(nameof(Cpu.TlbWrite), Any)!;
     private static readonly FieldInfo FAbort = CpuType.GetField(nameof(Cpu.AbortBlock), Any)!;
     private static readonly FieldInfo FEip = CpuType.GetField(nameof(Cpu.EipValue), Any)!;
-    private static readonly FieldInfo FExecuting = CpuType.GetField("_executing", Any)!;
+    private static readonly FieldInfo FExecuting = CpuType.GetField(Cpu.ExecutingFieldName, Any)!;
     private static readonly FieldInfo FLazyOp = CpuType.GetField(nameof(Cpu.LazyOp), Any)!;
     private static readonly FieldInfo FLazySign = CpuType.GetField(nameof(Cpu.LazySign), Any)!;
     private static readonly FieldInfo FLazyA = CpuType.GetField(nameof(Cpu.LazyA), Any)!;
@@ -52,14 +59,15 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo FLazyCarry = CpuType.GetField(nameof(Cpu.LazyCarryIn), Any)!;
     private static readonly FieldInfo FTag = typeof(TlbEntry).GetField(nameof(TlbEntry.Tag))!;
     private static readonly FieldInfo FAddend = typeof(TlbEntry).GetField(nameof(TlbEntry.Addend))!;
-    private static readonly MethodInfo MReadSlow = CpuType.GetMethod("ReadSlow", Any)!;
-    private static readonly MethodInfo MWriteSlow = CpuType.GetMethod("WriteSlow", Any)!;
+    private static readonly MethodInfo MReadSlow = new Func<Cpu, uint, uint>(Cpu.CompiledReadSlow).Method;
+    private static readonly MethodInfo MWriteSlow = new Action<Cpu, uint, uint>(Cpu.CompiledWriteSlow).Method;
     private static readonly MethodInfo MCondition = CpuType.GetMethod(nameof(Cpu.Condition), Any)!;
-    private static readonly MethodInfo MCarryForIncDec = CpuType.GetMethod("CarryForIncDec", Any)!;
+    private static readonly MethodInfo MCarryForIncDec = new Func<Cpu, uint>(Cpu.CompiledCarryForIncDec).Method;
+    private static readonly MethodInfo MShift = CpuType.GetMethod(nameof(Cpu.Shift), Any)!;
 
     private static readonly FieldInfo FExec = typeof(Insn).GetField(nameof(Insn.Exec))!;
     private static readonly FieldInfo FEpoch = CpuType.GetField(nameof(Cpu.TranslationEpoch), Any)!;
-    private static readonly FieldInfo FChainRetired = CpuType.GetField("_chainRetired", Any)!;
+    private static readonly FieldInfo FChainRetired = CpuType.GetField(Cpu.ChainRetiredFieldName, Any)!;
 
     private static readonly Type[] Parameters = [typeof(Cpu), typeof(Insn).MakePointerType(), typeof(uint), typeof(int)];
 
@@ -127,6 +135,12 @@ internal static unsafe class BlockCompiler
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.CmpMI32) return i.Size == 4 ? Kind.CmpMI : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.AddMR32) return Kind.AddMR;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.AddMI32) return Kind.AddMI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShlRI32) return Kind.ShiftRI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShrRI32) return Kind.ShiftRI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.SarRI32) return Kind.ShiftRI;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShiftGeneric)
+            return i.Size == 4 && (i.Form & (Cpu.FormOp1Imm | Cpu.FormOp0Mem)) == Cpu.FormOp1Imm && i.Op is Cpu.ShRol or Cpu.ShRor
+                ? Kind.ShiftRI : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.IncR32) return Kind.Inc;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.DecR32) return Kind.Dec;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.PushR32) return Kind.PushR;
@@ -157,6 +171,18 @@ internal static unsafe class BlockCompiler
 
         // The kind of the lazy-flag record held in the locals, or None while the CPU's own fields hold the flags.
         private Cpu.FlagOp _flags = Cpu.FlagOp.None;
+
+        // Dead-flag elimination: _flagsLiveAfter[k] is false when no exit, slow path, helper or flag reader comes
+        // between instruction k and the next instruction that sets the whole record, so k's record need not be
+        // made; _flagsDead says so for the instruction being emitted.
+        private bool[] _flagsLiveAfter = [];
+        private bool _flagsDead;
+
+        // A shift whose flags are still to be made over the record (_flags): its operand before the shift, its kind
+        // and count. WriteBackFlags makes them by running the interpreter's Shift on the CPU's fields.
+        private LocalBuilder? _shiftSource;
+        private byte _shiftOp;
+        private int _shiftCount;
 
         public Emitter(ILGenerator il, Insn[] insns, int count)
         {
@@ -240,8 +266,10 @@ internal static unsafe class BlockCompiler
                 il.MarkLabel(_loopTop);
             }
 
+            _flagsLiveAfter = FlagLiveness();
             for (int k = 0; k < _count; k++)
             {
+                _flagsDead = !_flagsLiveAfter[k];
                 if (!EmitInstruction(k))
                     continue;
 
@@ -262,6 +290,45 @@ internal static unsafe class BlockCompiler
             il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Ret);
         }
+
+        /// <summary>
+        /// For each instruction, whether the flags it leaves may be read before the next instruction that sets the
+        /// whole record: by a conditional branch, INC/DEC (CF), a helper, a slow path that may fault (the fault must
+        /// see them), or an exit (conservative: the next block may read them).
+        /// </summary>
+        private bool[] FlagLiveness()
+        {
+            var liveAfter = new bool[_count];
+            bool live = true;
+            for (int k = _count - 1; k >= 0; k--)
+            {
+                var kind = Classify(ref _insns[k], k == _count - 1 && k == _insns.Length - 1);
+                if (k == _count - 1 || MayExitAfter(kind))
+                    live = true;
+                liveAfter[k] = live;
+                // INC/DEC keep CF, a shift keeps SF/ZF/PF/AF (and all flags for a count of 0): they read the record
+                // before them only when their own flags are read.
+                bool carryIn = kind is Kind.Inc or Kind.Dec or Kind.ShiftRI && live;
+                if (SetsFlags(kind))
+                    live = false;
+                if (MayReadFlags(kind) || carryIn)
+                    live = true;
+            }
+
+            return liveAfter;
+        }
+
+        private static bool SetsFlags(Kind k) => k is Kind.AddRR or Kind.SubRR or Kind.AndRR or Kind.OrRR or Kind.XorRR or Kind.CmpRR
+            or Kind.TestRR or Kind.AddRI or Kind.SubRI or Kind.AndRI or Kind.OrRI or Kind.XorRI or Kind.CmpRI or Kind.TestRI
+            or Kind.AddRM or Kind.CmpRM or Kind.AluRM or Kind.CmpMR or Kind.CmpMI or Kind.AddMR or Kind.AddMI or Kind.Inc or Kind.Dec;
+
+        // Reads before the instruction's own record is made: the flags of the instructions before it.
+        private static bool MayReadFlags(Kind k) => HasMemoryOperand(k) || UsesStack(k)
+            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
+
+        // A slow path that may end the block after the instruction (AbortBlock), or a branch out of the block.
+        private static bool MayExitAfter(Kind k) => HasMemoryOperand(k) || UsesStack(k)
+            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
 
         private static bool UsesStack(Kind k) => k is Kind.PushR or Kind.PushI or Kind.PopR or Kind.Call or Kind.Ret;
 
@@ -288,6 +355,9 @@ internal static unsafe class BlockCompiler
                     break;
                 case Kind.Loop:
                     list.Add(1);
+                    break;
+                case Kind.ShiftRI:
+                    list.Add(i.R0);
                     break;
                 case Kind.Helper:
                     break;
@@ -397,6 +467,7 @@ internal static unsafe class BlockCompiler
                         LoadConst(i.Imm);
                     il.Emit(OpCodes.Stloc, _fB);
                     SetResult(OpCodes.Sub);
+                    _shiftSource = null;
                     _flags = Cpu.FlagOp.Sub;
                     return true;
 
@@ -426,12 +497,71 @@ internal static unsafe class BlockCompiler
                     il.Emit(OpCodes.Stloc, _fB);
                     il.Emit(OpCodes.Ldloc, _val);
                     il.Emit(OpCodes.Stloc, _fRes);
+                    _shiftSource = null;
                     _flags = Cpu.FlagOp.Add;
                     return true;
                 }
 
+                case Kind.ShiftRI:
+                {
+                    byte op = (nint)i.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShlRI32 ? Cpu.ShShl
+                        : (nint)i.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.ShrRI32 ? Cpu.ShShr
+                        : (nint)i.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.SarRI32 ? Cpu.ShSar : i.Op;
+                    int count = (int)(i.Imm & 0x1F);
+                    if (count == 0)
+                        return false; // no change to the register or the flags
+                    if (!_flagsDead)
+                    {
+                        // A second shift before the first's flags were made: make them now, on the CPU's fields.
+                        if (_shiftSource != null)
+                        {
+                            WriteBackFlags();
+                            _flags = Cpu.FlagOp.None;
+                            _shiftSource = null;
+                        }
+
+                        _shiftSource = il.DeclareLocal(typeof(uint));
+                        il.Emit(OpCodes.Ldloc, Reg(i.R0));
+                        il.Emit(OpCodes.Stloc, _shiftSource);
+                        _shiftOp = op;
+                        _shiftCount = count;
+                    }
+
+                    var r = Reg(i.R0);
+                    switch (op)
+                    {
+                        case Cpu.ShRol:
+                        case Cpu.ShRor:
+                            il.Emit(OpCodes.Ldloc, r);
+                            il.Emit(OpCodes.Ldc_I4, count);
+                            il.Emit(op == Cpu.ShRol ? OpCodes.Shl : OpCodes.Shr_Un);
+                            il.Emit(OpCodes.Ldloc, r);
+                            il.Emit(OpCodes.Ldc_I4, 32 - count);
+                            il.Emit(op == Cpu.ShRol ? OpCodes.Shr_Un : OpCodes.Shl);
+                            il.Emit(OpCodes.Or);
+                            break;
+                        default:
+                            il.Emit(OpCodes.Ldloc, r);
+                            il.Emit(OpCodes.Ldc_I4, count);
+                            il.Emit(op == Cpu.ShShr ? OpCodes.Shr_Un : op == Cpu.ShSar ? OpCodes.Shr : OpCodes.Shl);
+                            break;
+                    }
+
+                    il.Emit(OpCodes.Stloc, r);
+                    return false;
+                }
+
                 case Kind.Inc:
                 case Kind.Dec:
+                    if (_flagsDead)
+                    {
+                        il.Emit(OpCodes.Ldloc, Reg(i.R0));
+                        il.Emit(OpCodes.Ldc_I4_1);
+                        il.Emit(kind == Kind.Inc ? OpCodes.Add : OpCodes.Sub);
+                        il.Emit(OpCodes.Stloc, Reg(i.R0));
+                        return false;
+                    }
+
                     EmitCarryForIncDec();
                     il.Emit(OpCodes.Stloc, _fCarry);
                     il.Emit(OpCodes.Ldloc, Reg(i.R0));
@@ -441,6 +571,7 @@ internal static unsafe class BlockCompiler
                     SetResult(kind == Kind.Inc ? OpCodes.Add : OpCodes.Sub);
                     il.Emit(OpCodes.Ldloc, _fRes);
                     il.Emit(OpCodes.Stloc, Reg(i.R0));
+                    _shiftSource = null;
                     _flags = kind == Kind.Inc ? Cpu.FlagOp.Inc : Cpu.FlagOp.Dec;
                     return false;
 
@@ -555,6 +686,7 @@ internal static unsafe class BlockCompiler
         {
             var il = _il;
             WriteBackForCall(k);
+            _shiftSource = null;
             _flags = Cpu.FlagOp.None; // the handler leaves the flags in the CPU's fields
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldarg_2);
@@ -604,6 +736,7 @@ internal static unsafe class BlockCompiler
 
             // The top of the loop expects the flags in the CPU's fields.
             WriteBackFlags();
+            _shiftSource = null;
             _flags = Cpu.FlagOp.None;
             il.Emit(OpCodes.Ldarg_3);
             il.Emit(OpCodes.Ldc_I4, _count);
@@ -675,22 +808,36 @@ internal static unsafe class BlockCompiler
         private void EmitArith(Cpu.FlagOp op, int dst, Action loadB, bool store, OpCode? logic = null)
         {
             var il = _il;
-            il.Emit(OpCodes.Ldloc, Reg(dst));
-            il.Emit(OpCodes.Stloc, _fA);
-            loadB();
-            il.Emit(OpCodes.Stloc, _fB);
-            SetResult(op switch
+            var result = op switch
             {
                 Cpu.FlagOp.Add => OpCodes.Add,
                 Cpu.FlagOp.Sub => OpCodes.Sub,
                 _ => logic!.Value,
-            });
+            };
+            if (_flagsDead)
+            {
+                // No record: the result alone (a compare, nothing).
+                if (!store)
+                    return;
+                il.Emit(OpCodes.Ldloc, Reg(dst));
+                loadB();
+                il.Emit(result);
+                il.Emit(OpCodes.Stloc, Reg(dst));
+                return;
+            }
+
+            il.Emit(OpCodes.Ldloc, Reg(dst));
+            il.Emit(OpCodes.Stloc, _fA);
+            loadB();
+            il.Emit(OpCodes.Stloc, _fB);
+            SetResult(result);
             if (store)
             {
                 il.Emit(OpCodes.Ldloc, _fRes);
                 il.Emit(OpCodes.Stloc, Reg(dst));
             }
 
+            _shiftSource = null;
             _flags = op;
         }
 
@@ -698,6 +845,20 @@ internal static unsafe class BlockCompiler
         private void EmitLogic(OpCode op, int dst, LocalBuilder? src, uint imm, bool store)
         {
             var il = _il;
+            if (_flagsDead)
+            {
+                if (!store)
+                    return;
+                il.Emit(OpCodes.Ldloc, Reg(dst));
+                if (src != null)
+                    il.Emit(OpCodes.Ldloc, src);
+                else
+                    LoadConst(imm);
+                il.Emit(op);
+                il.Emit(OpCodes.Stloc, Reg(dst));
+                return;
+            }
+
             il.Emit(OpCodes.Ldloc, Reg(dst));
             if (src != null)
                 il.Emit(OpCodes.Ldloc, src);
@@ -715,6 +876,7 @@ internal static unsafe class BlockCompiler
                 il.Emit(OpCodes.Stloc, Reg(dst));
             }
 
+            _shiftSource = null;
             _flags = Cpu.FlagOp.Logic;
         }
 
@@ -730,6 +892,15 @@ internal static unsafe class BlockCompiler
         private void EmitCarryForIncDec()
         {
             var il = _il;
+            if (_shiftSource != null)
+            {
+                // CF as a shift left it: on the CPU's fields.
+                WriteBackFlags();
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Call, MCarryForIncDec);
+                return;
+            }
+
             switch (_flags)
             {
                 case Cpu.FlagOp.None:
@@ -760,7 +931,7 @@ internal static unsafe class BlockCompiler
         private void EmitBranchIfCondition(int cc, Label taken)
         {
             var il = _il;
-            if (_flags == Cpu.FlagOp.Sub && cc >= 2 && cc != 8 && cc != 9 && cc != 0xA && cc != 0xB)
+            if (_shiftSource == null && _flags == Cpu.FlagOp.Sub && cc >= 2 && cc != 8 && cc != 9 && cc != 0xA && cc != 0xB)
             {
                 il.Emit(OpCodes.Ldloc, _fA);
                 il.Emit(OpCodes.Ldloc, _fB);
@@ -780,7 +951,7 @@ internal static unsafe class BlockCompiler
                 return;
             }
 
-            if (_flags != Cpu.FlagOp.None && (cc | 1) == 0x5)
+            if (_shiftSource == null && _flags != Cpu.FlagOp.None && (cc | 1) == 0x5)
             {
                 il.Emit(OpCodes.Ldloc, _fRes);
                 il.Emit(cc == 0x4 ? OpCodes.Brfalse : OpCodes.Brtrue, taken);
@@ -818,8 +989,6 @@ internal static unsafe class BlockCompiler
             WriteBackForCall(k);
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldloc, _lin);
-            il.Emit(OpCodes.Ldc_I4_4);
-            il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Call, MReadSlow);
             il.Emit(OpCodes.Stloc, _val);
             il.MarkLabel(done);
@@ -848,9 +1017,7 @@ internal static unsafe class BlockCompiler
             WriteBackForCall(k);
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldloc, _lin);
-            il.Emit(OpCodes.Ldc_I4_4);
             il.Emit(OpCodes.Ldloc, _val);
-            il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Call, MWriteSlow);
             il.MarkLabel(done);
         }
@@ -905,7 +1072,7 @@ internal static unsafe class BlockCompiler
             }
         }
 
-        private void WriteBackFlags()
+        private void WriteBackRecord()
         {
             if (_flags == Cpu.FlagOp.None)
                 return;
@@ -921,6 +1088,25 @@ internal static unsafe class BlockCompiler
             StoreField(FLazyRes, _fRes);
             if (_flags is Cpu.FlagOp.Inc or Cpu.FlagOp.Dec)
                 StoreField(FLazyCarry, _fCarry);
+        }
+
+        /// <summary>The flags as the interpreter has them into the CPU's fields: the record, then any shift over it.</summary>
+        private void WriteBackFlags()
+        {
+            WriteBackRecord();
+            if (_shiftSource == null)
+                return;
+
+            // Shift sets from its operand alone the flags it changes and keeps the others, so running it again on
+            // fields it already ran on (a slow path, then the exit) leaves them as they were.
+            var il = _il;
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldc_I4, (int)_shiftOp);
+            il.Emit(OpCodes.Ldloc, _shiftSource);
+            il.Emit(OpCodes.Ldc_I4, _shiftCount);
+            il.Emit(OpCodes.Ldc_I4_4);
+            il.Emit(OpCodes.Call, MShift);
+            il.Emit(OpCodes.Pop);
         }
 
         private void StoreField(FieldInfo f, LocalBuilder l)

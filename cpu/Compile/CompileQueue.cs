@@ -12,6 +12,10 @@ internal static class CompileQueue
     private static readonly BlockingCollection<(Cpu Cpu, Block Block)> Pending = new(new ConcurrentQueue<(Cpu, Block)>());
     private static readonly object StartLock = new();
     private static Thread? _worker;
+    private static readonly CompiledCodeByContent ByContent = new();
+
+    /// <summary>Forget the code shared by content, so that the next run compiles as a fresh process would (benchmarks).</summary>
+    public static void ForgetSharedCode() => ByContent.Clear();
 
     // Past this many waiting requests new ones are dropped: the block counts its runs again and asks later.
     private const int MaxPending = 4096;
@@ -41,11 +45,23 @@ internal static class CompileQueue
     {
         foreach (var (cpu, block) in Pending.GetConsumingEnumerable())
         {
-            if (!block.Valid)
+            // A guest that has ended (or a block dropped since) leaves its requests behind: compiling them would
+            // only delay the running guests' blocks.
+            if (!block.Valid || cpu.CompilerClosed)
                 continue;
             long t0 = Stopwatch.GetTimestamp();
-            CompiledBlock? code = BlockCompiler.Compile(block);
-            cpu.Install(block, code, Stopwatch.GetElapsedTime(t0));
+            // Only 32-bit blocks have code, and the bitness is not among an instruction's fields.
+            int hash = 0;
+            CompiledBlock? code = block.Bitness == 32 ? ByContent.Find(block.Insns, out hash) : null;
+            bool reused = code != null;
+            if (code == null)
+            {
+                code = BlockCompiler.Compile(block);
+                if (code != null)
+                    ByContent.Add(hash, block.Insns, code);
+            }
+
+            cpu.Install(block, code, Stopwatch.GetElapsedTime(t0), reused);
         }
     }
 }

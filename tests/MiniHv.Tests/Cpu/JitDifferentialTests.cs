@@ -127,6 +127,150 @@ public class JitDifferentialTests
         }
     }
 
+    // A loop whose every pass runs through five blocks: flags set in one block are read in the next (a JB after a
+    // JMP, an ADC, and a DEC that keeps the CF a compare left before a RET), so they must survive each chain step.
+    private static readonly Action<Assembler> ChainedLoop = a =>
+    {
+        Label top = a.CreateLabel(), next = a.CreateLabel(), below = a.CreateLabel(), function = a.CreateLabel();
+        a.mov(ecx, 3000);
+        a.mov(ebx, 0x200000);
+        a.xor(edx, edx);
+        a.Label(ref top);
+        a.mov(eax, __dword_ptr[ebx]);
+        a.add(eax, ecx);
+        a.cmp(eax, edx);
+        a.jmp(next);
+        a.Label(ref next);
+        a.jb(below);
+        a.add(edx, 3);
+        a.Label(ref below);
+        a.adc(edx, 0);
+        a.mov(__dword_ptr[ebx], eax);
+        a.call(function);
+        a.dec(ecx);
+        a.adc(esi, 0); // CF from the compare in the function, kept by DEC
+        a.test(ecx, ecx);
+        a.jne(top);
+        a.hlt();
+        a.Label(ref function);
+        a.cmp(ecx, 1000);
+        a.ret();
+    };
+
+    [Test]
+    public void CompiledBlocksChainIntoEachOtherAndKeepFlagsCountsAndState()
+    {
+        var (interp, jit) = (new TestMachine(), new TestMachine());
+        try
+        {
+            jit.Cpu.Tier = CpuTier.Jit;
+            jit.Cpu.CompileInline = true;
+            Assert.That(interp.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
+            Assert.That(jit.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
+            foreach (int r in new[] { 0, 2, 6 })
+                Assert.That(jit.Cpu.GetRegister(r), Is.EqualTo(interp.Cpu.GetRegister(r)), $"register {r}");
+            Assert.That(interp.Cpu.Esi, Is.EqualTo(999u), "the loop's own check: CF from the function's compare, 999 times");
+            Assert.That(jit.Memory.Read32(0x200000), Is.EqualTo(interp.Memory.Read32(0x200000)));
+            Assert.That(jit.Cpu.Eflags, Is.EqualTo(interp.Cpu.Eflags));
+            Assert.That(jit.Cpu.InstructionsExecuted, Is.EqualTo(interp.Cpu.InstructionsExecuted));
+            var stats = jit.Cpu.JitStats;
+            Assert.That(stats.ChainsFollowed, Is.GreaterThan(2000 * 4), "compiled blocks went straight on into the next");
+            Assert.That(stats.CompiledShare, Is.GreaterThan(0.9));
+        }
+        finally
+        {
+            interp.Dispose();
+            jit.Dispose();
+        }
+    }
+
+    [Test]
+    public void AChainStopsExactlyWhereTheBudgetEnds()
+    {
+        // Run in slices of a prime number of instructions, so slices end inside blocks and between chained ones:
+        // the state after every slice must be the interpreter's.
+        var (interp, jit) = (new TestMachine(), new TestMachine());
+        try
+        {
+            jit.Cpu.Tier = CpuTier.Jit;
+            jit.Cpu.CompileInline = true;
+            interp.Load(ChainedLoop);
+            jit.Load(ChainedLoop);
+            interp.Cpu.Esi = jit.Cpu.Esi = 0;
+            for (int slice = 0; slice < 4000; slice++)
+            {
+                var stopI = interp.Cpu.Run(37);
+                var stopJ = jit.Cpu.Run(37);
+                Assert.That(stopJ, Is.EqualTo(stopI), $"slice {slice}");
+                Assert.That(jit.Cpu.Eip, Is.EqualTo(interp.Cpu.Eip), $"slice {slice}: EIP");
+                Assert.That(jit.Cpu.Eflags, Is.EqualTo(interp.Cpu.Eflags), $"slice {slice}: EFLAGS");
+                Assert.That(jit.Cpu.InstructionsExecuted, Is.EqualTo(interp.Cpu.InstructionsExecuted), $"slice {slice}: retired");
+                for (int r = 0; r < 8; r++)
+                    Assert.That(jit.Cpu.GetRegister(r), Is.EqualTo(interp.Cpu.GetRegister(r)), $"slice {slice}: register {r}");
+                if (stopI == StopReason.Halted)
+                    break;
+            }
+
+            Assert.That(interp.Cpu.IsHalted, Is.True, "the loop ran to its end");
+            Assert.That(jit.Cpu.JitStats.ChainsFollowed, Is.GreaterThan(0));
+        }
+        finally
+        {
+            interp.Dispose();
+            jit.Dispose();
+        }
+    }
+
+    [Test]
+    public void ASecondCpuRunningTheSameCode_ReusesItsCompiledBlocks()
+    {
+        // Through the compile thread, as guests use it: the first CPU's blocks are compiled, the second's found by
+        // their instructions. The second still ends as the interpreter does.
+        var (first, second, interp) = (new TestMachine(), new TestMachine(), new TestMachine());
+        try
+        {
+            Assert.That(interp.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
+            first.Cpu.Tier = second.Cpu.Tier = CpuTier.Jit;
+            first.Load(ChainedLoop);
+            first.Cpu.Esi = 0;
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (first.Cpu.JitStats.BlocksCompiled < 3 && DateTime.UtcNow < deadline)
+            {
+                first.Cpu.Eip = TestMachine.CodeBase; // start over while the compile thread works
+                first.Cpu.Run(20_000);
+            }
+
+            Assert.That(first.Cpu.JitStats.BlocksCompiled, Is.GreaterThanOrEqualTo(3), "the compile thread compiled the loop's blocks");
+            second.Load(ChainedLoop);
+            while (second.Cpu.JitStats.BlocksReused == 0 && DateTime.UtcNow < deadline)
+            {
+                second.Cpu.Eip = TestMachine.CodeBase;
+                second.Cpu.Run(20_000);
+            }
+
+            Assert.That(second.Cpu.JitStats.BlocksReused, Is.GreaterThan(0), "blocks given the first CPU's code");
+            Assert.That(second.Cpu.JitStats.BlocksCompiled, Is.Zero, "none compiled again");
+
+            // A whole run from the start on the second CPU, its blocks holding the shared code: the interpreter's end.
+            second.Memory.Write32(0x200000, 0);
+            second.Cpu.Esi = 0;
+            second.Cpu.Eip = TestMachine.CodeBase;
+            long before = second.Cpu.InstructionsExecuted;
+            Assert.That(second.Cpu.Run(1_000_000), Is.EqualTo(StopReason.Halted));
+            Assert.That(second.Cpu.InstructionsExecuted - before, Is.EqualTo(interp.Cpu.InstructionsExecuted));
+            for (int r = 0; r < 8; r++)
+                Assert.That(second.Cpu.GetRegister(r), Is.EqualTo(interp.Cpu.GetRegister(r)), $"register {r}");
+            Assert.That(second.Cpu.Eflags, Is.EqualTo(interp.Cpu.Eflags));
+            Assert.That(second.Memory.Read32(0x200000), Is.EqualTo(interp.Memory.Read32(0x200000)));
+        }
+        finally
+        {
+            first.Dispose();
+            second.Dispose();
+            interp.Dispose();
+        }
+    }
+
     private static (long Compiled, long Total, bool Faulted) CompareOne(int seed)
     {
         var rng = new Random(seed);
@@ -311,7 +455,8 @@ public class JitDifferentialTests
         int cc = rng.Next(16);
         var m = Mem(rng);
         int op = rng.Next(8);
-        switch (rng.Next(26) is var c && c >= 23 ? 21 : c)
+        byte shiftCount = (byte)(rng.Next(4) switch { 0 => 1, 1 => 31, 2 => 0, _ => rng.Next(32) });
+        switch (rng.Next(30) switch { >= 28 => 24, >= 26 => 23, >= 23 => 21, var c => c })
         {
             case 0: return a => a.mov(d, s);
             case 1: return a => a.mov(d, imm);
@@ -353,6 +498,49 @@ public class JitDifferentialTests
 
                     Jcc(a, cc, skip);
                     a.xor(eax, 0x5A5A5A5A);
+                    a.Label(ref skip);
+                };
+            case 24:
+                // Shifts and rotates by an immediate (counts 0, 1, 31 among them): flags made only where read.
+                return a =>
+                {
+                    switch (op % 5)
+                    {
+                        case 0: a.shl(d, shiftCount); break;
+                        case 1: a.shr(d, shiftCount); break;
+                        case 2: a.sar(d, shiftCount); break;
+                        case 3: a.rol(d, shiftCount); break;
+                        default: a.ror(d, shiftCount); break;
+                    }
+
+                    // Then something that reads them: a branch, INC (keeps CF), ADC, or nothing (the exit does).
+                    var skip = a.CreateLabel();
+                    switch (cc % 4)
+                    {
+                        case 0:
+                            Jcc(a, cc, skip);
+                            a.xor(eax, 0x5A5A5A5A);
+                            break;
+                        case 1: a.inc(s == esp ? eax : s); break;
+                        case 2: a.adc(d, s); break;
+                    }
+
+                    a.Label(ref skip);
+                };
+            case 23:
+                // The same across a block boundary: the flags are set before a JMP and read in the block after it.
+                return a =>
+                {
+                    var next = a.CreateLabel();
+                    var skip = a.CreateLabel();
+                    if (op < 4)
+                        a.cmp(d, s);
+                    else
+                        Alu(a, op, d, s);
+                    a.jmp(next);
+                    a.Label(ref next);
+                    Jcc(a, cc, skip);
+                    a.inc(eax);
                     a.Label(ref skip);
                 };
             default:

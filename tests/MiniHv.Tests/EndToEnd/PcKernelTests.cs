@@ -129,7 +129,7 @@ public class PcKernelTests
             stage2: protected mode, A20 open
             stage2: kernel loaded, entering it
             diskhello: booted from the disk, BIOS drive 0x80
-            diskhello: CR0.PE 1, CR0.PG 0, running at 0x00100c50
+            diskhello: CR0.PE 1, CR0.PG 0, running at 0x00100c70
             diskhello: A20 open
             diskhello: MP table found
 

@@ -20,6 +20,21 @@ internal static class DemoCommand
     /// <summary>Fast enough that the scanner sees every frame several times in the run.</summary>
     public const long DemoScanRate = 5_000_000;
 
+    /// <summary>The demo's guests and settings (no summary, no status), under <paramref name="tier"/>: for the command and for bench cpu.</summary>
+    public static RunPlan Plan(MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp)
+    {
+        byte[] image = EmbeddedGuests.Jos();
+        var configs = Enumerable.Range(1, Guests).Select(i => new VmConfig
+        {
+            Name = $"jos-{i}",
+            Image = image,
+            CommandLine = $"{EmbeddedGuests.JosName} {DemoAppend(i)}",
+            MemoryBytes = 64L << 20,
+            Tier = tier,
+        }).ToList();
+        return new RunPlan(configs, Deterministic: true, Sharing: SharingPolicy.All, ScanRate: DemoScanRate, Status: StatusMode.Off);
+    }
+
     public static void Attach(RootCommand root, CliStreams streams)
     {
         var verbose = CommonOptions.Verbose();
@@ -29,16 +44,7 @@ internal static class DemoCommand
         root.SetAction((parse, cancel) =>
         {
             streams.Error.WriteLine($"minihv: demo: {Guests} JOS-style guests, \"{DemoAppend(1)}\" (seed 1 to {Guests}), sharing all");
-            byte[] image = EmbeddedGuests.Jos();
-            var configs = Enumerable.Range(1, Guests).Select(i => new VmConfig
-            {
-                Name = $"jos-{i}",
-                Image = image,
-                CommandLine = $"{EmbeddedGuests.JosName} {DemoAppend(i)}",
-                MemoryBytes = 64L << 20,
-            }).ToList();
-            var plan = new RunPlan(configs, Deterministic: true, Summary: true, Sharing: SharingPolicy.All, ScanRate: DemoScanRate,
-                Status: CommonOptions.ParseStatus(parse.GetValue(status)!));
+            var plan = Plan() with { Summary = true, Status = CommonOptions.ParseStatus(parse.GetValue(status)!) };
             int result = GuestSession.Run(plan, streams, Logging.ToStderr(parse.GetValue(verbose)), cancel);
 
             // Each guest ends by writing 0 to the debug-exit port (QEMU's status 1): for the demo, success.

@@ -52,7 +52,10 @@ internal sealed record JitCounters(
     double CompileSeconds,
     double MedianCompileMicroseconds,
     long InstructionsCompiled,
-    double CompiledShare);
+    double CompiledShare,
+    long ChainsFollowed,
+    double CompileShareOfRun,
+    long BlocksReused);
 
 /// <summary>All guests' memory at the end, before they were torn down: what they hold, what the machine holds, and the least it could.</summary>
 internal sealed record MemoryTotals(

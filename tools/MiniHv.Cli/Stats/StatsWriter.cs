@@ -72,7 +72,7 @@ internal static class StatsWriter
             return null;
         MiniHv.Cpu.JitStatistics s = vm.Cpu.JitStats;
         return new JitCounters(s.BlocksCompiled, s.BlocksRefused, s.BlocksEvicted, s.CompileSeconds, s.MedianCompileMicroseconds,
-            s.InstructionsCompiled, s.CompiledShare);
+            s.InstructionsCompiled, s.CompiledShare, s.ChainsFollowed, s.CompileShareOf(vm.HostTime), s.BlocksReused);
     }
 
     private static GuestSharingStats? GuestSharing(Vm vm, SharingEngine? engine)
