@@ -66,6 +66,12 @@ public sealed unsafe class MachineMemory : IDisposable
     /// <summary>A pool whose cap is <paramref name="capBytes"/>, rounded down to whole frames.</summary>
     public static MachineMemory WithCapBytes(long capBytes) => new(capBytes >> FrameShift);
 
+    /// <summary>
+    /// Frames in use above which a guest that allocates is asked to end its quantum (<see cref="GuestPhysicalMemory.MemoryPressure"/>),
+    /// so that the overcommit reclaimer gets its safepoint; no limit unless one is set.
+    /// </summary>
+    public long PressureFrames { get; set; } = long.MaxValue;
+
     /// <summary>The hard cap: the most frames in use at once.</summary>
     public long CapFrames { get; }
 

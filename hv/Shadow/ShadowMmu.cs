@@ -40,7 +40,7 @@ namespace MiniHv.Hv.Shadow;
 /// entry drops it from its space's set too. A switch to a space with a set costs a dictionary look-up.
 /// </para>
 /// </remarks>
-public sealed unsafe class ShadowMmu : IMmu
+public sealed unsafe partial class ShadowMmu : IMmu
 {
     /// <summary>
     /// Address spaces whose shadows are kept across CR3 switches: enough for the environments of a busy teaching
@@ -146,8 +146,11 @@ public sealed unsafe class ShadowMmu : IMmu
         if (slot != null)
         {
             int e = slot[lp & (ShadowSpace.PagesPerSlot - 1)];
-            if (e != 0 && Permits(_entries.Flags(e), access))
+            byte flags;
+            if (e != 0 && Permits(flags = _entries.Flags(e), access))
             {
+                if ((flags & ShadowEntryTable.Accessed) == 0)
+                    _entries.SetFlags(e, (byte)(flags | ShadowEntryTable.Accessed));
                 uint mfn = _entries.Mfn(e);
                 translation = default;
                 translation.PhysicalPage = _entries.Gfn(e) << 12;
@@ -262,7 +265,8 @@ public sealed unsafe class ShadowMmu : IMmu
         bool isTable = _tables.IsTracked(gfn);
         byte flags = (byte)((walk.User ? ShadowEntryTable.User : 0)
             | (walk.Writable ? ShadowEntryTable.Writable : 0)
-            | (walk.Dirty ? ShadowEntryTable.Dirty : 0));
+            | (walk.Dirty ? ShadowEntryTable.Dirty : 0)
+            | ShadowEntryTable.Accessed);
         if (walk.Dirty && !isTable && _p2m.IsWritable(gfn))
             flags |= ShadowEntryTable.Direct;
 

@@ -172,6 +172,39 @@ internal static class RunCommand
                 return null;
             },
         };
+        var machineMemory = new Option<long?>("--machine-memory")
+        {
+            Description = "the machine's memory, which may be less than the guests' RAM together: frames are then swapped out to --swap when it runs short",
+            HelpName = "SIZE",
+            CustomParser = r =>
+            {
+                if (CommonOptions.TryParseMachineMemory(r.Tokens[0].Value, out long bytes, out string error))
+                    return bytes;
+                r.AddError(error);
+                return null;
+            },
+        };
+        var swap = new Option<string?>("--swap")
+        {
+            Description = "with --machine-memory: the swap file (created, or emptied) [default: a temporary file, deleted at exit]",
+            HelpName = "FILE",
+        };
+        var swapSize = new Option<long?>("--swap-size")
+        {
+            Description = "with --machine-memory: the most the swap file holds [default: the guests' RAM together]",
+            HelpName = "SIZE",
+            CustomParser = r =>
+            {
+                if (SizeParser.TryParse(r.Tokens[0].Value, out long bytes, out string error) && bytes >= 4096)
+                    return bytes;
+                r.AddError($"--swap-size '{r.Tokens[0].Value}': {(error.Length > 0 ? error : "at least one 4 KiB frame")}");
+                return null;
+            },
+        };
+        var keepSwap = new Option<bool>("--keep-swap")
+        {
+            Description = "leave the swap file in place at exit",
+        };
         var hda = new Option<string?>("--hda", "-hda")
         {
             Description = "the IDE primary master: a raw disk image file (QEMU's -hda); without IMAGE the guest boots from its sector 0, as a BIOS would",
@@ -229,7 +262,7 @@ internal static class RunCommand
             """)
         {
             image, append, initrd, memory, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
-            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, machineMemory, swap, swapSize, keepSwap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
         };
@@ -253,6 +286,10 @@ internal static class RunCommand
                 Guests = guests,
                 MemoryBytes = parse.GetValue(memory),
                 MemoryCapBytes = parse.GetValue(memoryCap),
+                MachineMemoryBytes = parse.GetValue(machineMemory),
+                SwapPath = parse.GetValue(swap),
+                SwapSizeBytes = parse.GetValue(swapSize),
+                KeepSwap = Given(keepSwap) ? parse.GetValue(keepSwap) : null,
                 Sharing = Given(sharing) ? Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true) : null,
                 ScanRate = Given(scanRate) && TryScanRate(parse.GetValue(scanRate), out long rate, out bool auto) && !auto ? rate : null,
                 ScanAuto = Given(scanRate) ? parse.GetValue(scanRate) == "auto" : null,
@@ -345,6 +382,15 @@ internal static class RunCommand
             return false;
         }
 
+        if (config.MachineMemoryBytes == null && (config.SwapPath != null || config.SwapSizeBytes != null || config.KeepSwap == true))
+        {
+            string which = config.SwapPath != null ? "swap" : config.SwapSizeBytes != null ? "swap_size" : "keep_swap";
+            failure = streams.Fail(ExitStatus.Usage, config.Origins.TryGetValue(which, out string? where)
+                ? $"{where}: {which} needs machine_memory (or --machine-memory)"
+                : $"--{which.Replace('_', '-')} needs --machine-memory");
+            return false;
+        }
+
         plan = new RunPlan(configs, config.Deterministic ?? false, config.Threads ?? Environment.ProcessorCount, config.Quantum,
             config.SerialDir, config.StatsPath,
             Sharing: config.Sharing ?? SharingPolicy.Off,
@@ -353,7 +399,11 @@ internal static class RunCommand
             ScanAuto: config.ScanAuto ?? false,
             ScanThreads: config.ScanThreads ?? 1,
             Faults: FaultLoggingFor(config.Faults ?? false, config.FaultLogPath, config.LogHidden ?? FaultSampling.None),
-            DumpPageTables: config.DumpPageTables ?? false);
+            DumpPageTables: config.DumpPageTables ?? false,
+            MachineMemoryBytes: config.MachineMemoryBytes,
+            SwapPath: config.SwapPath,
+            SwapSizeBytes: config.SwapSizeBytes,
+            KeepSwap: config.KeepSwap ?? false);
         return true;
     }
 
