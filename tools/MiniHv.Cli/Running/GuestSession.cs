@@ -74,10 +74,7 @@ internal static class GuestSession
                 vm.CloseInput();
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
-            MemoryReclaimer? reclaimer = swap == null ? null
-                : new MemoryReclaimer(machine, swap, MemoryReclaimer.DefaultReserve(capFrames), everyGuestStopped: plan.Deterministic);
-            foreach (Vm vm in reclaimer == null ? [] : vms)
-                reclaimer!.Add(vm);
+            MemoryReclaimer? reclaimer = swap == null ? null : SchedulerFactory.CreateReclaimer(plan, vms, machine, swap);
             var peak = new PeakAttribution(engine, vms, plan.Deterministic ? TimeSpan.Zero : TimeSpan.FromMilliseconds(250));
             using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
             if (plan.Gdb != null && debug == null)
