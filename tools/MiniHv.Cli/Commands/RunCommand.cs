@@ -151,7 +151,7 @@ internal static class RunCommand
         };
         var logHidden = new Option<string>("--log-hidden")
         {
-            Description = "which hidden faults (zero-frame and copy-on-write breaks, page-table writes, A/D updates) are logged: none, all, every:N, N/s; all are counted",
+            Description = "which hidden faults (zero-frame and copy-on-write breaks, page-table writes, A/D updates, swap-ins) are logged: none, all, every:N, N/s; all are counted",
             HelpName = "RULE",
             DefaultValueFactory = _ => "none",
             Validators = { r => { if (!FaultSampling.TryParse(r.GetValueOrDefault<string>(), out _)) r.AddError($"--log-hidden '{r.GetValueOrDefault<string>()}': none, all, every:N or N/s"); } },

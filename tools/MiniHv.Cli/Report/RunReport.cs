@@ -206,11 +206,11 @@ internal sealed class RunReport
             new("frames_on_stable", "on stable", g => ReportValue.Count(g.Sharing?.FramesOnStable), SumOf(g => g.Sharing?.FramesOnStable), "sharing"),
             new("engine_zero_pages", "zero merged", g => ReportValue.Count(g.Sharing?.ZeroPages), SumOf(g => g.Sharing?.ZeroPages), "sharing"),
             new("breaks", "breaks", g => ReportValue.Count(g.Sharing?.Breaks), SumOf(g => g.Sharing?.Breaks), "sharing"),
-            new("swapped_frames", "swapped", g => ReportValue.Count(g.Overcommit?.SwappedFrames), SumOf(g => g.Overcommit?.SwappedFrames), "overcommit"),
-            new("swap_ins", "swap-ins", g => ReportValue.Count(g.Overcommit?.SwapIns), SumOf(g => g.Overcommit?.SwapIns), "overcommit"),
             new("hidden_faults", "hidden faults", g => ReportValue.Count(g.Shadow?.HiddenFaults.Total), SumOf(g => g.Shadow?.HiddenFaults.Total), "shadow"),
             new("cr3_hit_rate", "CR3 hits", g => ReportValue.Fraction(g.Shadow?.Cr3HitRate),
                 switches > 0 ? ReportValue.Fraction((double)hits / switches) : ReportValue.None, "shadow"),
+            new("swapped_frames", "swapped", g => ReportValue.Count(g.Overcommit?.SwappedFrames), SumOf(g => g.Overcommit?.SwappedFrames), "overcommit"),
+            new("swap_ins", "swap-ins", g => ReportValue.Count(g.Overcommit?.SwapIns), SumOf(g => g.Overcommit?.SwapIns), "overcommit"),
         ];
     }
 
