@@ -181,7 +181,9 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
 
     /// <summary>
     /// Bring <paramref name="gfn"/> back from its swap slot: into a fresh private frame, or onto the zero frame
-    /// when it holds only zeros. Returns the host address the guest now reads it at.
+    /// when it holds only zeros. A slot other gfns hold too (a shared frame swapped out once for all) comes
+    /// back read-only: onto the frame a sharer still has or already read it into, else into a fresh frame the
+    /// others will find. Returns the host address the guest now reads it at.
     /// </summary>
     /// <exception cref="MachineMemoryExhaustedException">No frame may be had, or the swap file cannot be read.</exception>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -190,7 +192,19 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         long start = Stopwatch.GetTimestamp();
         uint slot = _p2m.SwapSlot(gfn);
         ISwapSlots swap = Swap ?? throw new InvalidOperationException($"gfn 0x{gfn:x} is swapped out but the guest has no swap space");
-        if (_p2m.PrivateFrames >= _privateFrameLimit)
+        if (swap.TryGetResident(slot, out Mfn resident, out uint generation) && _machine.TryAddRef(resident, generation))
+        {
+            // Another sharer still holds the frame, or read it back already: map it again, read nothing.
+            _p2m.Remap(gfn, resident, writable: false);
+            swap.Free(slot);
+            _swapIns++;
+            swap.CountSwapIn(Stopwatch.GetTimestamp() - start, toZeroFrame: false, read: false);
+            FrameSwappedIn?.Invoke(gfn);
+            return _machine.FrameAddress(resident);
+        }
+
+        bool shared = swap.IsShared(slot);
+        if (!shared && _p2m.PrivateFrames >= _privateFrameLimit)
             ThrowGuestLimitReached();
         Mfn fresh = _machine.AllocateZeroed();
         var bytes = new Span<byte>(_machine.FrameAddress(fresh), FrameSize);
@@ -209,6 +223,12 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         {
             _machine.Release(fresh);
             _p2m.Remap(gfn, Mfn.Zero, writable: false);
+        }
+        else if (shared)
+        {
+            // The other sharers will find it here: one read for all, and they share the frame again.
+            _p2m.Remap(gfn, fresh, writable: false);
+            swap.SetResident(slot, fresh, _machine.Generation(fresh));
         }
         else
         {

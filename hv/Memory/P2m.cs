@@ -95,14 +95,15 @@ public sealed class P2m : IDisposable
     }
 
     /// <summary>
-    /// A private gfn's contents are now in swap slot <paramref name="slot"/>: the entry points at no machine
-    /// frame, its mappings are shot down (<see cref="BackingChanged"/>) and then its frame is released.
+    /// A gfn's contents (a private or a shared frame's) are now in swap slot <paramref name="slot"/>: the entry
+    /// points at no machine frame, its mappings are shot down (<see cref="BackingChanged"/>) and then its
+    /// reference to its frame is dropped.
     /// </summary>
     public void SwapOut(uint gfn, uint slot)
     {
         uint old = Entry(gfn);
-        if ((old & WritableBit) == 0)
-            throw new InvalidOperationException($"gfn 0x{gfn:x}: only a private frame is swapped out");
+        if ((old & SwappedBit) != 0 || old == 0)
+            throw new InvalidOperationException($"gfn 0x{gfn:x}: only a gfn on a machine frame of its own or a shared one is swapped out");
         if (slot > MfnMask)
             throw new ArgumentOutOfRangeException(nameof(slot), slot, "swap slot out of range");
         _entries[gfn] = SwappedBit | slot;

@@ -4,9 +4,10 @@ namespace MiniHv.Hv.Overcommit;
 
 /// <summary>
 /// Chooses which of one guest's frames to swap out: the clock (second-chance) algorithm. A hand goes round
-/// the guest's frames; a frame on a machine frame of its own whose accessed bit is set (it was used since the
-/// hand last passed) loses the bit and is kept; one whose bit is clear is swapped out. Frames on the zero
-/// frame or a shared frame cost this guest nothing of its own and are passed over. The hand and the bits
+/// the guest's frames; a frame whose accessed bit is set (it was used since the hand last passed) loses the
+/// bit and is kept; one whose bit is clear is swapped out. A gfn on a shared (read-only) frame goes to the
+/// slot its first sharer wrote the frame to, so the frame is written once and goes back to the pool when its
+/// last sharer is out. Frames on the zero frame cost nothing and are passed over. The hand and the bits
 /// depend only on what the guest did, so a deterministic run chooses the same victims every time.
 /// </summary>
 /// <remarks>Only on the guest's own thread between its quanta, or while it cannot run (it has stopped).</remarks>
@@ -32,9 +33,10 @@ public sealed class ClockReclaimer
     public long SecondChances { get; private set; }
 
     /// <summary>
-    /// Takes up to <paramref name="frames"/> private frames off the machine: into <paramref name="swap"/>, or
-    /// onto the zero frame when all zero. Goes round at most twice (every bit is clear after one round).
-    /// Returns the frames reclaimed; fewer when the guest has no more or the swap is full.
+    /// Takes up to <paramref name="frames"/> frames off the machine: into <paramref name="swap"/>, or onto the
+    /// zero frame when all zero. Goes round at most twice (every bit is clear after one round). Returns the
+    /// frames given back to the pool (a shared frame's only with its last sharer); fewer when the guest has
+    /// no more or the swap is full.
     /// </summary>
     /// <exception cref="IOException">The swap file refused a write: the frame stays where it was.</exception>
     public unsafe int Reclaim(int frames, SwapSpace swap)
@@ -49,15 +51,29 @@ public sealed class ClockReclaimer
         {
             uint gfn = _hand;
             _hand = _hand + 1 == count ? 0 : _hand + 1;
-            if (!p2m.IsWritable(gfn))
-                continue; // zero, shared or already in swap
+            if (p2m.IsZeroMapped(gfn) || p2m.IsSwapped(gfn))
+                continue;
             if (_accessed != null && _accessed.HarvestAccessed(gfn))
             {
                 SecondChances++;
                 continue;
             }
 
-            var bytes = new ReadOnlySpan<byte>(_memory.Machine.FrameAddress(p2m.GetMfn(gfn)), MachineMemory.FrameSize);
+            MachineMemory machine = _memory.Machine;
+            Mfn mfn = p2m.GetMfn(gfn);
+            var bytes = new ReadOnlySpan<byte>(machine.FrameAddress(mfn), MachineMemory.FrameSize);
+            if (!p2m.IsWritable(gfn))
+            {
+                // Shared: nothing can write it, so its contents are the frame's as long as the frame is this allocation.
+                bool last = machine.RefCount(mfn) == 1;
+                if (!swap.TryWriteShared(bytes, mfn, machine.Generation(mfn), out uint shared))
+                    break;
+                p2m.SwapOut(gfn, shared);
+                if (last)
+                    reclaimed++;
+                continue;
+            }
+
             if (bytes.IndexOfAnyExcept((byte)0) < 0)
             {
                 p2m.Remap(gfn, Mfn.Zero, writable: false);

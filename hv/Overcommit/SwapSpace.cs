@@ -5,7 +5,9 @@ namespace MiniHv.Hv.Overcommit;
 
 /// <summary>
 /// The machine's swap: fixed-size slots of one 4 KiB frame each over an <see cref="ISwapDevice"/>, shared by
-/// every guest, with the swap counters. Thread-safe: each guest's thread writes and reads its own slots.
+/// every guest, with the swap counters. A shared frame's sharers go to one slot, written once: the slot
+/// remembers the frame (by allocation, <see cref="MachineMemory.Generation"/>) until the last of them is
+/// back, and the first back reads it into a frame the others then map again. Thread-safe: each guest's thread writes and reads its own slots.
 /// </summary>
 public sealed class SwapSpace : ISwapSlots, IDisposable
 {
@@ -14,6 +16,19 @@ public sealed class SwapSpace : ISwapSlots, IDisposable
     private readonly ISwapDevice _device;
     private readonly object _lock = new();
     private readonly Stack<uint> _free = new();
+
+    // Per slot in use: the gfns that hold it, and a frame known to hold its contents read-only (a shared
+    // frame's, by allocation), with which a sharer finds the slot its frame is already in.
+    private readonly Dictionary<uint, SlotUse> _uses = new();
+    private readonly Dictionary<(uint Mfn, uint Generation), uint> _slotOfFrame = new();
+    private long _sharedSwapOuts;
+    private long _residentSwapIns;
+
+    private sealed class SlotUse
+    {
+        public int Holders = 1;
+        public (uint Mfn, uint Generation)? Resident;
+    }
     private uint _nextUnused;
     private long _slotsInUse;
     private long _peakSlots;
@@ -47,16 +62,16 @@ public sealed class SwapSpace : ISwapSlots, IDisposable
     /// <summary>The most frames ever in swap at once.</summary>
     public long PeakSlotsInUse => Volatile.Read(ref _peakSlots);
 
-    /// <summary>Guest frames taken off their machine frame by the reclaimer: written to swap, or found all zero.</summary>
+    /// <summary>Guest frames taken off their machine frame by the reclaimer: written to swap, put in a slot a sharer wrote, or found all zero.</summary>
     public long SwappedOut => Volatile.Read(ref _swappedOut);
 
     /// <summary>Guest frames brought back by an access (major hidden faults).</summary>
     public long SwappedIn => Volatile.Read(ref _swappedIn);
 
-    /// <summary>Frames written to the swap file.</summary>
+    /// <summary>Frames written to the swap file (a shared frame once for all its sharers).</summary>
     public long SwapWrites => Volatile.Read(ref _swapWrites);
 
-    /// <summary>Frames read from the swap file.</summary>
+    /// <summary>Frames read from the swap file (a shared frame once for all its sharers).</summary>
     public long SwapReads => Volatile.Read(ref _swapReads);
 
     /// <summary>Frames the reclaimer found all zero and put on the zero frame instead of writing them.</summary>
@@ -64,6 +79,12 @@ public sealed class SwapSpace : ISwapSlots, IDisposable
 
     /// <summary>Swap-ins whose contents were all zero, mapped to the zero frame.</summary>
     public long ZeroSwapIns => Volatile.Read(ref _zeroSwapIns);
+
+    /// <summary>Shared frames' gfns that went to a slot another sharer had written already: no write.</summary>
+    public long SharedSwapOuts => Volatile.Read(ref _sharedSwapOuts);
+
+    /// <summary>Swap-ins that found the contents on a sharer's frame: no read.</summary>
+    public long ResidentSwapIns => Volatile.Read(ref _residentSwapIns);
 
     /// <summary>Host time of all swap-ins (allocation, read, remap).</summary>
     public TimeSpan SwapInTime => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _swapInTicks));
@@ -90,6 +111,7 @@ public sealed class SwapSpace : ISwapSlots, IDisposable
 
             _slotsInUse++;
             _peakSlots = Math.Max(_peakSlots, _slotsInUse);
+            _uses[slot] = new SlotUse();
         }
 
         try
@@ -105,6 +127,74 @@ public sealed class SwapSpace : ISwapSlots, IDisposable
         Interlocked.Increment(ref _swapWrites);
         Interlocked.Increment(ref _swappedOut);
         return true;
+    }
+
+    /// <summary>
+    /// A gfn on the read-only frame <paramref name="mfn"/> (allocation <paramref name="generation"/>) goes to swap:
+    /// into the slot an earlier sharer wrote it to, or a new one written now. False when the swap is full.
+    /// </summary>
+    /// <exception cref="IOException">The device refused the write; no slot is taken.</exception>
+    public bool TryWriteShared(ReadOnlySpan<byte> frame, Mfn mfn, uint generation, out uint slot)
+    {
+        lock (_lock)
+        {
+            if (_slotOfFrame.TryGetValue((mfn.Value, generation), out slot))
+            {
+                _uses[slot].Holders++;
+                _sharedSwapOuts++;
+                _swappedOut++;
+                return true;
+            }
+        }
+
+        if (!TryWrite(frame, out slot))
+            return false;
+        lock (_lock)
+        {
+            _uses[slot].Resident = (mfn.Value, generation);
+            _slotOfFrame[(mfn.Value, generation)] = slot;
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public bool IsShared(uint slot)
+    {
+        lock (_lock)
+            return _uses.TryGetValue(slot, out SlotUse? use) && use.Holders > 1;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetResident(uint slot, out Mfn mfn, out uint generation)
+    {
+        lock (_lock)
+        {
+            if (_uses.TryGetValue(slot, out SlotUse? use) && use.Resident is var (m, g))
+            {
+                mfn = new Mfn(m);
+                generation = g;
+                return true;
+            }
+        }
+
+        mfn = default;
+        generation = 0;
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public void SetResident(uint slot, Mfn mfn, uint generation)
+    {
+        lock (_lock)
+        {
+            if (!_uses.TryGetValue(slot, out SlotUse? use))
+                return;
+            if (use.Resident is { } old)
+                _slotOfFrame.Remove(old);
+            use.Resident = (mfn.Value, generation);
+            _slotOfFrame[(mfn.Value, generation)] = slot;
+        }
     }
 
     /// <summary>Counts a frame the reclaimer put on the zero frame rather than in swap.</summary>
@@ -127,16 +217,21 @@ public sealed class SwapSpace : ISwapSlots, IDisposable
     {
         lock (_lock)
         {
+            if (_uses.TryGetValue(slot, out SlotUse? use) && --use.Holders > 0)
+                return;
+            if (use?.Resident is { } resident)
+                _slotOfFrame.Remove(resident);
+            _uses.Remove(slot);
             _free.Push(slot);
             _slotsInUse--;
         }
     }
 
     /// <inheritdoc/>
-    public void CountSwapIn(long ticks, bool toZeroFrame)
+    public void CountSwapIn(long ticks, bool toZeroFrame, bool read = true)
     {
         Interlocked.Increment(ref _swappedIn);
-        Interlocked.Increment(ref _swapReads);
+        Interlocked.Increment(ref read ? ref _swapReads : ref _residentSwapIns);
         Interlocked.Add(ref _swapInTicks, ticks);
         if (toZeroFrame)
             Interlocked.Increment(ref _zeroSwapIns);

@@ -130,7 +130,83 @@ public class ClockReclaimerTests
     }
 
     [Test]
-    public void SharedFramesAndTheZeroFrame_AreNeverTaken()
+    public void ASharedFrame_IsWrittenOnceForAllItsSharers_FreedWithTheLast_AndReadBackOnceForAll()
+    {
+        using var pool = new MachineMemory(64);
+        using var device = new MemorySwapDevice();
+        using var swap = new SwapSpace(device, 16);
+        using var a = new GuestPhysicalMemory(pool, 8 * Page) { Swap = swap };
+        using var b = new GuestPhysicalMemory(pool, 8 * Page) { Swap = swap };
+        a.Write(3 * Page, Pattern(3));
+        Mfn shared = a.P2m.GetMfn(3);
+        pool.AddRef(shared);
+        a.P2m.Remap(3, shared, writable: false); // read-only in both guests, as the sharing engine maps a stable frame
+        pool.AddRef(shared);
+        b.P2m.Remap(5, shared, writable: false);
+        Assert.That(pool.FramesInUse, Is.EqualTo(1));
+
+        Assert.That(new ClockReclaimer(a, null).Reclaim(8, swap), Is.Zero, "b still holds the frame: nothing back to the pool yet");
+        Assert.That(pool.FramesInUse, Is.EqualTo(1));
+        Assert.That(new ClockReclaimer(b, null).Reclaim(8, swap), Is.EqualTo(1), "the last sharer out frees it");
+        Assert.Multiple(() =>
+        {
+            Assert.That(a.P2m.IsSwapped(3) && b.P2m.IsSwapped(5), Is.True);
+            Assert.That(a.P2m.SwapSlot(3), Is.EqualTo(b.P2m.SwapSlot(5)), "one slot");
+            Assert.That(device.Writes, Is.EqualTo(1), "written once for both");
+            Assert.That(swap.SharedSwapOuts, Is.EqualTo(1));
+            Assert.That(pool.FramesInUse, Is.Zero);
+        });
+
+        var back = new byte[Page];
+        b.Read(5 * Page, back);
+        Assert.That(back, Is.EqualTo(Pattern(3)));
+        a.Read(3 * Page, back);
+        Assert.Multiple(() =>
+        {
+            Assert.That(back, Is.EqualTo(Pattern(3)));
+            Assert.That(swap.SwapReads, Is.EqualTo(1), "read once for both");
+            Assert.That(swap.ResidentSwapIns, Is.EqualTo(1), "the second found the first's frame");
+            Assert.That(a.P2m.GetMfn(3), Is.EqualTo(b.P2m.GetMfn(5)), "shared again");
+            Assert.That(a.P2m.IsWritable(3), Is.False, "read-only, so a write breaks it");
+            Assert.That(pool.FramesInUse, Is.EqualTo(1));
+            Assert.That(swap.SlotsInUse, Is.Zero);
+        });
+
+        a.WriteByte(3 * Page, 0x77);
+        b.Read(5 * Page, back);
+        Assert.That(back, Is.EqualTo(Pattern(3)), "b's copy is untouched by a's write");
+    }
+
+    [Test]
+    public void ASharerBackBeforeTheOthersLeave_MapsTheFrameAgain_WithoutARead()
+    {
+        using var pool = new MachineMemory(64);
+        using var device = new MemorySwapDevice();
+        using var swap = new SwapSpace(device, 16);
+        using var a = new GuestPhysicalMemory(pool, 8 * Page) { Swap = swap };
+        using var b = new GuestPhysicalMemory(pool, 8 * Page) { Swap = swap };
+        a.Write(0, Pattern(0));
+        Mfn shared = a.P2m.GetMfn(0);
+        pool.AddRef(shared);
+        a.P2m.Remap(0, shared, writable: false);
+        pool.AddRef(shared);
+        b.P2m.Remap(0, shared, writable: false);
+
+        new ClockReclaimer(a, null).Reclaim(1, swap);
+        Assert.That(a.P2m.IsSwapped(0), Is.True);
+        var back = new byte[Page];
+        a.Read(0, back);
+        Assert.Multiple(() =>
+        {
+            Assert.That(back, Is.EqualTo(Pattern(0)));
+            Assert.That(a.P2m.GetMfn(0), Is.EqualTo(shared), "b's frame, mapped again");
+            Assert.That(swap.SwapReads, Is.Zero);
+            Assert.That(swap.SlotsInUse, Is.Zero, "the slot went with its only holder");
+        });
+    }
+
+    [Test]
+    public void TheZeroFrame_IsNeverTaken()
     {
         using var pool = new MachineMemory(64);
         using var guest = new GuestPhysicalMemory(pool, 8 * Page);
@@ -138,15 +214,13 @@ public class ClockReclaimerTests
         using var swap = new SwapSpace(device, 16);
         guest.Swap = swap;
         guest.Write(0, Pattern(0));
-        Mfn shared = pool.AllocateCopy(guest.P2m.GetMfn(0));
-        guest.P2m.Remap(1, shared, writable: false); // read-only, as the sharing engine maps a stable frame
 
         Assert.That(new ClockReclaimer(guest, null).Reclaim(8, swap), Is.EqualTo(1));
         Assert.Multiple(() =>
         {
             Assert.That(guest.P2m.IsSwapped(0), Is.True);
-            Assert.That(guest.P2m.GetMfn(1), Is.EqualTo(shared), "the shared frame stays");
-            Assert.That(guest.P2m.IsZeroMapped(2), Is.True, "untouched frames stay on the zero frame");
+            Assert.That(Enumerable.Range(1, 7).All(g => guest.P2m.IsZeroMapped((uint)g)), Is.True, "untouched frames stay on the zero frame");
+            Assert.That(device.Writes, Is.EqualTo(1));
         });
     }
 

@@ -8,7 +8,8 @@ namespace MiniHv.Tests.Overcommit;
 /// <summary>
 /// Eight JOS-style guests of 64 MiB, each deduplicating pages and then writing and rereading 2048 pages of its
 /// own (lazyalloc), on a machine of 16 MiB (a 32nd of what they were promised): every guest prints what it prints with memory enough and ends with the
-/// same bytes in every frame, with sharing off and across guests, in both schedulers; and a full swap disk stops
+/// same bytes in every frame, with sharing off and across guests (whose shared frames then go to swap once for
+/// all their sharers), in both schedulers; and a full swap disk stops
 /// only the guest whose frame could not be written.
 /// </summary>
 public class OvercommitEndToEndTests
@@ -55,6 +56,11 @@ public class OvercommitEndToEndTests
             Assert.That(small.Swap!.SwappedOut, Is.GreaterThan(1000), "frames swapped out");
             Assert.That(small.Swap.SwappedIn, Is.GreaterThan(100), "frames read back");
             Assert.That(small.MajorHiddenFaults, Is.EqualTo(small.Swap.SwappedIn), "each swap-in is a major hidden fault in a fault log");
+            if (policy == SharingPolicy.All)
+            {
+                Assert.That(small.Swap.SharedSwapOuts, Is.GreaterThan(0), "shared frames swapped out once for all their sharers");
+                Assert.That(small.Swap.ResidentSwapIns, Is.GreaterThan(0), "shared frames read back once for all");
+            }
         });
     }
 

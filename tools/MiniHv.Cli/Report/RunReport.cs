@@ -156,6 +156,8 @@ internal sealed class RunReport
             new("swap_writes", ReportValue.Count(o.SwapWrites), "frames written to the swap file"),
             new("swap_reads", ReportValue.Count(o.SwapReads), "frames read from the swap file"),
             new("zero_reclaimed", ReportValue.Count(o.ZeroReclaimed), "frames found all zero: put on the zero frame, not written"),
+            new("shared_swap_outs", ReportValue.Count(o.SharedSwapOuts), "gfns of a shared frame put in the slot a sharer wrote: no write"),
+            new("resident_swap_ins", ReportValue.Count(o.ResidentSwapIns), "swap-ins that found a sharer's frame: no read"),
             new("swap_frames_at_end", ReportValue.Count(o.SwapFramesAtEnd), $"in swap when the run ended, of {o.SwapCapacityFrames} (--swap-size)"),
             new("swap_peak_frames", ReportValue.Count(o.SwapPeakFrames), "the most in swap at once"),
             new("major_hidden_faults", ReportValue.Count(o.MajorHiddenFaults), "swap-ins counted by the guests' fault logs"),

@@ -65,7 +65,9 @@ internal sealed record OvercommitTotals(
     double SwapInMeanMicroseconds,
     long ReclaimRuns,
     long ReclaimShortfalls,
-    IReadOnlyDictionary<string, long> ReclaimBySource);
+    IReadOnlyDictionary<string, long> ReclaimBySource,
+    long SharedSwapOuts = 0,
+    long ResidentSwapIns = 0);
 
 /// <summary>The block compiler's work for one guest (--cpu jit only).</summary>
 internal sealed record JitCounters(

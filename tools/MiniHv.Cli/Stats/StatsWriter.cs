@@ -48,7 +48,7 @@ internal static class StatsWriter
         return new OvercommitTotals(machine, guestFrames, machine > 0 ? (double)guestFrames / machine : 0, reclaimer.ReserveFrames,
             s.CapacitySlots, s.SwappedOut, s.SwappedIn, s.SwapWrites, s.SwapReads, s.ZeroReclaimed, s.ZeroSwapIns, s.SlotsInUse,
             s.PeakSlotsInUse, major, s.SwappedIn > 0 ? s.SwapInTime.TotalMicroseconds / s.SwappedIn : 0, reclaimer.Runs,
-            reclaimer.Shortfalls, bySource);
+            reclaimer.Shortfalls, bySource, s.SharedSwapOuts, s.ResidentSwapIns);
     }
 
     /// <summary>"KernelText" as "kernel_text", as every key of the file is written.</summary>
