@@ -72,7 +72,7 @@ public sealed class P2m : IDisposable
     {
         uint entry = Entry(gfn);
         if ((entry & SwappedBit) != 0)
-            throw new InvalidOperationException($"gfn 0x{gfn:x} is swapped out: it has no machine frame");
+            ThrowSwapped(gfn);
         return new Mfn(entry & MfnMask);
     }
 
@@ -184,6 +184,9 @@ public sealed class P2m : IDisposable
         else if ((entry & MfnMask) != 0)
             _readOnlyFrames += delta;
     }
+
+    private static void ThrowSwapped(uint gfn)
+        => throw new InvalidOperationException($"gfn 0x{gfn:x} is swapped out: it has no machine frame");
 
     private void ThrowNoSuchGfn(uint gfn)
         => throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{gfn:x} is beyond the guest's {FrameCount} frames of RAM");
