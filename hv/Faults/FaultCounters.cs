@@ -25,6 +25,9 @@ public sealed class FaultCounters
     /// <summary>Every hidden fault the hypervisor resolved.</summary>
     public long HiddenTotal => FaultKinds.All.Where(FaultKinds.IsHidden).Sum(Seen);
 
+    /// <summary>The hidden faults that read a frame back from the swap file (major faults).</summary>
+    public long MajorHiddenTotal => FaultKinds.All.Where(FaultKinds.IsMajor).Sum(Seen);
+
     /// <summary>Count one fault; returns how many of its kind there have been, this one included.</summary>
     internal long Count(FaultKind kind, int? vector)
     {

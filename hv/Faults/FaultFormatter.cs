@@ -38,6 +38,8 @@ public static class FaultFormatter
                 return $"write to page-table gfn {e.Gfn:x5}{LinearSuffix(e)}";
             case FaultKind.AccessedDirtyUpdate:
                 return $"accessed/dirty bit set in page-table gfn {e.Gfn:x5}{LinearSuffix(e)}";
+            case FaultKind.SwapIn:
+                return $"gfn {e.Gfn:x5} read back from swap (major){LinearSuffix(e)}";
         }
 
         if (e.PageFault is PageFaultErrorCode pf)

@@ -37,6 +37,9 @@ public enum FaultKind
 
     /// <summary>Hidden: the hypervisor set an Accessed or Dirty bit in a guest page-table entry.</summary>
     AccessedDirtyUpdate,
+
+    /// <summary>Hidden, and major: an access to a guest frame the hypervisor had swapped out read it back from the swap file.</summary>
+    SwapIn,
 }
 
 /// <summary>Names and classification of <see cref="FaultKind"/>s.</summary>
@@ -47,6 +50,9 @@ public static class FaultKinds
 
     /// <summary>Number of kinds, for per-kind arrays.</summary>
     public static int Count => All.Count;
+
+    /// <summary>True for the hidden faults that waited for the disk (Linux's major faults): swap-ins.</summary>
+    public static bool IsMajor(FaultKind kind) => kind == FaultKind.SwapIn;
 
     /// <summary>True for the kinds the hypervisor raises and resolves without the guest ever seeing them.</summary>
     public static bool IsHidden(FaultKind kind) => kind >= FaultKind.ZeroFrameBreak;
@@ -77,6 +83,7 @@ public static class FaultKinds
         FaultKind.CopyOnWriteBreak => "cow_break",
         FaultKind.PageTableWrite => "page_table_write",
         FaultKind.AccessedDirtyUpdate => "ad_update",
+        FaultKind.SwapIn => "swap_in",
         _ => "unknown",
     };
 
@@ -107,6 +114,7 @@ public static class FaultKinds
         FaultKind.CopyOnWriteBreak => "cow break",
         FaultKind.PageTableWrite => "page-table write",
         FaultKind.AccessedDirtyUpdate => "A/D update",
+        FaultKind.SwapIn => "swap-in",
         _ => vector is int v ? VectorMnemonic(v) : "#??",
     };
 

@@ -12,6 +12,9 @@ public enum FrameBacking
     /// <summary>A read-only machine frame merged with identical frames; a write breaks it.</summary>
     Shared,
 
+    /// <summary>On no machine frame: its contents wait in the hypervisor's swap file until the guest touches it.</summary>
+    Swapped,
+
     /// <summary>Not RAM: beyond the guest's memory, where reads give zeros.</summary>
     NotRam,
 }

@@ -23,9 +23,29 @@ public static class GuestMemoryInspection
                 return false;
             }
 
+            if (memory.P2m.IsSwapped(gpa >> 12) || memory.P2m.IsSwapped(unchecked(gpa + 3) >> 12))
+            {
+                word = PeekUInt32(memory, gpa); // a swapped frame is read in its slot, not brought back
+                return true;
+            }
+
             word = memory.ReadUInt32(gpa);
             return true;
         };
+    }
+
+    private static uint PeekUInt32(GuestPhysicalMemory memory, uint gpa)
+    {
+        Span<byte> frame = stackalloc byte[MachineMemory.FrameSize];
+        uint word = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            uint at = unchecked(gpa + (uint)i);
+            memory.PeekFrame(at >> 12, frame);
+            word |= (uint)frame[(int)(at & 0xFFF)] << (8 * i);
+        }
+
+        return word;
     }
 
     /// <summary>
@@ -42,6 +62,8 @@ public static class GuestMemoryInspection
                 return FrameBacking.NotRam;
             if (p2m.IsZeroMapped(gfn))
                 return FrameBacking.Zero;
+            if (p2m.IsSwapped(gfn))
+                return FrameBacking.Swapped;
             return p2m.IsWritable(gfn) ? FrameBacking.Private : FrameBacking.Shared;
         };
     }

@@ -75,6 +75,7 @@ public static class PageTableDump
         FrameBacking.Private => "private",
         FrameBacking.Zero => "zero",
         FrameBacking.Shared => "shared",
+        FrameBacking.Swapped => "swapped",
         _ => "not RAM",
     };
 

@@ -116,6 +116,12 @@ public sealed partial class Vm
                         return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
                     if (_resetRequested)
                         return Finish(VmExitKind.Reset, $"the guest reset the machine at eip {p.Cpu.Eip:x8} on CPU {p.Index} (the run ends, as with QEMU's -no-reboot)");
+                    if (_yieldRequested)
+                    {
+                        // The machine is short of frames: the quantum ends here so the reclaimer runs at the safepoint.
+                        _yieldRequested = false;
+                        return VmRunState.Running;
+                    }
                     break; // an INIT, or a stop request of ours that the loop head sees
                 case StopReason.TripleFault:
                     if (p.Cpu.LastFault is FaultRecord last)

@@ -75,6 +75,7 @@ public sealed partial class Vm : IDisposable
     private volatile bool _stopRequested;
     private volatile bool _inputClosed;
     private bool _resetRequested;
+    private bool _yieldRequested;
     private bool _disposed;
 
     /// <summary>Creates the guest and loads its kernel.</summary>
@@ -200,6 +201,13 @@ public sealed partial class Vm : IDisposable
                 QuietLinearReader.Create((uint linear, out uint physical) => ActiveProcessor.Cpu.TryTranslateQuiet(linear, out physical), Memory),
                 _faultLogger, config.FaultPolicy);
             Memory.FrameBroken += (gfn, fromZero) => HiddenFault(fromZero ? FaultKind.ZeroFrameBreak : FaultKind.CopyOnWriteBreak, gfn, null);
+            Memory.FrameSwappedIn += gfn => HiddenFault(FaultKind.SwapIn, gfn, null);
+            // The machine is short of frames: end the quantum at this instruction, so the reclaimer can run at the safepoint.
+            Memory.MemoryPressure += () =>
+            {
+                _yieldRequested = true;
+                _active?.Cpu.RequestStop();
+            };
             if (config.Paging == PagingMode.Shadow)
             {
                 Cpu.Mmu = Shadow = new ShadowMmu(Cpu, Memory);
@@ -491,6 +499,16 @@ public sealed partial class Vm : IDisposable
         _inputSignal.Set();
     }
 
+    /// <summary>
+    /// Stops the guest for good with <paramref name="message"/>, for a reason of the hypervisor's (its swap file
+    /// failed). Only between quanta, on the thread that runs it; a guest that already stopped keeps its exit.
+    /// </summary>
+    public void Abort(VmExitKind kind, string message)
+    {
+        if (Exit == null)
+            Finish(kind, message);
+    }
+
     /// <summary>Queue bytes for the guest's COM1 to receive. Thread-safe.</summary>
     public void SendInput(ReadOnlySpan<byte> bytes) => Serial.EnqueueInput(bytes);
 
@@ -615,6 +633,11 @@ public sealed partial class Vm : IDisposable
                         return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
                     if (_resetRequested)
                         return Finish(VmExitKind.Reset, $"the guest reset the machine at eip {Cpu.Eip:x8} (the run ends, as with QEMU's -no-reboot)");
+                    if (_yieldRequested)
+                    {
+                        _yieldRequested = false;
+                        return VmRunState.Running;
+                    }
                     break; // the loop head sees a stop request of ours
                 case StopReason.TripleFault:
                     if (Cpu.LastFault is FaultRecord last)

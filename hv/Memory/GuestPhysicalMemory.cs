@@ -21,6 +21,11 @@ namespace MiniHv.Hv.Memory;
 /// <see cref="BackingChanged"/> so the CPU drops its TLB entries for that gfn (a host address it got from
 /// <see cref="FrameForRead"/> is stale from then on).
 ///
+/// Swap: between quanta the overcommit reclaimer (hv/Overcommit) may move a private frame's contents to a
+/// swap slot (<see cref="P2m.SwapOut"/>). The next access of the CPU or a device to it is a hidden fault
+/// that reads the slot into a fresh frame, or maps the zero frame when the contents are all zero
+/// (<see cref="FrameSwappedIn"/>).
+///
 /// Not thread-safe: the VM's thread owns it (devices included). A scanner may read frames concurrently.
 /// </remarks>
 public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
@@ -46,6 +51,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     private long _zeroFrameBreaks;
     private long _copyOnWriteBreaks;
     private long _copyOnWriteBreakTicks;
+    private long _swapIns;
 
     /// <param name="machine">The pool that backs this guest's frames.</param>
     /// <param name="ramBytes">RAM size: a positive multiple of 4 KiB, at most <see cref="MaxRamBytes"/>.</param>
@@ -80,6 +86,24 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     /// copy-on-write break of a shared frame. A hidden fault the guest never sees, for the fault log.
     /// </summary>
     public event Action<uint, bool>? FrameBroken;
+
+    /// <summary>Raised after an access brought <c>gfn</c> back from its swap slot: a major hidden fault, for the fault log.</summary>
+    public event Action<uint>? FrameSwappedIn;
+
+    /// <summary>
+    /// Raised on the guest's thread after it took a frame with the pool above <see cref="MachineMemory.PressureFrames"/>:
+    /// the VM ends its quantum there, so that frames can be reclaimed before the pool runs out.
+    /// </summary>
+    public event Action? MemoryPressure;
+
+    /// <summary>The swap space this guest's swapped-out frames are in; null while nothing may be swapped.</summary>
+    public ISwapSlots? Swap { get; set; }
+
+    /// <summary>Accesses that had to read a frame back from swap (major hidden faults).</summary>
+    public long SwapIns => _swapIns;
+
+    /// <summary>Guest frames whose contents are in swap now.</summary>
+    public long SwappedFrames => _p2m.SwappedFrames;
 
     public MachineMemory Machine => _machine;
 
@@ -130,7 +154,10 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     {
         if (gfn >= _frameCount)
             return null;
-        return _machine.FrameAddress(_entries[gfn] & P2m.MfnMask);
+        uint entry = _entries[gfn];
+        if ((entry & P2m.SwappedBit) != 0)
+            return SwapIn(gfn);
+        return _machine.FrameAddress(entry & P2m.MfnMask);
     }
 
     /// <inheritdoc />
@@ -143,7 +170,99 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         uint entry = _entries[gfn];
         if ((entry & P2m.WritableBit) != 0)
             return _machine.FrameAddress(entry & P2m.MfnMask);
+        if ((entry & P2m.SwappedBit) != 0)
+        {
+            SwapIn(gfn);
+            if (_p2m.IsWritable(gfn))
+                return _machine.FrameAddress(_entries[gfn] & P2m.MfnMask);
+        }
         return Break(gfn);
+    }
+
+    /// <summary>
+    /// Bring <paramref name="gfn"/> back from its swap slot: into a fresh private frame, or onto the zero frame
+    /// when it holds only zeros. A slot other gfns hold too (a shared frame swapped out once for all) comes
+    /// back read-only: onto the frame a sharer still has or already read it into, else into a fresh frame the
+    /// others will find. Returns the host address the guest now reads it at.
+    /// </summary>
+    /// <exception cref="MachineMemoryExhaustedException">No frame may be had, or the swap file cannot be read.</exception>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte* SwapIn(uint gfn)
+    {
+        long start = Stopwatch.GetTimestamp();
+        uint slot = _p2m.SwapSlot(gfn);
+        ISwapSlots swap = Swap ?? throw new InvalidOperationException($"gfn 0x{gfn:x} is swapped out but the guest has no swap space");
+        if (swap.TryGetResident(slot, out Mfn resident, out uint generation) && _machine.TryAddRef(resident, generation))
+        {
+            // Another sharer still holds the frame, or read it back already: map it again, read nothing.
+            _p2m.Remap(gfn, resident, writable: false);
+            swap.Free(slot);
+            _swapIns++;
+            swap.CountSwapIn(Stopwatch.GetTimestamp() - start, toZeroFrame: false, read: false);
+            FrameSwappedIn?.Invoke(gfn);
+            return _machine.FrameAddress(resident);
+        }
+
+        bool shared = swap.IsShared(slot);
+        if (!shared && _p2m.PrivateFrames >= _privateFrameLimit)
+            ThrowGuestLimitReached();
+        Mfn fresh = _machine.AllocateZeroed();
+        var bytes = new Span<byte>(_machine.FrameAddress(fresh), FrameSize);
+        try
+        {
+            swap.Read(slot, bytes);
+        }
+        catch (IOException e)
+        {
+            _machine.Release(fresh);
+            throw new MachineMemoryExhaustedException($"out of machine memory: cannot read gfn 0x{gfn:x} back from the swap file: {e.Message}", 0, e);
+        }
+
+        bool zero = bytes.IndexOfAnyExcept((byte)0) < 0;
+        if (zero)
+        {
+            _machine.Release(fresh);
+            _p2m.Remap(gfn, Mfn.Zero, writable: false);
+        }
+        else if (shared)
+        {
+            // The other sharers will find it here: one read for all, and they share the frame again.
+            _p2m.Remap(gfn, fresh, writable: false);
+            swap.SetResident(slot, fresh, _machine.Generation(fresh));
+        }
+        else
+        {
+            _p2m.Remap(gfn, fresh, writable: true);
+        }
+
+        swap.Free(slot);
+        _swapIns++;
+        swap.CountSwapIn(Stopwatch.GetTimestamp() - start, zero);
+        FrameSwappedIn?.Invoke(gfn);
+        if (_machine.FramesInUse > _machine.PressureFrames)
+            MemoryPressure?.Invoke();
+        return _machine.FrameAddress(_entries[gfn] & P2m.MfnMask);
+    }
+
+    /// <summary>
+    /// Copies guest frame <paramref name="gfn"/>'s contents into <paramref name="destination"/> (4 KiB) wherever
+    /// they are, a swap slot included, without bringing anything back: for statistics and checks while the guest is stopped.
+    /// </summary>
+    public void PeekFrame(uint gfn, Span<byte> destination)
+    {
+        if (destination.Length < FrameSize)
+            throw new ArgumentException("a frame is 4 KiB", nameof(destination));
+        if (gfn >= _frameCount)
+        {
+            destination[..FrameSize].Clear();
+            return;
+        }
+
+        uint entry = _entries[gfn];
+        if ((entry & P2m.SwappedBit) != 0)
+            (Swap ?? throw new InvalidOperationException("a swapped frame without a swap space")).Read(entry & P2m.MfnMask, destination[..FrameSize]);
+        else
+            new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), FrameSize).CopyTo(destination);
     }
 
     /// <inheritdoc />
@@ -184,6 +303,8 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
             _copyOnWriteBreakTicks += Stopwatch.GetTimestamp() - start;
         }
         FrameBroken?.Invoke(gfn, old.IsZero);
+        if (_machine.FramesInUse > _machine.PressureFrames)
+            MemoryPressure?.Invoke();
         return _machine.FrameAddress(fresh);
     }
 
@@ -238,7 +359,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
             int offset = (int)(gpa & OffsetMask);
             int n = (int)Math.Min(length, FrameSize - offset);
             uint gfn = gpa >> FrameShift;
-            if (gfn < _frameCount && !(value == 0 && (_entries[gfn] & P2m.MfnMask) == 0))
+            if (gfn < _frameCount && !(value == 0 && _entries[gfn] == 0))
                 new Span<byte>(FrameForWrite(gfn) + offset, n).Fill(value);
             length -= n;
             gpa += (uint)n;
@@ -311,6 +432,15 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
             Action? disposing = Disposing;
             Disposing = null;
             disposing?.Invoke();
+        }
+
+        if (Swap is { } swap)
+        {
+            for (uint gfn = 0; gfn < _frameCount; gfn++)
+            {
+                if ((_entries[gfn] & P2m.SwappedBit) != 0)
+                    swap.Free(_entries[gfn] & P2m.MfnMask);
+            }
         }
 
         _frameCount = 0;

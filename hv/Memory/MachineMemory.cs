@@ -27,7 +27,7 @@ public sealed unsafe class MachineMemory : IDisposable
     public const int FrameSize = 4096;
     public const int FrameShift = 12;
 
-    /// <summary>Largest cap: 2^28 frames (1 TiB), which keeps every mfn within the P2m's 31 bits.</summary>
+    /// <summary>Largest cap: 2^28 frames (1 TiB), which keeps every mfn within the P2m's 30 bits.</summary>
     public const long MaxCapFrames = 1L << 28;
 
     private const int ChunkShift = 9;
@@ -40,6 +40,10 @@ public sealed unsafe class MachineMemory : IDisposable
     // Indexed by mfn >> ChunkShift; sized for the cap up front so a lookup never sees the array move.
     private readonly nint[] _chunkBases;
     private readonly int[]?[] _refCounts;
+
+    // How many times each frame was handed out: a frame and its generation name one allocation, so a note
+    // about a frame's contents (the swap's cache) cannot be mistaken for a later use of the same frame.
+    private readonly uint[]?[] _generations;
 
     private readonly Stack<uint> _free = new();
     private int _chunkCount;
@@ -58,6 +62,7 @@ public sealed unsafe class MachineMemory : IDisposable
         long slots = (capFrames + 1 + ChunkFrames - 1) >> ChunkShift;
         _chunkBases = new nint[slots];
         _refCounts = new int[]?[slots];
+        _generations = new uint[]?[slots];
         AddChunk();
         NativeMemory.Clear((byte*)_chunkBases[0], FrameSize);
         _nextUnused = 1;
@@ -65,6 +70,12 @@ public sealed unsafe class MachineMemory : IDisposable
 
     /// <summary>A pool whose cap is <paramref name="capBytes"/>, rounded down to whole frames.</summary>
     public static MachineMemory WithCapBytes(long capBytes) => new(capBytes >> FrameShift);
+
+    /// <summary>
+    /// Frames in use above which a guest that allocates is asked to end its quantum (<see cref="GuestPhysicalMemory.MemoryPressure"/>),
+    /// so that the overcommit reclaimer gets its safepoint; no limit unless one is set.
+    /// </summary>
+    public long PressureFrames { get; set; } = long.MaxValue;
 
     /// <summary>The hard cap: the most frames in use at once.</summary>
     public long CapFrames { get; }
@@ -129,6 +140,41 @@ public sealed unsafe class MachineMemory : IDisposable
             ThrowNotReferenced(mfn);
     }
 
+    /// <summary>Which allocation of <paramref name="mfn"/> this is: it changes each time the frame is handed out again.</summary>
+    public uint Generation(Mfn mfn)
+    {
+        CheckAllocated(mfn.Value);
+        return Volatile.Read(ref _generations[mfn.Value >> ChunkShift]![mfn.Value & ChunkMask]);
+    }
+
+    /// <summary>
+    /// Takes one more reference to <paramref name="mfn"/> if it is still the allocation <paramref name="generation"/>
+    /// names (not freed since, nor handed out again); false, and nothing taken, otherwise. Any thread.
+    /// </summary>
+    public bool TryAddRef(Mfn mfn, uint generation)
+    {
+        if (mfn.IsZero || mfn.Value >= Volatile.Read(ref _nextUnused))
+            return false;
+        ref int count = ref RefCountSlot(mfn.Value);
+        while (true)
+        {
+            int seen = Volatile.Read(ref count);
+            if (seen <= 0)
+                return false;
+            if (Interlocked.CompareExchange(ref count, seen + 1, seen) == seen)
+                break;
+        }
+
+        // Freed and handed out again between the look and the take: that reference is not ours to keep.
+        if (Generation(mfn) != generation)
+        {
+            Release(mfn);
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>Drop one reference; the frame goes back to the free list with its last one (a no-op on the zero frame).</summary>
     public void Release(Mfn mfn)
     {
@@ -177,6 +223,7 @@ public sealed unsafe class MachineMemory : IDisposable
                 NativeMemory.AlignedFree((void*)_chunkBases[i]);
                 _chunkBases[i] = 0;
                 _refCounts[i] = null;
+                _generations[i] = null;
             }
             _chunkCount = 0;
             _free.Clear();
@@ -203,6 +250,7 @@ public sealed unsafe class MachineMemory : IDisposable
                 mfn = _nextUnused++;
             }
             _refCounts[mfn >> ChunkShift]![mfn & ChunkMask] = 1;
+            _generations[mfn >> ChunkShift]![mfn & ChunkMask]++;
             _inUse++;
             if (_inUse > _peak)
                 _peak = _inUse;
@@ -224,6 +272,7 @@ public sealed unsafe class MachineMemory : IDisposable
                 $"out of machine memory: the host refused {ChunkBytes >> 20} MiB more with {_inUse} frames in use", CapFrames, e);
         }
         _refCounts[_chunkCount] = new int[ChunkFrames];
+        _generations[_chunkCount] = new uint[ChunkFrames];
         _chunkBases[_chunkCount] = (nint)chunk;
         Volatile.Write(ref _chunkCount, _chunkCount + 1);
     }

@@ -6,11 +6,13 @@ namespace MiniHv.Hv.Memory;
 /// <remarks>
 /// Every guest frame starts on the zero frame, read-only; a new table is one zeroed array and costs no
 /// machine memory. Each non-zero entry owns one reference to its machine frame. An entry is in one of
-/// three states, counted as it changes (in <see cref="Remap"/> only):
+/// four states, counted as it changes (in <see cref="Remap"/> and <see cref="SwapOut"/> only):
 /// <list type="bullet">
 /// <item>zero-mapped: on <see cref="Mfn.Zero"/>, read-only;</item>
 /// <item>private: on a frame this guest frame alone may write;</item>
 /// <item>read-only: on a non-zero frame that must not be written in place (shared, or about to be).</item>
+/// <item>swapped: on no machine frame at all; the contents wait in a swap slot (hv/Overcommit), and the
+/// guest's next access is a hidden fault that reads them back.</item>
 /// </list>
 /// Not thread-safe for changes: only the VM's own thread (or a scanner while the VM is stopped at a
 /// safepoint) may remap; the sharing scanner of a parallel run asks the VM's thread to do its merges.
@@ -18,14 +20,17 @@ namespace MiniHv.Hv.Memory;
 /// </remarks>
 public sealed class P2m : IDisposable
 {
-    // Entry layout: the mfn in bits 0-30, bit 31 set when the guest frame may be written in place.
+    // Entry layout: the mfn in bits 0-29, bit 31 set when the guest frame may be written in place. With bit 30
+    // set the entry holds no machine frame: bits 0-29 are a swap slot.
     internal const uint WritableBit = 0x8000_0000;
-    internal const uint MfnMask = 0x7FFF_FFFF;
+    internal const uint SwappedBit = 0x4000_0000;
+    internal const uint MfnMask = 0x3FFF_FFFF;
 
     private readonly MachineMemory _machine;
     private uint[] _entries;
     private long _privateFrames;
     private long _readOnlyFrames;
+    private long _swappedFrames;
 
     public P2m(MachineMemory machine, uint frameCount)
     {
@@ -52,20 +57,61 @@ public sealed class P2m : IDisposable
     /// <summary>Guest frames on a non-zero frame that is read-only to them (shared).</summary>
     public long ReadOnlyFrames => _readOnlyFrames;
 
+    /// <summary>Guest frames whose contents are in a swap slot, on no machine frame.</summary>
+    public long SwappedFrames => _swappedFrames;
+
     /// <summary>Guest frames still on the zero frame.</summary>
-    public long ZeroMappedFrames => FrameCount - _privateFrames - _readOnlyFrames;
+    public long ZeroMappedFrames => FrameCount - _privateFrames - _readOnlyFrames - _swappedFrames;
 
     /// <summary>The raw entries, for the per-access paths of <see cref="GuestPhysicalMemory"/>.</summary>
     internal uint[] Entries => _entries;
 
     /// <summary>The machine frame behind <paramref name="gfn"/>.</summary>
-    public Mfn GetMfn(uint gfn) => new(Entry(gfn) & MfnMask);
+    /// <exception cref="InvalidOperationException">The gfn is swapped out: no machine frame is behind it.</exception>
+    public Mfn GetMfn(uint gfn)
+    {
+        uint entry = Entry(gfn);
+        if ((entry & SwappedBit) != 0)
+            ThrowSwapped(gfn);
+        return new Mfn(entry & MfnMask);
+    }
 
     /// <summary>True when the guest may write <paramref name="gfn"/>'s machine frame in place.</summary>
     public bool IsWritable(uint gfn) => (Entry(gfn) & WritableBit) != 0;
 
     /// <summary>True while <paramref name="gfn"/> is still on the zero frame.</summary>
-    public bool IsZeroMapped(uint gfn) => (Entry(gfn) & MfnMask) == 0;
+    public bool IsZeroMapped(uint gfn) => Entry(gfn) == 0;
+
+    /// <summary>True while <paramref name="gfn"/>'s contents are in a swap slot rather than a machine frame.</summary>
+    public bool IsSwapped(uint gfn) => (Entry(gfn) & SwappedBit) != 0;
+
+    /// <summary>The swap slot holding a swapped-out gfn's contents.</summary>
+    public uint SwapSlot(uint gfn)
+    {
+        uint entry = Entry(gfn);
+        if ((entry & SwappedBit) == 0)
+            throw new InvalidOperationException($"gfn 0x{gfn:x} is not swapped out");
+        return entry & MfnMask;
+    }
+
+    /// <summary>
+    /// A gfn's contents (a private or a shared frame's) are now in swap slot <paramref name="slot"/>: the entry
+    /// points at no machine frame, its mappings are shot down (<see cref="BackingChanged"/>) and then its
+    /// reference to its frame is dropped.
+    /// </summary>
+    public void SwapOut(uint gfn, uint slot)
+    {
+        uint old = Entry(gfn);
+        if ((old & SwappedBit) != 0 || old == 0)
+            throw new InvalidOperationException($"gfn 0x{gfn:x}: only a gfn on a machine frame of its own or a shared one is swapped out");
+        if (slot > MfnMask)
+            throw new ArgumentOutOfRangeException(nameof(slot), slot, "swap slot out of range");
+        _entries[gfn] = SwappedBit | slot;
+        Count(old, -1);
+        _swappedFrames++;
+        BackingChanged?.Invoke(gfn);
+        _machine.Release(new Mfn(old & MfnMask));
+    }
 
     /// <summary>
     /// Point <paramref name="gfn"/> at <paramref name="mfn"/>, taking over one reference the caller holds to
@@ -87,10 +133,11 @@ public sealed class P2m : IDisposable
         // Notify before releasing: nobody may still cache the old frame once another VM can get it.
         if (entry != old)
             BackingChanged?.Invoke(gfn);
-        _machine.Release(new Mfn(old & MfnMask));
+        if ((old & SwappedBit) == 0)
+            _machine.Release(new Mfn(old & MfnMask));
     }
 
-    /// <summary>Put every guest frame back on the zero frame, releasing what they held.</summary>
+    /// <summary>Put every guest frame back on the zero frame, releasing what they held (swap slots are their owner's to free).</summary>
     public void Clear()
     {
         for (uint gfn = 0; gfn < FrameCount; gfn++)
@@ -112,11 +159,12 @@ public sealed class P2m : IDisposable
         for (uint gfn = 0; gfn < count; gfn++)
         {
             uint mfn = entries[gfn] & MfnMask;
-            if (mfn != 0)
+            if (mfn != 0 && (entries[gfn] & SwappedBit) == 0)
                 _machine.Release(new Mfn(mfn));
         }
         _privateFrames = 0;
         _readOnlyFrames = 0;
+        _swappedFrames = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -129,11 +177,16 @@ public sealed class P2m : IDisposable
 
     private void Count(uint entry, int delta)
     {
-        if ((entry & WritableBit) != 0)
+        if ((entry & SwappedBit) != 0)
+            _swappedFrames += delta;
+        else if ((entry & WritableBit) != 0)
             _privateFrames += delta;
         else if ((entry & MfnMask) != 0)
             _readOnlyFrames += delta;
     }
+
+    private static void ThrowSwapped(uint gfn)
+        => throw new InvalidOperationException($"gfn 0x{gfn:x} is swapped out: it has no machine frame");
 
     private void ThrowNoSuchGfn(uint gfn)
         => throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{gfn:x} is beyond the guest's {FrameCount} frames of RAM");

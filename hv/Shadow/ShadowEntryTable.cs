@@ -26,6 +26,12 @@ internal sealed class ShadowEntryTable
     /// </summary>
     public const byte Direct = 8;
 
+    /// <summary>
+    /// The entry was used since the overcommit reclaimer last harvested it (ShadowMmu.Reclaim.cs): set when it
+    /// is filled and when a CPU TLB miss finds it, cleared (with the TLB entry) by the harvest.
+    /// </summary>
+    public const byte Accessed = 16;
+
     private const int None = 0;
 
     /// <summary>The machine frame of an entry for a page that is not RAM.</summary>

@@ -47,7 +47,7 @@ namespace MiniHv.Hv.Shadow;
 /// untracked, so once one has, every shadow is dropped before a processor with paging on runs again.
 /// </para>
 /// </remarks>
-public sealed unsafe class ShadowMmu : IMmu
+public sealed unsafe partial class ShadowMmu : IMmu
 {
     /// <summary>
     /// Address spaces whose shadows are kept across CR3 switches: enough for the environments of a busy teaching
@@ -181,8 +181,11 @@ public sealed unsafe class ShadowMmu : IMmu
         if (slot != null)
         {
             int e = slot[lp & (ShadowSpace.PagesPerSlot - 1)];
-            if (e != 0 && Permits(_entries.Flags(e), access))
+            byte flags;
+            if (e != 0 && Permits(flags = _entries.Flags(e), access))
             {
+                if ((flags & ShadowEntryTable.Accessed) == 0)
+                    _entries.SetFlags(e, (byte)(flags | ShadowEntryTable.Accessed));
                 uint mfn = _entries.Mfn(e);
                 translation = default;
                 translation.PhysicalPage = _entries.Gfn(e) << 12;
@@ -297,7 +300,8 @@ public sealed unsafe class ShadowMmu : IMmu
         bool isTable = _tables.IsTracked(gfn);
         byte flags = (byte)((walk.User ? ShadowEntryTable.User : 0)
             | (walk.Writable ? ShadowEntryTable.Writable : 0)
-            | (walk.Dirty ? ShadowEntryTable.Dirty : 0));
+            | (walk.Dirty ? ShadowEntryTable.Dirty : 0)
+            | ShadowEntryTable.Accessed);
         if (walk.Dirty && !isTable && _p2m.IsWritable(gfn))
             flags |= ShadowEntryTable.Direct;
 
@@ -596,6 +600,12 @@ public sealed unsafe class ShadowMmu : IMmu
         space.Entries[lp >> 10]![lp & (ShadowSpace.PagesPerSlot - 1)] = 0;
         space.EntryCount--;
         _entries.Remove(e);
+        FlushFromTlbs(space, lp);
+    }
+
+    /// <summary>Drop linear page <paramref name="lp"/> of <paramref name="space"/> from every processor's TLB set of that space.</summary>
+    private void FlushFromTlbs(ShadowSpace space, uint lp)
+    {
         foreach (ProcessorView view in _views)
         {
             if (space.TlbSets[view.Index] is var set and >= 0)

@@ -28,16 +28,25 @@ public readonly record struct FrameCensus(long GuestFramesInUse, long DistinctCo
     public static unsafe FrameCensus Take(IEnumerable<GuestPhysicalMemory> guests, MachineMemory machine, long engineZeroPages = 0)
     {
         var contents = new HashSet<UInt128>();
+        var swapped = new byte[MachineMemory.FrameSize];
         long inUse = engineZeroPages;
         foreach (GuestPhysicalMemory g in guests)
         {
             for (uint gfn = 0; gfn < g.FrameCount; gfn++)
             {
-                Mfn mfn = g.P2m.GetMfn(gfn);
-                if (mfn.IsZero)
+                if (g.P2m.IsZeroMapped(gfn))
                     continue;
                 inUse++;
-                var bytes = new ReadOnlySpan<byte>(machine.FrameAddress(mfn), MachineMemory.FrameSize);
+                ReadOnlySpan<byte> bytes;
+                if (g.P2m.IsSwapped(gfn))
+                {
+                    g.PeekFrame(gfn, swapped); // in swap: in use by the guest, though on no machine frame
+                    bytes = swapped;
+                }
+                else
+                {
+                    bytes = new ReadOnlySpan<byte>(machine.FrameAddress(g.P2m.GetMfn(gfn)), MachineMemory.FrameSize);
+                }
                 if (bytes.IndexOfAnyExcept((byte)0) >= 0)
                     contents.Add(XxHash128.HashToUInt128(bytes));
             }

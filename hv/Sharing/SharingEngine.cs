@@ -668,8 +668,16 @@ public sealed class SharingEngine
         if ((flags & SharingGuest.OnStable) != 0)
         {
             Leave(g, gfn);
-            Stats.CowBreaks++;
-            g.Breaks++;
+            // Swapped out (the overcommit reclaimer) rather than written: it left the shared frame, but broke nothing.
+            if (g.Memory.P2m.IsSwapped(gfn))
+            {
+                Stats.SwappedOutOfStable++;
+            }
+            else
+            {
+                Stats.CowBreaks++;
+                g.Breaks++;
+            }
         }
 
         if ((flags & SharingGuest.OnZero) != 0)

@@ -36,6 +36,9 @@ public sealed class SharingStats
     /// <summary>Writes that broke a guest frame away from a stable frame (a hidden copy-on-write fault).</summary>
     public long CowBreaks { get; internal set; }
 
+    /// <summary>Guest frames that left a stable frame because the overcommit reclaimer swapped them out (not a break).</summary>
+    public long SwappedOutOfStable { get; internal set; }
+
     /// <summary>Writes that broke a guest frame away from a zero frame the engine had mapped it to.</summary>
     public long ZeroBreaks { get; internal set; }
 

@@ -165,4 +165,25 @@ public unsafe class MachineMemoryTests
         Assert.That(pool.FramesInUse, Is.Zero);
         Assert.That(p2m.ZeroMappedFrames, Is.EqualTo(16));
     }
+
+    [Test]
+    public void AFrameHandedOutAgain_HasANewGeneration_AndAReferenceToItsOldAllocationCannotBeTaken()
+    {
+        using var pool = new MachineMemory(4);
+        Mfn frame = pool.AllocateZeroed();
+        uint first = pool.Generation(frame);
+        Assert.That(pool.TryAddRef(frame, first), Is.True, "still that allocation");
+        pool.Release(frame);
+        pool.Release(frame);
+
+        Assert.That(pool.TryAddRef(frame, first), Is.False, "freed: nothing to take");
+        Mfn again = pool.AllocateZeroed();
+        Assert.Multiple(() =>
+        {
+            Assert.That(again, Is.EqualTo(frame), "the free list hands the same frame out again");
+            Assert.That(pool.Generation(again), Is.Not.EqualTo(first));
+            Assert.That(pool.TryAddRef(again, first), Is.False, "the old allocation is gone");
+            Assert.That(pool.RefCount(again), Is.EqualTo(1), "and the new owner's count is untouched");
+        });
+    }
 }

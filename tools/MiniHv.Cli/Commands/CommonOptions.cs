@@ -73,6 +73,34 @@ internal static class CommonOptions
         return 0;
     }
 
+    /// <summary>The smallest machine memory: 4 MiB, enough for a small guest's kernel beside the reclaimer's reserve.</summary>
+    public const long MinimumMachineMemoryBytes = 4L << 20;
+
+    /// <summary>A machine memory size (<c>--machine-memory</c>), with the message (naming it <paramref name="label"/>) for one that cannot be.</summary>
+    public static bool TryParseMachineMemory(string text, out long bytes, out string error, string label = "--machine-memory")
+    {
+        if (!SizeParser.TryParse(text, out bytes, out error))
+        {
+            error = $"{label} '{text}': {error}";
+            return false;
+        }
+
+        long most = MachineMemory.MaxCapFrames << MachineMemory.FrameShift;
+        if (bytes < MinimumMachineMemoryBytes || bytes > most)
+        {
+            error = $"{label} '{text}': the machine has from {SizeParser.Format(MinimumMachineMemoryBytes)} to {SizeParser.Format(most)} of memory";
+            return false;
+        }
+
+        if (bytes % MachineMemory.FrameSize != 0)
+        {
+            error = $"{label} '{text}': machine memory is a whole number of 4 KiB frames";
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>A guest RAM size, with the message (naming it <paramref name="label"/>) for one that no guest can have.</summary>
     public static bool TryParseGuestMemory(string text, out long bytes, out string error, string label = "--memory")
     {

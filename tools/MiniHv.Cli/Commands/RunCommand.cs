@@ -158,7 +158,7 @@ internal static class RunCommand
         };
         var logHidden = new Option<string>("--log-hidden")
         {
-            Description = "which hidden faults (zero-frame and copy-on-write breaks, page-table writes, A/D updates) are logged: none, all, every:N, N/s; all are counted",
+            Description = "which hidden faults (zero-frame and copy-on-write breaks, page-table writes, A/D updates, swap-ins) are logged: none, all, every:N, N/s; all are counted",
             HelpName = "RULE",
             DefaultValueFactory = _ => "none",
             Validators = { r => { if (!FaultSampling.TryParse(r.GetValueOrDefault<string>(), out _)) r.AddError($"--log-hidden '{r.GetValueOrDefault<string>()}': none, all, every:N or N/s"); } },
@@ -178,6 +178,39 @@ internal static class RunCommand
                 r.AddError($"--memory-cap '{r.Tokens[0].Value}': {(error.Length > 0 ? error : "at least one 4 KiB frame")}");
                 return null;
             },
+        };
+        var machineMemory = new Option<long?>("--machine-memory")
+        {
+            Description = "the machine's memory, which may be less than the guests' RAM together: frames are then swapped out to --swap when it runs short",
+            HelpName = "SIZE",
+            CustomParser = r =>
+            {
+                if (CommonOptions.TryParseMachineMemory(r.Tokens[0].Value, out long bytes, out string error))
+                    return bytes;
+                r.AddError(error);
+                return null;
+            },
+        };
+        var swap = new Option<string?>("--swap")
+        {
+            Description = "with --machine-memory: the swap file (created, or emptied) [default: a temporary file, deleted at exit]",
+            HelpName = "FILE",
+        };
+        var swapSize = new Option<long?>("--swap-size")
+        {
+            Description = "with --machine-memory: the most the swap file holds [default: the guests' RAM together]",
+            HelpName = "SIZE",
+            CustomParser = r =>
+            {
+                if (SizeParser.TryParse(r.Tokens[0].Value, out long bytes, out string error) && bytes >= 4096)
+                    return bytes;
+                r.AddError($"--swap-size '{r.Tokens[0].Value}': {(error.Length > 0 ? error : "at least one 4 KiB frame")}");
+                return null;
+            },
+        };
+        var keepSwap = new Option<bool>("--keep-swap")
+        {
+            Description = "leave the swap file in place at exit",
         };
         var hda = new Option<string?>("--hda", "-hda")
         {
@@ -236,7 +269,7 @@ internal static class RunCommand
             """)
         {
             image, append, initrd, memory, smp, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
-            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, machineMemory, swap, swapSize, keepSwap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
         };
@@ -260,6 +293,10 @@ internal static class RunCommand
                 Guests = guests,
                 MemoryBytes = parse.GetValue(memory),
                 MemoryCapBytes = parse.GetValue(memoryCap),
+                MachineMemoryBytes = parse.GetValue(machineMemory),
+                SwapPath = parse.GetValue(swap),
+                SwapSizeBytes = parse.GetValue(swapSize),
+                KeepSwap = Given(keepSwap) ? parse.GetValue(keepSwap) : null,
                 Sharing = Given(sharing) ? Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true) : null,
                 ScanRate = Given(scanRate) && TryScanRate(parse.GetValue(scanRate), out long rate, out bool auto) && !auto ? rate : null,
                 ScanAuto = Given(scanRate) ? parse.GetValue(scanRate) == "auto" : null,
@@ -354,6 +391,15 @@ internal static class RunCommand
             return false;
         }
 
+        if (config.MachineMemoryBytes == null && (config.SwapPath != null || config.SwapSizeBytes != null || config.KeepSwap == true))
+        {
+            string which = config.SwapPath != null ? "swap" : config.SwapSizeBytes != null ? "swap_size" : "keep_swap";
+            failure = streams.Fail(ExitStatus.Usage, config.Origins.TryGetValue(which, out string? where)
+                ? $"{where}: {which} needs machine_memory (or --machine-memory)"
+                : $"--{which.Replace('_', '-')} needs --machine-memory");
+            return false;
+        }
+
         plan = new RunPlan(configs, config.Deterministic ?? false, config.Threads ?? Environment.ProcessorCount, config.Quantum,
             config.SerialDir, config.StatsPath,
             Sharing: config.Sharing ?? SharingPolicy.Off,
@@ -362,7 +408,11 @@ internal static class RunCommand
             ScanAuto: config.ScanAuto ?? false,
             ScanThreads: config.ScanThreads ?? 1,
             Faults: FaultLoggingFor(config.Faults ?? false, config.FaultLogPath, config.LogHidden ?? FaultSampling.None),
-            DumpPageTables: config.DumpPageTables ?? false);
+            DumpPageTables: config.DumpPageTables ?? false,
+            MachineMemoryBytes: config.MachineMemoryBytes,
+            SwapPath: config.SwapPath,
+            SwapSizeBytes: config.SwapSizeBytes,
+            KeepSwap: config.KeepSwap ?? false);
         return true;
     }
 

@@ -32,7 +32,9 @@ internal sealed class RunReport
     {
         Source = source;
         Stats = stats;
-        Sections = [RunSection(), MemorySection(), SharingCounters(), SharingExtras()];
+        Sections = stats.Overcommit == null
+            ? [RunSection(), MemorySection(), SharingCounters(), SharingExtras()]
+            : [RunSection(), MemorySection(), SharingCounters(), SharingExtras(), OvercommitSection()];
         Content = ContentRows(stats.Sharing);
         GuestColumns = Columns();
     }
@@ -51,6 +53,9 @@ internal sealed class RunReport
     public IReadOnlyList<GuestColumn> GuestColumns { get; }
 
     public bool HasSharing => Stats.Sharing != null;
+
+    /// <summary>Whether the run had --machine-memory (and so a swap).</summary>
+    public bool HasOvercommit => Stats.Overcommit != null;
 
     /// <summary>Whether some guest ran with the shadow MMU (the others ran on the plain walk and have no shadow counters).</summary>
     public bool HasShadow => Stats.Guests.Any(g => g.Shadow != null);
@@ -137,6 +142,32 @@ internal sealed class RunReport
         ], s == null ? "not in this run: it had no sharing engine" : null);
     }
 
+    private ReportSection OvercommitSection()
+    {
+        OvercommitTotals o = Stats.Overcommit!;
+        return new ReportSection("Overcommit (--machine-memory)",
+        [
+            new("machine_frames", ReportValue.Count(o.MachineFrames), $"the machine's memory; {FramesNote(o.MachineFrames)}"),
+            new("guest_frames", ReportValue.Count(o.GuestFrames), $"the guests' RAM together; {FramesNote(o.GuestFrames)}"),
+            new("overcommit_ratio", ReportValue.Rate(o.OvercommitRatio, 2), "guest_frames / machine_frames"),
+            new("reserve_frames", ReportValue.Count(o.ReserveFrames), "kept free for the guests' quanta; the reclaimer runs when fewer are free"),
+            new("swapped_out", ReportValue.Count(o.SwappedOut), "guest frames the reclaimer took off the machine: written to swap, or all zero"),
+            new("swapped_in", ReportValue.Count(o.SwappedIn), "guest frames an access brought back (major hidden faults)"),
+            new("swap_writes", ReportValue.Count(o.SwapWrites), "frames written to the swap file"),
+            new("swap_reads", ReportValue.Count(o.SwapReads), "frames read from the swap file"),
+            new("zero_reclaimed", ReportValue.Count(o.ZeroReclaimed), "frames found all zero: put on the zero frame, not written"),
+            new("shared_swap_outs", ReportValue.Count(o.SharedSwapOuts), "gfns of a shared frame put in the slot a sharer wrote: no write"),
+            new("resident_swap_ins", ReportValue.Count(o.ResidentSwapIns), "swap-ins that found a sharer's frame: no read"),
+            new("swap_frames_at_end", ReportValue.Count(o.SwapFramesAtEnd), $"in swap when the run ended, of {o.SwapCapacityFrames} (--swap-size)"),
+            new("swap_peak_frames", ReportValue.Count(o.SwapPeakFrames), "the most in swap at once"),
+            new("major_hidden_faults", ReportValue.Count(o.MajorHiddenFaults), "swap-ins counted by the guests' fault logs"),
+            new("swap_in_mean_microseconds", ReportValue.Rate(o.SwapInMeanMicroseconds, 1), "host time of a swap-in: allocate, read, remap"),
+            new("reclaim_runs", ReportValue.Count(o.ReclaimRuns), "safepoints that found fewer than reserve_frames free"),
+            new("reclaimed_by_sharing", ReportValue.Count(o.ReclaimBySource.GetValueOrDefault("sharing")), "frames sharing saved at the end (pages_sharing + zero_pages)"),
+            new("reclaimed_by_swap", ReportValue.Count(o.ReclaimBySource.GetValueOrDefault("swap")), "frames swap took over the run (swapped_out)"),
+        ]);
+    }
+
     /// <summary>Each kind's frames as the file has them, and its share: frames / the sum over all kinds (none when the sum is 0).</summary>
     private static List<ContentRow> ContentRows(SharingTotals? sharing)
     {
@@ -180,12 +211,14 @@ internal sealed class RunReport
             new("hidden_faults", "hidden faults", g => ReportValue.Count(g.Shadow?.HiddenFaults.Total), SumOf(g => g.Shadow?.HiddenFaults.Total), "shadow"),
             new("cr3_hit_rate", "CR3 hits", g => ReportValue.Fraction(g.Shadow?.Cr3HitRate),
                 switches > 0 ? ReportValue.Fraction((double)hits / switches) : ReportValue.None, "shadow"),
+            new("swapped_frames", "swapped", g => ReportValue.Count(g.Overcommit?.SwappedFrames), SumOf(g => g.Overcommit?.SwappedFrames), "overcommit"),
+            new("swap_ins", "swap-ins", g => ReportValue.Count(g.Overcommit?.SwapIns), SumOf(g => g.Overcommit?.SwapIns), "overcommit"),
         ];
     }
 
     /// <summary>The columns a table shows: the guest and memory ones, the sharing ones if the run shared, the shadow ones if some guest had a shadow MMU.</summary>
     public IEnumerable<GuestColumn> TableColumns()
-        => GuestColumns.Where(c => c.InTables && (c.Group is "guest" or "memory" || (c.Group == "sharing" && HasSharing) || (c.Group == "shadow" && HasShadow)));
+        => GuestColumns.Where(c => c.InTables && (c.Group is "guest" or "memory" || (c.Group == "sharing" && HasSharing) || (c.Group == "overcommit" && HasOvercommit) || (c.Group == "shadow" && HasShadow)));
 
     /// <summary>Lines a table adds under the guests: what a "-" means and what the columns count.</summary>
     public IEnumerable<string> GuestNotes()
@@ -193,6 +226,8 @@ internal sealed class RunReport
         yield return "private, zero, shared: the guest's RAM frames with a machine frame of their own, still on (or back on) the zero frame, on a shared frame";
         if (HasSharing)
             yield return "on stable, zero merged, breaks: frames on shared frames and frames the engine put back on the zero frame at the end; breaks away from them over the run";
+        if (HasOvercommit)
+            yield return "swapped, swap-ins: the guest's frames in swap at the end, and the accesses that read one back (major hidden faults)";
         if (HasShadow)
             yield return "hidden faults: page-table writes, zero-frame and copy-on-write breaks, A/D updates the hypervisor resolved unseen; CR3 hits: CR3 loads that found their shadow";
         var walkers = Stats.Guests.Where(g => g.Shadow == null).Select(g => g.Name).ToList();

@@ -7,6 +7,7 @@ using MiniHv.Hv.Inspection;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
+using MiniHv.Hv.Overcommit;
 using MiniHv.Hv.Scheduling;
 using MiniHv.Hv.Sharing;
 
@@ -30,8 +31,16 @@ internal static class GuestSession
             return logFailure;
         }
 
-        long capFrames = Math.Max(1, plan.Guests.Sum(g => g.MemoryBytes >> MachineMemory.FrameShift));
+        long guestFrames = Math.Max(1, plan.Guests.Sum(g => g.MemoryBytes >> MachineMemory.FrameShift));
+        long capFrames = plan.MachineMemoryBytes is long machineBytes ? machineBytes >> MachineMemory.FrameShift : guestFrames;
         using var machine = new MachineMemory(capFrames);
+        using SwapSpace? swap = plan.MachineMemoryBytes == null ? null : OpenSwap(plan, guestFrames, streams, out failure);
+        if (plan.MachineMemoryBytes != null && swap == null)
+        {
+            statsFile?.Dispose();
+            return failure;
+        }
+
         // A live table and the guests' output cannot share a terminal: the output waits until the end.
         StatusMode status = StatusReporter.Resolve(plan.Status, plan.Guests.Count, streams.ErrorIsTerminal);
         var held = status == StatusMode.Table && streams.OutputIsTerminal ? new MemoryStream() : null;
@@ -65,6 +74,7 @@ internal static class GuestSession
                 vm.CloseInput();
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
+            MemoryReclaimer? reclaimer = swap == null ? null : SchedulerFactory.CreateReclaimer(plan, vms, machine, swap);
             var peak = new PeakAttribution(engine, vms, plan.Deterministic ? TimeSpan.Zero : TimeSpan.FromMilliseconds(250));
             using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
             if (plan.Gdb != null && debug == null)
@@ -76,10 +86,15 @@ internal static class GuestSession
             IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
             var wall = Stopwatch.StartNew();
             using (StatusReporter? reporter = status is StatusMode.Table or StatusMode.Lines
-                ? new StatusReporter(status, vms, sinks, machine, engine, streams.Error) : null)
+                ? new StatusReporter(status, vms, sinks, machine, engine, streams.Error, swap) : null)
             {
                 reporter?.Start();
-                scheduler.Run(vms, cancel, safepoint: _ => console.Flush());
+                // Sharing has had its turn (the deterministic scheduler's rounds, or the scanner's merges before this): swapping is the last resort.
+                scheduler.Run(vms, cancel, safepoint: vm =>
+                {
+                    reclaimer?.BetweenQuanta(vm);
+                    console.Flush();
+                });
             }
 
             wall.Stop();
@@ -108,7 +123,7 @@ internal static class GuestSession
                     plan.Guests[0].Paging.ToString().ToLowerInvariant(), wall.Elapsed.TotalSeconds);
                 TimeSpan guestTime = scheduler is ParallelScheduler parallel ? parallel.GuestRunTime + parallel.CompanionTime : wall.Elapsed;
                 StatsDocument document = StatsWriter.Build(vms, run, engine, plan.ScanRate, census, byContent,
-                    (plan.Deterministic ? 0 : plan.ScanThreads, plan.ScanAuto, guestTime));
+                    (plan.Deterministic ? 0 : plan.ScanThreads, plan.ScanAuto, guestTime), reclaimer);
                 if (statsFile != null)
                     StatsWriter.Write(statsFile, document);
                 if (plan.Summary)
@@ -201,6 +216,22 @@ internal static class GuestSession
         }
 
         output.Flush();
+    }
+
+    /// <summary>The swap space of a run with --machine-memory: its file (a temporary one unless --swap names it), as big as --swap-size or the guests' RAM.</summary>
+    private static SwapSpace? OpenSwap(RunPlan plan, long guestFrames, CliStreams streams, out int failure)
+    {
+        failure = ExitStatus.Ok;
+        long slots = plan.SwapSizeBytes is long bytes ? bytes >> MachineMemory.FrameShift : guestFrames;
+        try
+        {
+            return new SwapSpace(new FileSwapDevice(plan.SwapPath, plan.KeepSwap), slots);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            failure = streams.Fail(ExitStatus.Usage, $"--swap '{plan.SwapPath ?? "(a temporary file)"}': {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>Makes the serial directory and opens the stats file before anything runs, so a bad path fails at once.</summary>

@@ -21,6 +21,10 @@ namespace MiniHv.Cli.Running;
 /// <param name="Status">How the run shows its progress while it runs.</param>
 /// <param name="Gdb">A gdb stub for one guest, or null.</param>
 /// <param name="Monitor">Monitor commands to run on each guest when it stops (<c>--monitor</c>), or null.</param>
+/// <param name="MachineMemoryBytes">The machine's frame pool (<c>--machine-memory</c>), or null for the guests' RAM together.</param>
+/// <param name="SwapPath">The swap file, or null for a temporary one.</param>
+/// <param name="SwapSizeBytes">The most the swap file holds, or null for the guests' RAM together.</param>
+/// <param name="KeepSwap">Leave the swap file in place at exit.</param>
 /// <param name="Starting">
 /// Called with the first guest, the run's sharing engine and the shared console once everything is set up and
 /// before any guest runs; when given, it (not the plain stdin pump) owns stdin. The QEMU front end's mon:stdio.
@@ -43,7 +47,11 @@ internal sealed record RunPlan(
     StatusMode Status = StatusMode.Auto,
     Debugging.GdbPlan? Gdb = null,
     IReadOnlyList<string>? Monitor = null,
-    Action<Vm, SharingEngine?, SharedConsole>? Starting = null)
+    Action<Vm, SharingEngine?, SharedConsole>? Starting = null,
+    long? MachineMemoryBytes = null,
+    string? SwapPath = null,
+    long? SwapSizeBytes = null,
+    bool KeepSwap = false)
 {
     public const long DefaultScanRate = 500_000;
 }

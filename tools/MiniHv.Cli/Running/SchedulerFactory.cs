@@ -1,4 +1,5 @@
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Overcommit;
 using MiniHv.Hv.Scheduling;
 using MiniHv.Hv.Sharing;
 
@@ -43,6 +44,18 @@ internal static class SchedulerFactory
         if (engine != null)
             parallel.Companion = new SharingScanner(engine, pacer!, plan.ScanThreads);
         return parallel;
+    }
+
+    /// <summary>
+    /// The swap reclaimer of a run with --machine-memory, every guest added; call its
+    /// <see cref="MemoryReclaimer.BetweenQuanta"/> at each safepoint (after sharing's merges).
+    /// </summary>
+    public static MemoryReclaimer CreateReclaimer(RunPlan plan, IReadOnlyList<Vm> vms, Hv.Memory.MachineMemory machine, SwapSpace swap)
+    {
+        var reclaimer = new MemoryReclaimer(machine, swap, MemoryReclaimer.DefaultReserve(machine.CapFrames), everyGuestStopped: plan.Deterministic);
+        foreach (Vm vm in vms)
+            reclaimer.Add(vm);
+        return reclaimer;
     }
 
     /// <summary>The engine for the plan's policy with every guest added (salt groups numbered in order of first use), or null when sharing is off.</summary>

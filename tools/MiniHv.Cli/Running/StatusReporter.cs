@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
+using MiniHv.Hv.Overcommit;
 using MiniHv.Hv.Sharing;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -21,6 +22,7 @@ internal sealed class StatusReporter : IDisposable
     private readonly IReadOnlyList<SerialSink> _sinks;
     private readonly MachineMemory _machine;
     private readonly SharingEngine? _engine;
+    private readonly SwapSpace? _swap;
     private readonly TextWriter _error;
     private readonly StatusMode _mode;
     private readonly ManualResetEventSlim _done = new();
@@ -31,8 +33,9 @@ internal sealed class StatusReporter : IDisposable
 
     /// <param name="mode">Table or Lines (Auto and Off are resolved by the caller).</param>
     public StatusReporter(StatusMode mode, IReadOnlyList<Vm> vms, IReadOnlyList<SerialSink> sinks, MachineMemory machine,
-        SharingEngine? engine, TextWriter error)
+        SharingEngine? engine, TextWriter error, SwapSpace? swap = null)
     {
+        _swap = swap;
         _mode = mode;
         _vms = vms;
         _sinks = sinks;
@@ -77,6 +80,8 @@ internal sealed class StatusReporter : IDisposable
                 $"minihv: {_clock.Elapsed.TotalSeconds:0} s: {running}/{guests.Count} guests running, {instructions:N0} instructions, {guests.Sum(g => g.Mips):0} MIPS; machine frames {machine.MachineFrames} for {machine.GuestFramesWritten} guest frames written");
             if (_engine != null)
                 line += string.Create(CultureInfo.InvariantCulture, $", saved {machine.Saved}, full scans {machine.FullScans}");
+            if (_swap != null)
+                line += ", " + SwapLine();
             _error.WriteLine(line);
             _error.Flush();
         }
@@ -140,7 +145,13 @@ internal sealed class StatusReporter : IDisposable
         string sharing = _engine == null ? "sharing off" : string.Create(CultureInfo.InvariantCulture,
             $"sharing {_engine.Policy.ToString().ToLowerInvariant()}: pages_shared {m.PagesShared}, pages_sharing {m.PagesSharing}, zero_pages {m.ZeroPages}, "
             + $"full_scans {m.FullScans}, merges {m.Merges}, cow_breaks {m.CowBreaks}");
-        table.Caption(new TableTitle(Markup.Escape($"{total}\n{sharing}")));
+        string swap = _swap == null ? "" : "\n" + SwapLine();
+        table.Caption(new TableTitle(Markup.Escape($"{total}\n{sharing}{swap}")));
         return table;
     }
+
+    /// <summary>The swap counters now (runs with --machine-memory).</summary>
+    private string SwapLine() => string.Create(CultureInfo.InvariantCulture,
+        $"swap: in swap {_swap!.SlotsInUse} of machine {_machine.CapFrames} frames, swapped_out {_swap.SwappedOut}, swapped_in {_swap.SwappedIn}, "
+        + $"swap_writes {_swap.SwapWrites}, swap_reads {_swap.SwapReads}, major hidden faults {_vms.Sum(v => v.Faults.Counters.MajorHiddenTotal)}");
 }

@@ -12,7 +12,8 @@ internal sealed record StatsDocument(
     RunInfo Run,
     MemoryTotals Memory,
     SharingTotals? Sharing,
-    IReadOnlyList<GuestStats> Guests)
+    IReadOnlyList<GuestStats> Guests,
+    OvercommitTotals? Overcommit = null)
 {
     public const string FormatName = "minihv-stats";
     public const int CurrentVersion = 1;
@@ -36,7 +37,38 @@ internal sealed record GuestStats(
     GuestSharingStats? Sharing,
     ShadowCounters? Shadow,
     JitCounters? Jit = null,
+    GuestOvercommitStats? Overcommit = null,
     IReadOnlyList<ProcessorCounters>? Processors = null);
+
+/// <summary>One guest under --machine-memory: its frames in swap at the end, its swap-ins (major hidden faults), and its clock's second chances.</summary>
+internal sealed record GuestOvercommitStats(long SwappedFrames, long SwapIns, long SecondChances);
+
+/// <summary>
+/// A run with --machine-memory: the machine's size and reserve, the swap counters (ESX's and Linux's names where
+/// they exist), and the frames each reclaim source took: sharing (frames saved by merges and zero pages at the
+/// end) and swap (frames the reclaimer took off the machine over the run).
+/// </summary>
+internal sealed record OvercommitTotals(
+    long MachineFrames,
+    long GuestFrames,
+    double OvercommitRatio,
+    long ReserveFrames,
+    long SwapCapacityFrames,
+    long SwappedOut,
+    long SwappedIn,
+    long SwapWrites,
+    long SwapReads,
+    long ZeroReclaimed,
+    long ZeroSwapIns,
+    long SwapFramesAtEnd,
+    long SwapPeakFrames,
+    long MajorHiddenFaults,
+    double SwapInMeanMicroseconds,
+    long ReclaimRuns,
+    long ReclaimShortfalls,
+    IReadOnlyDictionary<string, long> ReclaimBySource,
+    long SharedSwapOuts = 0,
+    long ResidentSwapIns = 0);
 
 /// <summary>
 /// One processor of a multiprocessor guest: what it ran, the virtual time it spent halted, waiting for STARTUP or given
@@ -137,7 +169,7 @@ internal sealed record ShadowCounters(
     long InvlpgDrops);
 
 /// <summary>Faults the hypervisor resolves without the guest seeing them, by cause.</summary>
-internal sealed record HiddenFaults(long PageTableWrite, long ZeroFrameBreak, long CowBreak, long AdUpdate)
+internal sealed record HiddenFaults(long PageTableWrite, long ZeroFrameBreak, long CowBreak, long AdUpdate, long SwapIn = 0)
 {
-    public long Total => PageTableWrite + ZeroFrameBreak + CowBreak + AdUpdate;
+    public long Total => PageTableWrite + ZeroFrameBreak + CowBreak + AdUpdate + SwapIn;
 }

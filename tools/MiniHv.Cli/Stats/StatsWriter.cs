@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
+using MiniHv.Hv.Overcommit;
 using MiniHv.Hv.Shadow;
 using MiniHv.Hv.Sharing;
 
@@ -19,14 +21,34 @@ internal static class StatsWriter
     /// <param name="scan">How the scanner ran: its threads (0 when deterministic), whether the rate was auto, and the host
     /// time the guests had (their quanta, or the whole run when deterministic), of which sharing's stalls are a fraction.</param>
     public static StatsDocument Build(IReadOnlyList<Vm> vms, RunInfo run, SharingEngine? engine, long scanRate, FrameCensus census,
-        IReadOnlyDictionary<FrameContent, long>? byContent, (int Threads, bool Auto, TimeSpan GuestTime)? scan = null)
+        IReadOnlyDictionary<FrameContent, long>? byContent, (int Threads, bool Auto, TimeSpan GuestTime)? scan = null,
+        MemoryReclaimer? reclaimer = null)
     {
-        var guests = vms.Select((vm, i) => Guest(vm, i + 1, engine)).ToList();
+        var guests = vms.Select((vm, i) => Guest(vm, i + 1, engine, reclaimer)).ToList();
         string version = typeof(StatsWriter).Assembly.GetName().Version?.ToString() ?? "unknown";
         var memory = new MemoryTotals(census.GuestFramesInUse, census.MachineFramesInUse, census.DistinctContents,
             census.PossibleSaving, census.AchievedSaving, census.Efficiency);
         return new StatsDocument(StatsDocument.FormatName, StatsDocument.CurrentVersion, version, DateTimeOffset.UtcNow, run,
-            memory, Sharing(vms, engine, scanRate, byContent, scan ?? (0, false, TimeSpan.Zero)), guests);
+            memory, Sharing(vms, engine, scanRate, byContent, scan ?? (0, false, TimeSpan.Zero)), guests, Overcommit(vms, engine, reclaimer));
+    }
+
+    private static OvercommitTotals? Overcommit(IReadOnlyList<Vm> vms, SharingEngine? engine, MemoryReclaimer? reclaimer)
+    {
+        if (reclaimer == null)
+            return null;
+        SwapSpace s = reclaimer.Swap;
+        long machine = vms.Count == 0 ? 0 : vms[0].Memory.Machine.CapFrames;
+        long guestFrames = vms.Sum(vm => (long)(vm.Config.MemoryBytes >> MachineMemory.FrameShift));
+        long major = vms.Sum(vm => vm.Faults.Counters.MajorHiddenTotal);
+        var bySource = new Dictionary<string, long>
+        {
+            ["sharing"] = engine == null ? 0 : engine.Stats.PagesSharing + engine.Stats.ZeroPages,
+            ["swap"] = s.SwappedOut,
+        };
+        return new OvercommitTotals(machine, guestFrames, machine > 0 ? (double)guestFrames / machine : 0, reclaimer.ReserveFrames,
+            s.CapacitySlots, s.SwappedOut, s.SwappedIn, s.SwapWrites, s.SwapReads, s.ZeroReclaimed, s.ZeroSwapIns, s.SlotsInUse,
+            s.PeakSlotsInUse, major, s.SwappedIn > 0 ? s.SwapInTime.TotalMicroseconds / s.SwappedIn : 0, reclaimer.Runs,
+            reclaimer.Shortfalls, bySource, s.SharedSwapOuts, s.ResidentSwapIns);
     }
 
     /// <summary>"KernelText" as "kernel_text", as every key of the file is written.</summary>
@@ -52,12 +74,14 @@ internal static class StatsWriter
 
     public static void Write(Stream output, StatsDocument document) => JsonSerializer.Serialize(output, document, Json);
 
-    private static GuestStats Guest(Vm vm, int id, SharingEngine? engine)
+    private static GuestStats Guest(Vm vm, int id, SharingEngine? engine, MemoryReclaimer? reclaimer)
     {
         VmExit exit = vm.Exit ?? new VmExit(VmExitKind.Stopped, null, "still running");
         var memory = new GuestMemoryStats(vm.Memory.FrameCount, vm.Memory.PrivateFrames, vm.Memory.ZeroMappedFrames, vm.Memory.ReadOnlyFrames);
         return new GuestStats(id, vm.Name, vm.Config.CommandLine, vm.Config.MemoryBytes, exit.Reason, exit.Message,
             Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, GuestSharing(vm, engine), Shadow(vm), Jit(vm),
+            reclaimer == null ? null
+                : new GuestOvercommitStats(vm.Memory.SwappedFrames, vm.Memory.SwapIns, reclaimer.ClockOf(vm).SecondChances),
             Processors(vm));
     }
 
@@ -88,7 +112,7 @@ internal static class StatsWriter
         if (vm.Shadow is not ShadowMmu mmu)
             return null;
         ShadowStats s = mmu.Stats;
-        var hidden = new HiddenFaults(s.PageTableWrites, vm.Memory.ZeroFrameBreaks, vm.Memory.CopyOnWriteBreaks, s.AdUpdates);
+        var hidden = new HiddenFaults(s.PageTableWrites, vm.Memory.ZeroFrameBreaks, vm.Memory.CopyOnWriteBreaks, s.AdUpdates, vm.Memory.SwapIns);
         return new ShadowCounters(vm.Instructions, vm.GuestPageFaults, hidden, s.ShadowFills, s.Cr3Switches, s.Cr3SwitchHits,
             s.Cr3FirstVisits, s.Cr3HitRate, s.Cr3RevisitHitRate, s.ShadowsCreated, s.ShadowsDropped, s.Shootdowns, s.TablesUnshadowed, s.InvlpgDrops);
     }

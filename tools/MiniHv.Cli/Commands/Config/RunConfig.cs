@@ -21,6 +21,18 @@ internal sealed record RunConfig
     /// <summary>Private machine memory cap of every guest that does not give its own (<c>--memory-cap</c>).</summary>
     public long? MemoryCapBytes { get; init; }
 
+    /// <summary>The machine's frame pool (<c>--machine-memory</c>); null for the sum of the guests' RAM.</summary>
+    public long? MachineMemoryBytes { get; init; }
+
+    /// <summary>The swap file (<c>--swap</c>); null for a temporary file.</summary>
+    public string? SwapPath { get; init; }
+
+    /// <summary>The most the swap file holds (<c>--swap-size</c>); null for the sum of the guests' RAM.</summary>
+    public long? SwapSizeBytes { get; init; }
+
+    /// <summary>Leave the swap file in place at exit (<c>--keep-swap</c>).</summary>
+    public bool? KeepSwap { get; init; }
+
     public SharingPolicy? Sharing { get; init; }
 
     public long? ScanRate { get; init; }
@@ -80,6 +92,10 @@ internal sealed record RunConfig
         Guests = [.. Guests, .. commandLine.Guests],
         MemoryBytes = commandLine.MemoryBytes ?? MemoryBytes,
         MemoryCapBytes = commandLine.MemoryCapBytes ?? MemoryCapBytes,
+        MachineMemoryBytes = commandLine.MachineMemoryBytes ?? MachineMemoryBytes,
+        SwapPath = commandLine.SwapPath ?? SwapPath,
+        SwapSizeBytes = commandLine.SwapSizeBytes ?? SwapSizeBytes,
+        KeepSwap = commandLine.KeepSwap ?? KeepSwap,
         Sharing = commandLine.Sharing ?? Sharing,
         ScanRate = commandLine.ScanRate ?? (commandLine.ScanAuto == true ? null : ScanRate),
         ScanAuto = commandLine.ScanAuto ?? ScanAuto,
@@ -109,6 +125,10 @@ internal sealed record RunConfig
     {
         RunConfigKeys.Memory => MemoryBytes != null,
         RunConfigKeys.MemoryCap => MemoryCapBytes != null,
+        RunConfigKeys.MachineMemory => MachineMemoryBytes != null,
+        RunConfigKeys.Swap => SwapPath != null,
+        RunConfigKeys.SwapSize => SwapSizeBytes != null,
+        RunConfigKeys.KeepSwap => KeepSwap != null,
         RunConfigKeys.Sharing => Sharing != null,
         RunConfigKeys.ScanRate => ScanRate != null || ScanAuto != null,
         RunConfigKeys.ScanThreads => ScanThreads != null,

@@ -9,6 +9,10 @@ internal static class RunConfigKeys
     public const string Guests = "guests";
     public const string Memory = "memory";
     public const string MemoryCap = "memory_cap";
+    public const string MachineMemory = "machine_memory";
+    public const string Swap = "swap";
+    public const string SwapSize = "swap_size";
+    public const string KeepSwap = "keep_swap";
     public const string Sharing = "sharing";
     public const string ScanRate = "scan_rate";
     public const string ScanThreads = "scan_threads";
@@ -46,7 +50,7 @@ internal static class RunConfigKeys
     /// <summary>Every top-level key, in the order the writer puts them.</summary>
     public static readonly string[] Settings =
     [
-        Memory, MemoryCap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Cpu, Timeout,
+        Memory, MemoryCap, MachineMemory, Swap, SwapSize, KeepSwap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Cpu, Timeout,
         MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, CpuFeatures, Smp, Guests,
     ];
 

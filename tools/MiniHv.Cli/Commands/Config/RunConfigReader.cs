@@ -70,6 +70,10 @@ internal static class RunConfigReader
                     K.Guests => config with { Guests = Guests(e) },
                     K.Memory => config with { MemoryBytes = GuestMemory(e) },
                     K.MemoryCap => config with { MemoryCapBytes = Cap(e) },
+                    K.MachineMemory => config with { MachineMemoryBytes = MachineMemorySize(e) },
+                    K.Swap => config with { SwapPath = PathValue(e) },
+                    K.SwapSize => config with { SwapSizeBytes = Cap(e) },
+                    K.KeepSwap => config with { KeepSwap = Flag(e) },
                     K.Sharing => config with { Sharing = OneOf(e, K.SharingPolicies) is string s ? Enum.Parse<SharingPolicy>(s, ignoreCase: true) : null },
                     K.ScanRate when e.Value is ConfigScalar { Kind: ScalarKind.String, Text: "auto" } => config with { ScanAuto = true },
                     K.ScanRate => config with { ScanRate = Whole(e, 1, long.MaxValue, "a positive number of frames per second, or auto") },
@@ -237,6 +241,15 @@ internal static class RunConfigReader
             if (SizeParser.TryParse(text, out long bytes, out string error) && bytes >= 4096)
                 return bytes;
             throw Error(e.KeyAt, $"{e.Key} '{text}': {(error.Length > 0 ? error : "at least one 4 KiB frame")}");
+        }
+
+        private long? MachineMemorySize(ConfigEntry e)
+        {
+            if (SizeText(e) is not string text)
+                return null;
+            return CommonOptions.TryParseMachineMemory(text, out long bytes, out string error, e.Key)
+                ? bytes
+                : throw Error(e.KeyAt, error);
         }
 
         private string? OneOf(ConfigEntry e, string[] names)

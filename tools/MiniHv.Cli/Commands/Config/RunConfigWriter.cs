@@ -74,6 +74,14 @@ internal static class RunConfigWriter
         var s = new List<(string, object)> { (K.Memory, Size(c.MemoryBytes ?? VmConfig.DefaultMemoryBytes)) };
         if (c.MemoryCapBytes is long cap)
             s.Add((K.MemoryCap, Size(cap)));
+        if (c.MachineMemoryBytes is long machine)
+            s.Add((K.MachineMemory, Size(machine)));
+        if (c.SwapPath is string swap)
+            s.Add((K.Swap, ConfigPaths.ToFile(directory, swap)));
+        if (c.SwapSizeBytes is long swapSize)
+            s.Add((K.SwapSize, Size(swapSize)));
+        if (c.KeepSwap is bool keep)
+            s.Add((K.KeepSwap, keep));
         s.Add((K.Sharing, (c.Sharing ?? SharingPolicy.Off).ToString().ToLowerInvariant()));
         s.Add((K.ScanRate, c.ScanAuto == true ? "auto" : c.ScanRate ?? Running.RunPlan.DefaultScanRate));
         if (c.ScanThreads is int scanThreads)
