@@ -80,6 +80,7 @@ public sealed unsafe partial class Cpu
         var record = new FaultRecord(vector, HasErrorCode(vector) ? errorCode : -1, EipValue, Cr2Value, _cr3, CplValue, external)
         {
             Interrupt = interrupt,
+            Processor = InitialApicId,
         };
         LastFault = record;
         FaultObserver?.Invoke(record);

@@ -24,4 +24,7 @@ public readonly record struct FaultRecord(int Vector, int ErrorCode, uint Eip, u
 {
     /// <summary>The event is a hardware interrupt itself, not an exception, whatever its vector.</summary>
     public bool Interrupt { get; init; }
+
+    /// <summary>The processor that took it: its initial APIC ID (0 on a one-processor machine).</summary>
+    public int Processor { get; init; }
 }

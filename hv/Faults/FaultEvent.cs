@@ -29,6 +29,9 @@ public sealed record FaultEvent
 
     public int Cpl { get; init; }
 
+    /// <summary>The processor that took the fault (0, the boot processor, on a one-processor guest).</summary>
+    public int Cpu { get; init; }
+
     /// <summary>The error code the exception pushes, or null when its vector pushes none.</summary>
     public int? ErrorCode { get; init; }
 

@@ -11,7 +11,7 @@ namespace MiniHv.Hv.Faults;
 /// </summary>
 /// <remarks>
 /// The rendered message is exactly <see cref="FaultFormatter.Line"/>. Properties, in <see cref="Names"/>:
-/// Guest, GuestId, Kind, Fault, Vector, Cr2, Cr3, Eip, Cpl, ErrorCode, External, Detail, Instruction,
+/// Guest, GuestId, Kind, Fault, Vector, Cr2, Cr3, Eip, Cpl, Cpu, ErrorCode, External, Detail, Instruction,
 /// InsnBytes, Disassembly, HandledBy, Instructions, Ordinal; on a #PF also Access, PfPresent, PfWrite, PfUser,
 /// PfReserved, PfFetch; on a hidden fault also Gfn and, when known, Linear.
 /// </remarks>
@@ -45,6 +45,9 @@ public static class FaultLogEvents
         public const string Cr3 = "Cr3";
         public const string Eip = "Eip";
         public const string Cpl = "Cpl";
+
+        /// <summary>The processor that took the fault, 0 on a one-processor guest (integer).</summary>
+        public const string Cpu = "Cpu";
 
         /// <summary>The error code pushed (integer), null when none.</summary>
         public const string ErrorCode = "ErrorCode";
@@ -131,6 +134,7 @@ public static class FaultLogEvents
             Property(Names.Cr3, e.Cr3),
             Property(Names.Eip, e.Eip),
             Property(Names.Cpl, e.Cpl),
+            Property(Names.Cpu, e.Cpu),
             Property(Names.ErrorCode, e.ErrorCode),
             Property(Names.External, e.External),
         };

@@ -10,4 +10,4 @@ namespace MiniHv.Hv.Faults;
 /// <param name="Cr2">CR2 at the time (left as it was: a hidden fault never changes it).</param>
 /// <param name="CodeSegmentBase">CS's base, to read the instruction at CS:EIP.</param>
 public readonly record struct HiddenFaultSite(
-    uint Gfn, uint? Linear, uint Eip, uint Cr3, int Cpl, long Instructions, uint Cr2 = 0, uint CodeSegmentBase = 0);
+    uint Gfn, uint? Linear, uint Eip, uint Cr3, int Cpl, long Instructions, uint Cr2 = 0, uint CodeSegmentBase = 0, int Processor = 0);

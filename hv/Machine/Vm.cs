@@ -714,7 +714,7 @@ public sealed partial class Vm : IDisposable
     {
         Cpu.Cpu cpu = ActiveProcessor.Cpu;
         var site = new HiddenFaultSite(gfn, linear, cpu.CurrentInstructionEip, cpu.Cr3, cpu.Cpl, cpu.InstructionsNow, cpu.Cr2,
-            cpu.GetSegment(SegReg.CS).Base);
+            cpu.GetSegment(SegReg.CS).Base, ActiveProcessor.Index);
         Faults.OnHiddenFault(kind, site, Bitness);
     }
 

@@ -75,6 +75,18 @@ public partial class MultiprocessorGuestTests
     }
 
     [Test]
+    public void FaultLog_NamesTheProcessorThatTookEachFault()
+    {
+        // forktree's children copy-on-write their parent's pages on whichever processor runs them.
+        string log = CliRun.TempFile([], "smp-faults.json");
+        var r = CliRun.InProcess(["run", TestImages.JosSmp, "--append", "prog=forktree", "-m", "64M", "-smp", "4", "--fault-log", log,
+            "--log-hidden", "all"]);
+        Assert.That(r.Status, Is.EqualTo(1), r.ToString);
+        var cpus = File.ReadAllLines(log).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("Cpu").GetInt32()).ToHashSet();
+        Assert.That(cpus, Is.SubsetOf(new[] { 0, 1, 2, 3 }).And.Count.GreaterThan(1), "faults taken on more than one processor");
+    }
+
+    [Test]
     public void StartupIpi_StartsTheApInRealModeAtTheVectorsPage_AndItsTripleFaultStopsTheGuestWithEveryProcessorDumped()
     {
         // The BSP writes a 16-bit trampoline at 0x8000 (lidt [0x8010], six zero bytes: an empty vector table; int3),
