@@ -19,12 +19,9 @@ public sealed partial class Cpu
         AbortBlock = true;
     }
 
-    /// <summary>Take a waiting NMI if none is being handled; false when the processor shut down delivering it.</summary>
-    private bool TryTakeNmi(out bool taken)
+    /// <summary>Deliver the waiting NMI (the caller checked that none is being handled); false when the processor shut down delivering it.</summary>
+    private bool TakeNmi()
     {
-        taken = _nmiPending && !_nmiBlocked;
-        if (!taken)
-            return true;
         _nmiPending = false;
         _nmiBlocked = true;
         Halted = false;

@@ -50,7 +50,7 @@ public sealed unsafe partial class Cpu
             {
                 previous = null;
                 _skipBreakpointOnce = false;
-                if (!TryTakeNmi(out _))
+                if (!TakeNmi())
                     return StopReason.TripleFault;
                 AbortBlock = false;
             }
