@@ -16,14 +16,18 @@ internal static class BenchGuest
     }
 
     /// <summary>Boots the guest with <paramref name="append"/> and runs it to its end: its instructions and the host time they took.</summary>
+    /// <param name="processors">The guest's processors; more than one boots the multiprocessor flavour, jos-smp.elf.</param>
+    /// <param name="multiprocessorImage">Boot jos-smp.elf even with one processor (to compare it with itself on more).</param>
     public static (long Instructions, TimeSpan Elapsed) Time(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
-        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp)
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false)
     {
+        bool smp = multiprocessorImage || processors > 1;
         var config = new VmConfig
         {
             Name = "bench",
-            Image = EmbeddedGuests.Jos(),
-            CommandLine = $"{EmbeddedGuests.JosName} {append}",
+            Image = smp ? EmbeddedGuests.JosSmp() : EmbeddedGuests.Jos(),
+            CommandLine = $"{(smp ? EmbeddedGuests.JosSmpName : EmbeddedGuests.JosName)} {append}",
+            Processors = processors,
             MemoryBytes = 64L << 20,
             Paging = paging,
             Tier = tier,

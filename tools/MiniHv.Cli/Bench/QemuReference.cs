@@ -19,7 +19,10 @@ internal sealed class QemuReference : IDisposable
     }
 
     /// <summary>QEMU on the PATH with the guest image written out for it, or null (and why) when it is not installed.</summary>
-    public static QemuReference? TryCreate(out string? why)
+    public static QemuReference? TryCreate(out string? why) => TryCreate(EmbeddedGuests.Jos(), EmbeddedGuests.JosName, out why);
+
+    /// <summary>A reference that boots <paramref name="image"/> (written to a temporary file named after <paramref name="name"/>).</summary>
+    public static QemuReference? TryCreate(byte[] image, string name, out string? why)
     {
         string? qemu = (Environment.GetEnvironmentVariable("PATH") ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
@@ -31,10 +34,10 @@ internal sealed class QemuReference : IDisposable
             return null;
         }
 
-        string image = Path.Combine(Path.GetTempPath(), $"minihv-bench-{Environment.ProcessId}-{EmbeddedGuests.JosName}");
-        File.WriteAllBytes(image, EmbeddedGuests.Jos());
+        string path = Path.Combine(Path.GetTempPath(), $"minihv-bench-{Environment.ProcessId}-{name}");
+        File.WriteAllBytes(path, image);
         why = null;
-        return new QemuReference(qemu, image);
+        return new QemuReference(qemu, path);
     }
 
     /// <summary>
@@ -42,7 +45,8 @@ internal sealed class QemuReference : IDisposable
     /// (QEMU's own start and its BIOS included), as <c>-kernel IMAGE -append TEXT -m 64M</c> with the serial
     /// port discarded.
     /// </summary>
-    public TimeSpan Time(string append)
+    /// <param name="processors">QEMU's CPUs, as <c>-smp N,sockets=N</c> (QEMU 7.2's SeaBIOS lists one processor per socket in its MP table).</param>
+    public TimeSpan Time(string append, int processors = 1)
     {
         var start = new ProcessStartInfo(_qemu)
         {
@@ -57,6 +61,11 @@ internal sealed class QemuReference : IDisposable
             "-monitor", "none", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         })
             start.ArgumentList.Add(arg);
+        if (processors > 1)
+        {
+            start.ArgumentList.Add("-smp");
+            start.ArgumentList.Add($"{processors},sockets={processors}");
+        }
 
         var sw = Stopwatch.StartNew();
         using Process p = Process.Start(start) ?? throw new InvalidOperationException($"{_qemu} did not start");

@@ -11,10 +11,10 @@ internal static class BenchCommand
     {
         var suite = new Argument<string>("SUITE")
         {
-            Description = "what to measure: cpu (the core), system (kernel paths: switches, IPC, system calls, faults, fork; against QEMU when installed), shadow (shadow paging against the plain walk), sharing (scan rate, copy-on-write breaks), overcommit (swap-in and swap-out), or all",
+            Description = "what to measure: cpu (the core), system (kernel paths: switches, IPC, system calls, faults, fork; against QEMU when installed), shadow (shadow paging against the plain walk), sharing (scan rate, copy-on-write breaks), overcommit (swap-in and swap-out), smp (one job on 1, 2 and 4 processors; against QEMU when installed), or all",
             DefaultValueFactory = _ => "all",
         };
-        suite.AcceptOnlyFromAmong("cpu", "system", "shadow", "sharing", "overcommit", "all");
+        suite.AcceptOnlyFromAmong("cpu", "system", "shadow", "sharing", "overcommit", "smp", "all");
         var runs = new Option<int>("--runs")
         {
             Description = "timed runs per benchmark; the table shows their median",
@@ -44,6 +44,8 @@ internal static class BenchCommand
                 results.AddRange(SharingBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
             if (which is "overcommit" or "all")
                 results.AddRange(OvercommitBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick)));
+            if (which is "smp" or "all")
+                results.AddRange(SmpBenchmarks.Run(parse.GetValue(runs), parse.GetValue(quick), streams.Error));
             string machine = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}";
             BenchTable.Write(streams.Output, results, machine);
             return ExitStatus.Ok;
