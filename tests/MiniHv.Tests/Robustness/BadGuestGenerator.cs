@@ -34,6 +34,13 @@ internal enum BadGuestKind
 
     /// <summary>Code that rewrites itself, its tables and the block it is running, then runs the result.</summary>
     SelfModifying,
+
+    /// <summary>
+    /// Random interprocessor interrupts through the local APIC's ICR (INIT and STARTUP to random pages of random
+    /// bytes, NMIs, fixed and lowest-priority IPIs to random destinations and shorthands), random I/O APIC entries,
+    /// then random code: on a multiprocessor guest, the application processors start running garbage.
+    /// </summary>
+    RandomIpis,
 }
 
 /// <summary>One generated guest: its multiboot image, RAM size, and the recipe it was built from.</summary>
@@ -79,6 +86,7 @@ internal static class BadGuestGenerator
             case BadGuestKind.FarTransfers: FarTransfers(g); break;
             case BadGuestKind.HugeStrings: HugeStrings(g); break;
             case BadGuestKind.PortIo: PortIo(g); break;
+            case BadGuestKind.RandomIpis: RandomIpis(g); break;
             default: SelfModifying(g); break;
         }
 
@@ -708,6 +716,47 @@ internal static class BadGuestGenerator
             a.Label(ref spin);
             a.hlt();
             a.jmp(spin);
+        }
+
+        g.RandomPayload();
+    }
+
+    // (j) ---------------------------------------------------------------------------------
+
+    private const uint IcrLow = 0xFEE0_0300, IcrHigh = 0xFEE0_0310, IoApicSelect = 0xFEC0_0000, IoApicWindow = 0xFEC0_0010;
+
+    private static void RandomIpis(BadGuestBuilder g)
+    {
+        g.FlatWorld(g.Chance(0.5) ? HandlerStyle.EoiAndIret : null);
+        var a = g.Asm;
+
+        // Random bytes where STARTUP vectors point (pages 1-0x9F below the EBDA), so a started AP runs garbage.
+        int pages = g.Rng.Next(1, 4);
+        for (int p = 0; p < pages; p++)
+        {
+            uint page = (uint)g.Rng.Next(1, 0x9F) << 12;
+            for (int i = 0; i < 64; i++)
+                a.mov(__dword_ptr[page + (uint)(4 * i)], g.NextUInt());
+        }
+
+        int ipis = g.Rng.Next(4, 64);
+        g.Note($"{pages} pages of garbage below 640 KiB, {ipis} IPIs and I/O APIC writes");
+        for (int i = 0; i < ipis; i++)
+        {
+            if (g.Chance(0.2))
+            {
+                a.mov(__dword_ptr[IoApicSelect], (uint)g.Rng.Next(0x10, 0x40));
+                a.mov(__dword_ptr[IoApicWindow], g.NextUInt());
+                continue;
+            }
+
+            uint mode = g.Pick(0u, 1u, 4u, 5u, 6u, 6u, 7u, 2u); // fixed, lowest, NMI, INIT, STARTUP (twice as often), ExtINT, SMI
+            uint low = (mode << 8) | (uint)g.Rng.Next(0x100) | (g.Chance(0.3) ? 1u << 11 : 0) | (g.Chance(0.5) ? 1u << 14 : 0)
+                | (g.Chance(0.3) ? 1u << 15 : 0) | ((uint)g.Rng.Next(4) << 18);
+            a.mov(__dword_ptr[IcrHigh], (uint)g.Pick(0, 1, 2, 3, 0xFF, g.Rng.Next(0x100)) << 24);
+            a.mov(__dword_ptr[IcrLow], low);
+            if (g.Chance(0.2))
+                a.sti();
         }
 
         g.RandomPayload();

@@ -15,7 +15,7 @@ public class GuestRobustnessTests
     private static readonly VmExitKind[] ExpectedKinds =
     [
         VmExitKind.TripleFault, VmExitKind.HaltedForever, VmExitKind.InstructionLimit, VmExitKind.TimeLimit,
-        VmExitKind.Unsupported, VmExitKind.DebugExit, VmExitKind.OutOfMemory,
+        VmExitKind.Unsupported, VmExitKind.DebugExit, VmExitKind.OutOfMemory, VmExitKind.Reset,
     ];
 
     [Test]
@@ -24,6 +24,15 @@ public class GuestRobustnessTests
         RobustnessReport report = new RoundRobinRun { FirstSeed = 1, GuestCount = 1000, Progress = TestContext.Progress }.Execute();
         TestContext.Out.WriteLine(report.Summary());
         AssertHarmless(report, 1000);
+    }
+
+    [Test]
+    public void BadMultiprocessorGuests_StartingTheirProcessorsOnGarbage_EachStopWithAReason()
+    {
+        // Every kind with four processors; one in ten (RandomIpis) sends random INIT, STARTUP, NMI and other IPIs.
+        RobustnessReport report = new RoundRobinRun { FirstSeed = 5_000, GuestCount = 300, Processors = 4, Progress = TestContext.Progress }.Execute();
+        TestContext.Out.WriteLine(report.Summary());
+        AssertHarmless(report, 300);
     }
 
     [Test]

@@ -103,6 +103,9 @@ internal sealed class RoundRobinRun
     /// </summary>
     public TimeSpan FrozenLimit { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Processors of each bad guest.</summary>
+    public int Processors { get; init; } = 1;
+
     /// <summary>Run the healthy guest beside the bad ones (on lane 0).</summary>
     public bool WithHealthyGuest { get; init; } = true;
 
@@ -234,6 +237,7 @@ internal sealed class RoundRobinRun
                 MemoryBytes = guest.MemoryBytes,
                 MaxInstructions = MaxInstructions,
                 Timeout = Timeout,
+                Processors = Processors,
             };
             var vm = new Vm(config, pool, _ => { });
             vm.CloseInput();
