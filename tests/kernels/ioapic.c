@@ -28,25 +28,6 @@ static void on_com1(struct trapframe *tf)
     lapic_eoi();
 }
 
-/* The I/O APIC pin of ISA IRQ 'irq' by the MP table, or 'irq' itself if it lists none. */
-static int pin_of(struct mp_config *c, int irq)
-{
-    int isa = -1;                       /* the ISA bus's ID: bus entries come before interrupt entries */
-    uint8_t *p = (uint8_t *)(c + 1);
-    for (uint32_t i = 0; i < c->entries; i++) {
-        if (*p == MP_PROCESSOR) {
-            p += 20;
-            continue;
-        }
-        if (*p == MP_BUS && p[2] == 'I' && p[3] == 'S' && p[4] == 'A')
-            isa = p[1];
-        if (*p == MP_IOINTR && p[1] == 0 && p[4] == isa && p[5] == irq)
-            return p[7];
-        p += 8;
-    }
-    return irq;
-}
-
 static uint8_t getc_wait(void)
 {
     for (;;) {
@@ -84,7 +65,7 @@ void kmain(uint32_t magic, struct multiboot_info *mbi)
         qemu_exit(2);
     }
     struct mp_config *c = (struct mp_config *)f->config;
-    int pit_pin = pin_of(c, 0), kbd_pin = pin_of(c, 1), com1_pin = pin_of(c, 4), ide_pin = pin_of(c, 14);
+    int pit_pin = mp_isa_pin(c, 0), kbd_pin = mp_isa_pin(c, 1), com1_pin = mp_isa_pin(c, 4), ide_pin = mp_isa_pin(c, 14);
     kprintf("ioapic: the MP table puts IRQ 0 on pin %d, IRQ 1 on pin %d, IRQ 4 on pin %d, IRQ 14 on pin %d\n",
             pit_pin, kbd_pin, com1_pin, ide_pin);
 

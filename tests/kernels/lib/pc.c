@@ -91,3 +91,22 @@ void pit_periodic(uint32_t hz)
     outb(0x40, divisor & 0xFF);
     outb(0x40, divisor >> 8);
 }
+
+int mp_isa_pin(struct mp_config *c, int irq)
+{
+    int isa = -1;
+    uint8_t *p = (uint8_t *)(c + 1);
+    for (uint32_t i = 0; i < c->entries; i++) {
+        if (*p == MP_PROCESSOR) {
+            p += 20;
+            continue;
+        }
+        if (*p == MP_BUS && p[2] == 'I' && p[3] == 'S' && p[4] == 'A')
+            isa = p[1];
+        /* I/O interrupt entry: type INT (byte 1 = 0), source bus, source IRQ, destination pin */
+        if (*p == MP_IOINTR && p[1] == 0 && p[4] == isa && p[5] == irq)
+            return p[7];
+        p += 8;
+    }
+    return irq;
+}

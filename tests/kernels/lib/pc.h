@@ -101,6 +101,8 @@ struct mp_config {              /* "PCMP" */
 struct mp_float *mp_find(const char **where);
 /* The bytes' sum modulo 256: 0 for a good table. */
 uint8_t mp_sum(const void *p, uint32_t len);
+/* The I/O APIC pin of ISA IRQ 'irq' by the MP table's interrupt entries, or 'irq' if none. */
+int mp_isa_pin(struct mp_config *c, int irq);
 
 /* ---- 8254 channel 0 on IRQ 0 ---- */
 #define PIT_HZ 1193182u

@@ -39,9 +39,6 @@ void delay_us(uint32_t us);
 /* Sends an IPI and waits until the local APIC has sent it. */
 void send_ipi(uint8_t dest, uint32_t low);
 
-/* The I/O APIC pin of ISA IRQ 'irq' by the MP table's interrupt entries, or 'irq' if none. */
-int mp_isa_pin(struct mp_config *c, int irq);
-
 /* Atomic add (LOCK XADD): returns the old value. */
 static inline uint32_t atomic_add(volatile uint32_t *p, uint32_t v)
 {
