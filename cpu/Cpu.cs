@@ -48,6 +48,9 @@ public sealed unsafe partial class Cpu : IDisposable
     /// <summary>Debug registers DR0-DR7, stored for MOV DRn; no breakpoints are raised from them.</summary>
     public readonly uint[] Dr = new uint[8];
 
+    /// <summary>DRn as MOV from it reads it: DR6's reserved bits (31-16, 11-4) and DR7's bit 10 read as 1.</summary>
+    public uint DebugRegister(int n) => Dr[n] | (n == 6 ? 0xFFFF0FF0u : n == 7 ? 0x400u : 0);
+
     private volatile bool _stopRequested;
     internal bool Halted;
 

@@ -73,7 +73,7 @@ public sealed unsafe partial class Cpu
     internal static void MovFromDr(Cpu c, ref Insn i)
     {
         c.RequireCpl0();
-        c.R[i.R0] = c.Dr[i.Op & 7] | (i.Op == 6 ? 0xFFFF0FF0u : i.Op == 7 ? 0x400u : 0);
+        c.R[i.R0] = c.DebugRegister(i.Op & 7);
     }
 
     /// <summary>LGDT (Op 0), LIDT (1), SGDT (2), SIDT (3).</summary>

@@ -41,8 +41,8 @@ public static class RegisterDump
         s.Append($"IDT=     {cpu.Idtr.Base:x8} {cpu.Idtr.Limit:x8}\n");
         s.Append($"CR0={cpu.Cr0:x8} CR2={cpu.Cr2:x8} CR3={cpu.Cr3:x8} CR4={cpu.Cr4:x8}\n");
         s.Append($"CR0 {Decode(cpu.Cr0, Cr0Names)}  CR4 {Decode(cpu.Cr4, [(Cpu.Cpu.CR4_PSE, "PSE"), (Cpu.Cpu.CR4_PGE, "PGE")])}\n");
-        s.Append($"DR0={cpu.Dr[0]:x8} DR1={cpu.Dr[1]:x8} DR2={cpu.Dr[2]:x8} DR3={cpu.Dr[3]:x8}\n");
-        s.Append($"DR6={cpu.Dr[6]:x8} DR7={cpu.Dr[7]:x8}\n");
+        s.Append($"DR0={cpu.DebugRegister(0):x8} DR1={cpu.DebugRegister(1):x8} DR2={cpu.DebugRegister(2):x8} DR3={cpu.DebugRegister(3):x8}\n");
+        s.Append($"DR6={cpu.DebugRegister(6):x8} DR7={cpu.DebugRegister(7):x8}\n");
         s.Append($"instructions {cpu.InstructionsExecuted}\n");
         if (recentFaults != null)
         {

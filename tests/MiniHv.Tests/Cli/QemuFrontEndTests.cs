@@ -115,6 +115,7 @@ public partial class QemuFrontEndTests
                 "QEMU checks exceptions, not INT n");
         }
 
+        Assert.That(text, Does.Contain("\nDR6=ffff0ff0 DR7=00000400\n"), "the debug registers as MOV reads them, as QEMU shows them");
         Assert.That(r.Error, Does.Not.Contain("v="), r.ToString);
     }
 

@@ -35,8 +35,8 @@ internal static class QemuCpuState
         s.Append($"IDT=     {cpu.Idtr.Base:x8} {cpu.Idtr.Limit:x8}\n");
         s.Append($"CR0={cpu.Cr0:x8} CR2={cpu.Cr2:x8} CR3={cpu.Cr3:x8} CR4={cpu.Cr4:x8}\n");
         for (int i = 0; i < 4; i++)
-            s.Append($"DR{i}={cpu.Dr[i]:x8} ");
-        s.Append($"\nDR6={cpu.Dr[6]:x8} DR7={cpu.Dr[7]:x8}\n");
+            s.Append($"DR{i}={cpu.DebugRegister(i):x8} ");
+        s.Append($"\nDR6={cpu.DebugRegister(6):x8} DR7={cpu.DebugRegister(7):x8}\n");
         s.Append($"CCS={eflags & 0x8D5:x8} CCD=00000000 CCO=EFLAGS\n");
         s.Append("EFER=0000000000000000\n");
         return s.ToString();
