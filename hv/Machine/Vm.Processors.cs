@@ -112,21 +112,11 @@ public sealed partial class Vm
                     Idle(p, Math.Min(end - p.Clock, Math.Min(Pit.InstructionsUntilNextEvent(), p.Lapic.InstructionsUntilNextEvent())));
                     break;
                 case StopReason.StopRequested:
-                    if (DebugExit.ExitStatus is int status)
-                        return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
-                    if (_resetRequested)
-                        return Finish(VmExitKind.Reset, $"the guest reset the machine at eip {p.Cpu.Eip:x8} on CPU {p.Index} (the run ends, as with QEMU's -no-reboot)");
-                    if (_yieldRequested)
-                    {
-                        // The machine is short of frames: the quantum ends here so the reclaimer runs at the safepoint.
-                        _yieldRequested = false;
-                        return VmRunState.Running;
-                    }
+                    if (AfterStopRequest(p.Cpu, where: $" on CPU {p.Index}") is VmRunState stopped)
+                        return stopped;
                     break; // an INIT, or a stop request of ours that the loop head sees
                 case StopReason.TripleFault:
-                    if (p.Cpu.LastFault is FaultRecord last)
-                        Faults.OnTripleFault(last, p.Cpu.InstructionsNow, p.Cpu.GetSegment(SegReg.CS).Base, Bitness);
-                    return Finish(VmExitKind.TripleFault, $"triple fault on CPU {p.Index} at eip {p.Cpu.Eip:x8}", dump: true);
+                    return TripleFaulted(p.Cpu, where: $" on CPU {p.Index}");
                 case StopReason.Debug:
                     return HoldForDebugger(new Debugging.GuestStop(p.Cpu.LastDebugStop, Interrupted: false, Processor: p.Index));
                 case StopReason.Unsupported:

@@ -629,20 +629,11 @@ public sealed partial class Vm : IDisposable
                     remaining -= wait;
                     break;
                 case StopReason.StopRequested:
-                    if (DebugExit.ExitStatus is int status)
-                        return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
-                    if (_resetRequested)
-                        return Finish(VmExitKind.Reset, $"the guest reset the machine at eip {Cpu.Eip:x8} (the run ends, as with QEMU's -no-reboot)");
-                    if (_yieldRequested)
-                    {
-                        _yieldRequested = false;
-                        return VmRunState.Running;
-                    }
+                    if (AfterStopRequest(Cpu, where: "") is VmRunState stopped)
+                        return stopped;
                     break; // the loop head sees a stop request of ours
                 case StopReason.TripleFault:
-                    if (Cpu.LastFault is FaultRecord last)
-                        Faults.OnTripleFault(last, Cpu.InstructionsNow, Cpu.GetSegment(SegReg.CS).Base, Bitness);
-                    return Finish(VmExitKind.TripleFault, $"triple fault at eip {Cpu.Eip:x8}", dump: true);
+                    return TripleFaulted(Cpu, where: "");
                 case StopReason.Debug:
                     return HoldForDebugger(new Debugging.GuestStop(Cpu.LastDebugStop, Interrupted: false));
                 case StopReason.Unsupported:
@@ -651,6 +642,34 @@ public sealed partial class Vm : IDisposable
         }
 
         return VmRunState.Running;
+    }
+
+    /// <summary>
+    /// A run that a device or the machine stopped: the guest's debug exit or reset ends it, memory pressure ends the
+    /// quantum (so the reclaimer runs at the safepoint); null to go on. <paramref name="where"/> names the processor
+    /// in a multiprocessor guest's messages (" on CPU n"), empty otherwise.
+    /// </summary>
+    private VmRunState? AfterStopRequest(Cpu.Cpu cpu, string where)
+    {
+        if (DebugExit.ExitStatus is int status)
+            return Finish(VmExitKind.DebugExit, $"debug exit with status {status}", debugExitStatus: status);
+        if (_resetRequested)
+            return Finish(VmExitKind.Reset, $"the guest reset the machine{where} at eip {cpu.Eip:x8} (the run ends, as with QEMU's -no-reboot)");
+        if (_yieldRequested)
+        {
+            _yieldRequested = false;
+            return VmRunState.Running;
+        }
+
+        return null;
+    }
+
+    /// <summary>The processor shut down: the fault it could not deliver goes to the fault log, and the guest ends with every processor dumped.</summary>
+    private VmRunState TripleFaulted(Cpu.Cpu cpu, string where)
+    {
+        if (cpu.LastFault is FaultRecord last)
+            Faults.OnTripleFault(last, cpu.InstructionsNow, cpu.GetSegment(SegReg.CS).Base, BitnessOf(cpu));
+        return Finish(VmExitKind.TripleFault, $"triple fault{where} at eip {cpu.Eip:x8}", dump: true);
     }
 
     private VmRunState HoldForDebugger(Debugging.GuestStop stop)
@@ -706,7 +725,7 @@ public sealed partial class Vm : IDisposable
         if (_dumpFaults.Count == RecentFaultCount)
             _dumpFaults.Dequeue();
         _dumpFaults.Enqueue(fault);
-        Faults.OnException(fault, cpu.InstructionsNow, cpu.GetSegment(SegReg.CS).Base, cpu.GetSegment(SegReg.CS).Big ? 32 : 16);
+        Faults.OnException(fault, cpu.InstructionsNow, cpu.GetSegment(SegReg.CS).Base, BitnessOf(cpu));
     }
 
     /// <summary>A fault the hypervisor resolved without the guest seeing it: always counted, written out as the policy says.</summary>
@@ -718,7 +737,9 @@ public sealed partial class Vm : IDisposable
         Faults.OnHiddenFault(kind, site, Bitness);
     }
 
-    private int Bitness => ActiveProcessor.Cpu.GetSegment(SegReg.CS).Big ? 32 : 16;
+    private int Bitness => BitnessOf(ActiveProcessor.Cpu);
+
+    private static int BitnessOf(Cpu.Cpu cpu) => cpu.GetSegment(SegReg.CS).Big ? 32 : 16;
 
     public void Dispose()
     {
