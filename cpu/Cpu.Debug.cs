@@ -184,14 +184,14 @@ public sealed unsafe partial class Cpu
                 return total;
             }
 
-            Block? block = previous?.Successor(start, TranslationEpoch);
+            Block? block = LinkedSuccessor(previous, start);
             if (block == null || !block.Valid)
             {
                 _chainFirst = null;
                 _chainRetired = total;
                 block = GetBlock(start);
                 if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
-                    previous.Link(start, block, TranslationEpoch);
+                    previous.Link(start, block, ChainEpoch);
             }
 
             Insn* first = block.First;

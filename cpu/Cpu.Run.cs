@@ -6,9 +6,30 @@ namespace MiniHv.Cpu;
 /// <summary>The execution loop: blocks from the cache, interrupts between blocks, exceptions delivered where they arise.</summary>
 public sealed unsafe partial class Cpu
 {
-    // Bumped whenever a linear-to-physical translation or CS may have changed: block chains made
-    // under an older epoch are not followed.
+    // Bumped whenever a linear-to-physical translation, the TLB in use or CS may have changed: a compiled
+    // block that loops on itself (cpu/Compile) leaves the loop when it moves.
     internal long TranslationEpoch;
+
+    // Bumped when CS changes base, size or flatness: block links made under an older one are not followed.
+    // Unlike TranslationEpoch it stays when the CPU only switches TLB sets (a CR3 load to a cached space) or
+    // privilege level, since a link is followed only while the TLB in use maps its target (LinkedSuccessor):
+    // kernel code reached from every address space keeps its links across system calls and switches.
+    internal long ChainEpoch;
+
+    /// <summary>
+    /// The block <paramref name="previous"/> was linked to at <paramref name="eip"/>, if GetBlock would find that
+    /// block now: linked under this CS (flat, so EIP is the linear address), and the TLB in use maps the page to
+    /// the block's frame (a TLB set switched, a CPL changed or an INVLPG shows here). The caller checks Valid.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Block? LinkedSuccessor(Block? previous, uint eip)
+    {
+        Block? next = previous?.Successor(eip, ChainEpoch);
+        if (next == null)
+            return null;
+        TlbEntry* e = TlbRead + ((eip >> 12) & TlbMask);
+        return e->Tag == (eip & 0xFFFFF000) && e->Gfn == next.Physical >> 12 ? next : null;
+    }
 
     /// <summary>
     /// Run up to <paramref name="maxInstructions"/> instructions. Returns when the budget is used,
@@ -187,14 +208,14 @@ public sealed unsafe partial class Cpu
         while (true)
         {
             uint start = EipValue;
-            Block? block = previous?.Successor(start, TranslationEpoch);
+            Block? block = LinkedSuccessor(previous, start);
             if (block == null || !block.Valid)
             {
                 _chainFirst = null;
                 _chainRetired = total;
                 block = GetBlock(start);
                 if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
-                    previous.Link(start, block, TranslationEpoch);
+                    previous.Link(start, block, ChainEpoch);
             }
 
             Insn* first = block.First;

@@ -166,7 +166,7 @@ public sealed unsafe partial class Cpu : IDisposable
         {
             _cr3 = value;
             if (Mmu.TagsTlbByAddressSpace)
-                TranslationEpoch++; // the MMU switches TLB sets: chains made under the old space are not followed
+                TranslationEpoch++; // the MMU switches TLB sets (block links stay: LinkedSuccessor checks the set in use)
             else
                 FlushTlb();
             Mmu.PagingChanged(PagingChange.Cr3Loaded);
@@ -244,6 +244,9 @@ public sealed unsafe partial class Cpu : IDisposable
     /// <summary>Install a segment register's descriptor cache directly (loader and tests).</summary>
     public void SetSegmentCache(SegReg seg, SegmentCache cache)
     {
+        bool csWasChecked = (CheckedSegments & (1 << (int)SegReg.CS)) != 0;
+        uint oldCsBase = SegBase[(int)SegReg.CS];
+        bool oldCsBig = Segs[(int)SegReg.CS].Big;
         Segs[(int)seg] = cache;
         SegBase[(int)seg] = cache.Base;
 
@@ -257,6 +260,10 @@ public sealed unsafe partial class Cpu : IDisposable
         {
             CplValue = RealMode ? 0 : cache.Selector & 3;
             TranslationEpoch++;
+
+            // A change of privilege alone (flat kernel and user code segments) keeps the block links.
+            if (cache.Base != oldCsBase || cache.Big != oldCsBig || csWasChecked != ((CheckedSegments & (1 << (int)SegReg.CS)) != 0))
+                ChainEpoch++;
         }
 
         if (seg == SegReg.SS)

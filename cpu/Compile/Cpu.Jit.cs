@@ -114,7 +114,7 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Run compiled blocks one after the other for as long as ChainBlocks would chain them: the block ran to its
     /// end, nothing asked the run to stop (AbortBlock: an interrupt made deliverable, a mode change, a store to
-    /// code), the block is still valid, its successor is linked under the current translation epoch, and the
+    /// code), the block is still valid, its link to its successor still holds (LinkedSuccessor), and the
     /// successor's compiled code fits in what is left of the budget. Each step moves the fault path's view of
     /// the chain (<c>_chainFirst</c>, <c>_chainStart</c>, <c>_chainRetired</c>) to the new block before it runs,
     /// so a fault in it is reported at its instruction with the exact count. Returns the instructions retired in
@@ -130,7 +130,7 @@ public sealed unsafe partial class Cpu
             InstructionsCompiled += n + passes;
             if (n != block.Count || AbortBlock || !block.Valid || total + n >= max)
                 return n;
-            Block? next = block.Successor(EipValue, TranslationEpoch);
+            Block? next = LinkedSuccessor(block, EipValue);
             if (next == null || !next.Valid || next.Compiled is not { } nextCode || nextCode.Count > max - total - n)
                 return n;
 

@@ -46,7 +46,8 @@ internal sealed unsafe class Block
     public volatile CompiledBlock? Compiled;
 
     // Two successors remembered by entry EIP, so a hot loop goes block to block without a
-    // lookup. They hold while the CPU's translation epoch is the one they were made under.
+    // lookup. They hold while the CPU's chain epoch is the one they were made under and its TLB
+    // still maps the successor's page to the successor's frame (Cpu.LinkedSuccessor).
     public long ChainEpoch = -1;
     public uint NextEip0, NextEip1;
     public Block? Next0, Next1;
