@@ -38,6 +38,9 @@ public sealed unsafe partial class Cpu
     /// <summary>Number of blocks decoded since creation (a decode-cache miss counter).</summary>
     public long BlocksDecoded { get; private set; }
 
+    /// <summary>Blocks found by their address rather than through a link from the block before (see <see cref="LinkedSuccessor"/>).</summary>
+    public long BlockLookups { get; private set; }
+
     private void InitCodeCache() => CodeFrames = (byte*)NativeMemory.AllocZeroed(1u << 20);
 
     private void FreeCodeCache() => NativeMemory.Free(CodeFrames);
@@ -97,6 +100,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Find or decode the block at CS:<paramref name="eip"/>. May raise #PF (fetch) or #GP (CS limit).</summary>
     internal Block GetBlock(uint eip)
     {
+        BlockLookups++;
         ref SegmentCache cs = ref Segs[(int)SegReg.CS];
         int bitness = cs.Big ? 32 : 16;
         if ((CheckedSegments & (1 << (int)SegReg.CS)) != 0 && eip > cs.Limit)

@@ -191,7 +191,7 @@ public sealed unsafe partial class Cpu
                 _chainRetired = total;
                 block = GetBlock(start);
                 if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
-                    previous.Link(start, block, ChainEpoch);
+                    previous.Link(block, ChainEpoch);
             }
 
             Insn* first = block.First;

@@ -17,18 +17,19 @@ public sealed unsafe partial class Cpu
     internal long ChainEpoch;
 
     /// <summary>
-    /// The block <paramref name="previous"/> was linked to at <paramref name="eip"/>, if GetBlock would find that
-    /// block now: linked under this CS (flat, so EIP is the linear address), and the TLB in use maps the page to
-    /// the block's frame (a TLB set switched, a CPL changed or an INVLPG shows here). The caller checks Valid.
+    /// The block <paramref name="previous"/> is linked to at <paramref name="eip"/>, if GetBlock would find that
+    /// block now: the link was made under this CS (flat, so EIP is the linear address), and it leads to the frame
+    /// the TLB in use maps EIP to (a switched TLB set, a changed CPL or an INVLPG shows here). The caller checks Valid.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Block? LinkedSuccessor(Block? previous, uint eip)
     {
-        Block? next = previous?.Successor(eip, ChainEpoch);
-        if (next == null)
+        if (previous == null)
             return null;
         TlbEntry* e = TlbRead + ((eip >> 12) & TlbMask);
-        return e->Tag == (eip & 0xFFFFF000) && e->Gfn == next.Physical >> 12 ? next : null;
+        if (e->Tag != (eip & 0xFFFFF000))
+            return null;
+        return previous.Successor((e->Gfn << 12) | (eip & 0xFFF), ChainEpoch);
     }
 
     /// <summary>
@@ -215,7 +216,7 @@ public sealed unsafe partial class Cpu
                 _chainRetired = total;
                 block = GetBlock(start);
                 if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
-                    previous.Link(start, block, ChainEpoch);
+                    previous.Link(block, ChainEpoch);
             }
 
             Insn* first = block.First;

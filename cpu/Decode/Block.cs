@@ -45,26 +45,27 @@ internal sealed unsafe class Block
     /// <summary>Host code for a prefix of the block, once the compile thread has installed it; it dies with the block.</summary>
     public volatile CompiledBlock? Compiled;
 
-    // Two successors remembered by entry EIP, so a hot loop goes block to block without a
-    // lookup. They hold while the CPU's chain epoch is the one they were made under and its TLB
-    // still maps the successor's page to the successor's frame (Cpu.LinkedSuccessor).
+    // Two successors remembered by the guest-physical address they start at, so a hot loop goes block
+    // to block without a lookup. They hold while the CPU's chain epoch (CS's shape) is the one they were
+    // made under; the CPU finds the address through its TLB in use (Cpu.LinkedSuccessor), so the same
+    // exit reaching different code in two address spaces keeps a link to each.
     public long ChainEpoch = -1;
-    public uint NextEip0, NextEip1;
+    public uint NextPhysical0, NextPhysical1;
     public Block? Next0, Next1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Block? Successor(uint eip, long epoch)
+    public Block? Successor(uint physical, long epoch)
     {
         if (ChainEpoch != epoch)
             return null;
-        if (Next0 != null && NextEip0 == eip)
+        if (Next0 != null && NextPhysical0 == physical)
             return Next0;
-        if (Next1 != null && NextEip1 == eip)
+        if (Next1 != null && NextPhysical1 == physical)
             return Next1;
         return null;
     }
 
-    public void Link(uint eip, Block next, long epoch)
+    public void Link(Block next, long epoch)
     {
         if (ChainEpoch != epoch)
         {
@@ -72,14 +73,14 @@ internal sealed unsafe class Block
             Next0 = Next1 = null;
         }
 
-        if (Next0 == null || NextEip0 == eip)
+        if (Next0 == null || NextPhysical0 == next.Physical)
         {
-            NextEip0 = eip;
+            NextPhysical0 = next.Physical;
             Next0 = next;
         }
         else
         {
-            NextEip1 = eip;
+            NextPhysical1 = next.Physical;
             Next1 = next;
         }
     }

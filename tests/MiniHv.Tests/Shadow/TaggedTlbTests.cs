@@ -80,6 +80,73 @@ public class TaggedTlbTests
         }
     }
 
+    /// <summary>
+    /// Code at Target differs between the spaces (FrameA: add esi, 1; ret. FrameB: add edi, 1; ret); a routine in
+    /// the shared first 4 MiB calls it after each switch, so its block is linked to Target's block of whichever
+    /// space ran it first. The link must not be followed in the other space.
+    /// </summary>
+    private static StopReason CallTargetFromBothSpaces(TestMachine m, PageTables pt, int rounds)
+    {
+        m.Memory.Write32(FrameA, 0xC301C683);
+        m.Memory.Write32(FrameB, 0xC301C783);
+        return Run(m, pt, a =>
+        {
+            var loop = a.CreateLabel();
+            var common = a.CreateLabel();
+            var done = a.CreateLabel();
+            a.xor(esi, esi);
+            a.xor(edi, edi);
+            a.mov(ecx, rounds);
+            a.Label(ref loop);
+            Switch(a, Directory2);
+            a.call(common);
+            Switch(a, PageTables.Directory);
+            a.call(common);
+            a.loop(loop);
+            a.jmp(done);
+            a.Label(ref common);
+            a.mov(eax, Target);
+            a.call(eax);
+            a.ret();
+            a.Label(ref done);
+        });
+    }
+
+    [TestCase(CpuTier.Interp)]
+    [TestCase(CpuTier.Jit)]
+    public void CodeMappedDifferentlyInTwoSpaces_RunsEachSpacesOwnCode(CpuTier tier)
+    {
+        var (m, _, pt) = TwoSpaces(FrameA, FrameB);
+        using (m)
+        {
+            m.Cpu.Tier = tier;
+            m.Cpu.JitThreshold = 1;
+            m.Cpu.CompileInline = true;
+            var stop = CallTargetFromBothSpaces(m, pt, 100);
+            Assert.That(stop, Is.EqualTo(StopReason.Halted), () => $"{m.Cpu.LastFault}");
+            Assert.That((m.Cpu.Esi, m.Cpu.Edi), Is.EqualTo((100u, 100u)), "each space ran the code its own tables map");
+            if (tier == CpuTier.Jit)
+                Assert.That(m.Cpu.InstructionsCompiled, Is.GreaterThan(0));
+        }
+    }
+
+    [Test]
+    public void SwitchingBackAndForth_KeepsTheBlockLinks()
+    {
+        var (m, _, pt) = TwoSpaces(FrameA, FrameB);
+        using (m)
+        {
+            var stop = CallTargetFromBothSpaces(m, pt, 200);
+            Assert.That(stop, Is.EqualTo(StopReason.Halted), () => $"{m.Cpu.LastFault}");
+            Assert.That((m.Cpu.Esi, m.Cpu.Edi), Is.EqualTo((200u, 200u)));
+
+            // A CR3 load ends its block, so the block after each of the 400 switches is looked up; the routine,
+            // the code at Target and the return are reached through links made in the first round of each space
+            // (with links dropped at every switch they would be looked up too: about 4 per switch).
+            Assert.That(m.Cpu.BlockLookups, Is.LessThan(500), "links made in one space were followed after switching back");
+        }
+    }
+
     [Test]
     public void PteStoreInTheInactiveSpace_IsSeenOnSwitchingBack()
     {
