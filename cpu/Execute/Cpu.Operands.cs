@@ -130,40 +130,61 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Push32(uint value)
     {
-        if (FlatStack32)
-        {
-            uint esp = R[4] - 4;
-            TlbEntry* e = TlbWrite + ((esp >> 12) & TlbMask);
-            if (e->Tag == ((esp + 3) & 0xFFFFF000))
-            {
-                *(uint*)(e->Addend + esp) = value;
-                R[4] = esp;
-                return;
-            }
-        }
-
-        PushSized(value, 4);
+        if (!TryPushFlat32(value))
+            PushSlow(value, 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal uint Pop32()
+    internal uint Pop32() => TryPopFlat32(out uint value) ? value : PopSlow(4);
+
+    /// <summary>
+    /// Push a word or a dword. Dwords on a flat 32-bit stack whose page the TLB holds take the fast path, as PUSH
+    /// r32 does: interrupt and exception frames, PUSHA, segment registers and IRET's pops are most of a kernel's
+    /// stack traffic.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void PushSized(uint value, int size)
     {
-        if (FlatStack32)
+        if (size != 4 || !TryPushFlat32(value))
+            PushSlow(value, size);
+    }
+
+    /// <summary>Pop a word or a dword (dwords on a flat 32-bit stack in the TLB on the fast path, as <see cref="PushSized"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal uint PopSized(int size) => size == 4 && TryPopFlat32(out uint value) ? value : PopSlow(size);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryPushFlat32(uint value)
+    {
+        if (!FlatStack32)
+            return false;
+        uint esp = R[4] - 4;
+        TlbEntry* e = TlbWrite + ((esp >> 12) & TlbMask);
+        if (e->Tag != ((esp + 3) & 0xFFFFF000))
+            return false;
+        *(uint*)(e->Addend + esp) = value;
+        R[4] = esp;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryPopFlat32(out uint value)
+    {
+        uint esp = R[4];
+        TlbEntry* e = TlbRead + ((esp >> 12) & TlbMask);
+        if (!FlatStack32 || e->Tag != ((esp + 3) & 0xFFFFF000))
         {
-            uint esp = R[4];
-            TlbEntry* e = TlbRead + ((esp >> 12) & TlbMask);
-            if (e->Tag == ((esp + 3) & 0xFFFFF000))
-            {
-                R[4] = esp + 4;
-                return *(uint*)(e->Addend + esp);
-            }
+            value = 0;
+            return false;
         }
 
-        return PopSized(4);
+        value = *(uint*)(e->Addend + esp);
+        R[4] = esp + 4;
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void PushSized(uint value, int size)
+    private void PushSlow(uint value, int size)
     {
         if (StackIs32)
         {
@@ -180,7 +201,7 @@ public sealed unsafe partial class Cpu
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal uint PopSized(int size)
+    private uint PopSlow(int size)
     {
         uint sp = StackIs32 ? R[4] : R[4] & 0xFFFF;
         uint value = Read(Linear((int)SegReg.SS, sp, size, false), size);
