@@ -216,7 +216,7 @@ public sealed unsafe partial class Cpu : IDisposable
     /// <summary>
     /// What every reset state shares: registers cleared, CR0 as given (CR3, CR4, CR2 zero), CPL 0, EFLAGS with
     /// only its fixed bit, the six segment caches from <paramref name="segment"/>, the vector table at 0 (IDTR
-    /// limit 0x3FF), no GDT, LDT or task, the TLB flushed and the MMU told.
+    /// limit 0x3FF), no GDT, the LDTR and TR as a reset leaves them, the TLB flushed and the MMU told.
     /// </summary>
     private void ResetCommon(uint cr0, Func<int, SegmentCache> segment)
     {
@@ -232,9 +232,10 @@ public sealed unsafe partial class Cpu : IDisposable
             SetSegmentCache((SegReg)i, segment(i));
         Gdtr = default;
         Idtr = new TableRegister { Base = 0, Limit = 0x3FF };
-        Ldtr = default;
-        Ldtr.IsNull = true;
-        Tr = default;
+        // As a reset leaves them (Intel SDM vol. 3, "Processor State Following Power-up, Reset, or INIT"): usable,
+        // base 0, limit FFFFh, present; QEMU's dumps show the LDT type and a busy 32-bit TSS.
+        Ldtr = new SegmentCache { Limit = 0xFFFF, Attributes = 0x82 };
+        Tr = new SegmentCache { Limit = 0xFFFF, Attributes = 0x8B };
         Halted = false;
         InterruptShadow = false;
         FlushTlb();
