@@ -32,6 +32,9 @@ public sealed record FaultEvent
     /// <summary>The processor that took the fault (0, the boot processor, on a one-processor guest).</summary>
     public int Cpu { get; init; }
 
+    /// <summary>The guest's processors: with more than one, the console line names <see cref="Cpu"/>.</summary>
+    public int Processors { get; init; } = 1;
+
     /// <summary>The error code the exception pushes, or null when its vector pushes none.</summary>
     public int? ErrorCode { get; init; }
 

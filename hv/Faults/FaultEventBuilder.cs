@@ -15,11 +15,14 @@ public sealed class FaultEventBuilder
     /// <param name="guestId">The guest's number within the run.</param>
     /// <param name="read">Reads the guest's linear memory without side effects (see <see cref="QuietLinearReader"/>).</param>
     /// <param name="syntax">How instructions are spelled.</param>
-    public FaultEventBuilder(string guest, int guestId, GuestLinearReader read, DisassemblySyntax syntax = DisassemblySyntax.Gas)
+    /// <param name="processors">The guest's processors (QEMU's <c>-smp N</c>).</param>
+    public FaultEventBuilder(string guest, int guestId, GuestLinearReader read, DisassemblySyntax syntax = DisassemblySyntax.Gas, int processors = 1)
     {
         ArgumentNullException.ThrowIfNull(guest);
+        ArgumentOutOfRangeException.ThrowIfLessThan(processors, 1);
         Guest = guest;
         GuestId = guestId;
+        Processors = processors;
         _disassembler = new FaultDisassembler(read, syntax);
         _syntax = syntax;
     }
@@ -27,6 +30,9 @@ public sealed class FaultEventBuilder
     private readonly DisassemblySyntax _syntax;
 
     public string Guest { get; }
+
+    /// <summary>The guest's processors, stamped on every event.</summary>
+    public int Processors { get; }
 
     public int GuestId { get; }
 
@@ -73,6 +79,7 @@ public sealed class FaultEventBuilder
             Eip = site.Eip,
             Cpl = site.Cpl,
             Cpu = site.Processor,
+            Processors = Processors,
             Gfn = site.Gfn,
             Linear = site.Linear,
             Instruction = _disassembler.At(site.Eip, site.CodeSegmentBase, bitness),
@@ -132,6 +139,7 @@ public sealed class FaultEventBuilder
             Eip = record.Eip,
             Cpl = record.Cpl,
             Cpu = record.Processor,
+            Processors = Processors,
             ErrorCode = errorCode,
             Access = access,
             External = record.External,

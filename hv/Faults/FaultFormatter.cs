@@ -4,7 +4,8 @@ namespace MiniHv.Hv.Faults;
 
 /// <summary>
 /// A fault as one line for people, the line the console log, <c>info faults</c> and the triple-fault dump
-/// print: <c>[jos-1] #PF at eip f0100abc: read of unmapped 00000000 (user, not-present) cr3 003fe000 movl (%eax),%edx -> guest</c>.
+/// print: <c>[jos-1] #PF at eip f0100abc: read of unmapped 00000000 (user, not-present) cr3 003fe000 movl (%eax),%edx -> guest</c>;
+/// on a guest with several processors the one that took it follows the name: <c>[jos-1 cpu2] #PF ...</c>.
 /// </summary>
 public static class FaultFormatter
 {
@@ -12,8 +13,11 @@ public static class FaultFormatter
     public static string Line(FaultEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        return $"[{e.Guest}] {Name(e)} at eip {e.Eip:x8}: {Detail(e)} cr3 {e.Cr3:x8} {e.Instruction.Text} -> {Handler(e.HandledBy)}";
+        return $"[{e.Guest}{OnProcessor(e)}] {Name(e)} at eip {e.Eip:x8}: {Detail(e)} cr3 {e.Cr3:x8} {e.Instruction.Text} -> {Handler(e.HandledBy)}";
     }
+
+    /// <summary>" cpu1" after the guest's name when the guest has several processors; empty on a one-processor guest.</summary>
+    public static string OnProcessor(FaultEvent e) => e.Processors > 1 ? $" cpu{e.Cpu}" : "";
 
     /// <summary>The head of the line: "#PF", "#GP", "triple fault", "cow break".</summary>
     public static string Name(FaultEvent e) => FaultKinds.Mnemonic(e.Kind, e.Vector);

@@ -43,8 +43,8 @@ public sealed class FaultLog
 
     /// <summary>A log for guest <paramref name="guest"/>, reading its instructions through <paramref name="read"/>.</summary>
     public FaultLog(string guest, int guestId, GuestLinearReader read, ILogger logger, FaultLogPolicy? policy = null,
-        DisassemblySyntax syntax = DisassemblySyntax.Gas)
-        : this(new FaultEventBuilder(guest, guestId, read, syntax), logger, policy)
+        DisassemblySyntax syntax = DisassemblySyntax.Gas, int processors = 1)
+        : this(new FaultEventBuilder(guest, guestId, read, syntax, processors), logger, policy)
     {
     }
 

@@ -11,7 +11,7 @@ namespace MiniHv.Hv.Faults;
 /// </summary>
 /// <remarks>
 /// The rendered message is exactly <see cref="FaultFormatter.Line"/>. Properties, in <see cref="Names"/>:
-/// Guest, GuestId, Kind, Fault, Vector, Cr2, Cr3, Eip, Cpl, Cpu, ErrorCode, External, Detail, Instruction,
+/// Guest, GuestId, Kind, Fault, Vector, Cr2, Cr3, Eip, Cpl, Cpu, OnCpu, ErrorCode, External, Detail, Instruction,
 /// InsnBytes, Disassembly, HandledBy, Instructions, Ordinal; on a #PF also Access, PfPresent, PfWrite, PfUser,
 /// PfReserved, PfFetch; on a hidden fault also Gfn and, when known, Linear.
 /// </remarks>
@@ -19,7 +19,7 @@ public static class FaultLogEvents
 {
     /// <summary>The message template: its rendering is the console line.</summary>
     public const string MessageTemplateText =
-        "[{Guest:l}] {Fault:l} at eip {Eip:x8}: {Detail:l} cr3 {Cr3:x8} {Instruction:l} -> {HandledBy:l}";
+        "[{Guest:l}{OnCpu:l}] {Fault:l} at eip {Eip:x8}: {Detail:l} cr3 {Cr3:x8} {Instruction:l} -> {HandledBy:l}";
 
     private static readonly MessageTemplate Template = new MessageTemplateParser().Parse(MessageTemplateText);
 
@@ -48,6 +48,9 @@ public static class FaultLogEvents
 
         /// <summary>The processor that took the fault, 0 on a one-processor guest (integer).</summary>
         public const string Cpu = "Cpu";
+
+        /// <summary>" cpu2" on a guest with several processors, else empty: the console line's text after the guest's name (string).</summary>
+        public const string OnCpu = "OnCpu";
 
         /// <summary>The error code pushed (integer), null when none.</summary>
         public const string ErrorCode = "ErrorCode";
@@ -135,6 +138,7 @@ public static class FaultLogEvents
             Property(Names.Eip, e.Eip),
             Property(Names.Cpl, e.Cpl),
             Property(Names.Cpu, e.Cpu),
+            Property(Names.OnCpu, FaultFormatter.OnProcessor(e)),
             Property(Names.ErrorCode, e.ErrorCode),
             Property(Names.External, e.External),
         };

@@ -199,7 +199,7 @@ public sealed partial class Vm : IDisposable
 
             Faults = new FaultLog(config.Name, config.Id,
                 QuietLinearReader.Create((uint linear, out uint physical) => ActiveProcessor.Cpu.TryTranslateQuiet(linear, out physical), Memory),
-                _faultLogger, config.FaultPolicy);
+                _faultLogger, config.FaultPolicy, processors: config.Processors);
             Memory.FrameBroken += (gfn, fromZero) => HiddenFault(fromZero ? FaultKind.ZeroFrameBreak : FaultKind.CopyOnWriteBreak, gfn, null);
             Memory.FrameSwappedIn += gfn => HiddenFault(FaultKind.SwapIn, gfn, null);
             // The machine is short of frames: end the quantum at this instruction, so the reclaimer can run at the safepoint.

@@ -82,8 +82,15 @@ public partial class MultiprocessorGuestTests
         var r = CliRun.InProcess(["run", TestImages.JosSmp, "--append", "prog=forktree", "-m", "64M", "-smp", "4", "--fault-log", log,
             "--log-hidden", "all"]);
         Assert.That(r.Status, Is.EqualTo(1), r.ToString);
-        var cpus = File.ReadAllLines(log).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("Cpu").GetInt32()).ToHashSet();
+        var events = File.ReadAllLines(log).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        var cpus = events.Select(e => e.GetProperty("Cpu").GetInt32()).ToHashSet();
         Assert.That(cpus, Is.SubsetOf(new[] { 0, 1, 2, 3 }).And.Count.GreaterThan(1), "faults taken on more than one processor");
+        foreach (var e in events)
+        {
+            // The line people read (the console's and the JSON's rendered message) names the processor too.
+            string guest = e.GetProperty("Guest").GetString()!;
+            Assert.That(e.GetProperty("@m").GetString(), Does.StartWith($"[{guest} cpu{e.GetProperty("Cpu").GetInt32()}] "));
+        }
     }
 
     [Test]

@@ -202,7 +202,7 @@ public class FaultLogTests
         {
             Assert.That(_capture.Events[0].Properties.Keys, Is.EquivalentTo(new[]
             {
-                "Guest", "GuestId", "Kind", "Fault", "Vector", "Cr2", "Cr3", "Eip", "Cpl", "Cpu", "ErrorCode", "External",
+                "Guest", "GuestId", "Kind", "Fault", "Vector", "Cr2", "Cr3", "Eip", "Cpl", "Cpu", "OnCpu", "ErrorCode", "External",
                 "Access", "PfPresent", "PfWrite", "PfUser", "PfReserved", "PfFetch",
                 "Detail", "Instruction", "InsnBytes", "Disassembly", "HandledBy", "Instructions", "Ordinal",
             }));
