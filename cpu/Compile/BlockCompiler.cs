@@ -69,7 +69,11 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo FEpoch = CpuType.GetField(nameof(Cpu.TranslationEpoch), Any)!;
     private static readonly FieldInfo FChainRetired = CpuType.GetField(Cpu.ChainRetiredFieldName, Any)!;
 
-    private static readonly Type[] Parameters = [typeof(Cpu), typeof(Insn).MakePointerType(), typeof(uint), typeof(int)];
+    // The first parameter is the delegate's target, bound once and never read: a delegate closed over its first
+    // argument calls the method directly, where an open static one goes through a thunk that shifts the arguments.
+    private static readonly Type[] Parameters = [typeof(object), typeof(Cpu), typeof(Insn).MakePointerType(), typeof(uint), typeof(int)];
+
+    private static readonly object DelegateTarget = new();
 
     /// <summary>Compile <paramref name="block"/>'s longest known prefix; null when it has none worth compiling.</summary>
     public static CompiledBlock? Compile(Block block)
@@ -83,7 +87,7 @@ internal static unsafe class BlockCompiler
             return null;
         var method = new DynamicMethod($"block_{block.Physical:x8}", typeof(int), Parameters, CpuType.Module, skipVisibility: true);
         new Emitter(method.GetILGenerator(), block.Insns, n).Emit();
-        var code = (CompiledCode)method.CreateDelegate(typeof(CompiledCode));
+        var code = (CompiledCode)method.CreateDelegate(typeof(CompiledCode), DelegateTarget);
         code(null!, null, 0, 0); // RyuJIT compiles it here, on the compile thread
         return new CompiledBlock(code, n);
     }
@@ -207,7 +211,7 @@ internal static unsafe class BlockCompiler
 
             // The warm-up call from the compile thread.
             var go = il.DefineLabel();
-            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_2);
             il.Emit(OpCodes.Brtrue, go);
             il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Ret);
@@ -233,7 +237,7 @@ internal static unsafe class BlockCompiler
                 segMask |= 1 << (int)SegReg.CS; // a CS with a limit: the interpreter checks it at each block entry
             if (segMask != 0)
             {
-                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Ldfld, FChecked);
                 il.Emit(OpCodes.Ldc_I4, segMask);
                 il.Emit(OpCodes.And);
@@ -242,7 +246,7 @@ internal static unsafe class BlockCompiler
 
             if (stack)
             {
-                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Ldfld, FFlatStack);
                 il.Emit(OpCodes.Brfalse, bail);
             }
@@ -259,7 +263,7 @@ internal static unsafe class BlockCompiler
             if (_selfLoop)
             {
                 _epoch = il.DeclareLocal(typeof(long));
-                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Ldfld, FEpoch);
                 il.Emit(OpCodes.Stloc, _epoch);
                 _loopTop = il.DefineLabel();
@@ -275,7 +279,7 @@ internal static unsafe class BlockCompiler
 
                 // A slow path may have asked the block to end (a store to code or to a device): leave after this instruction.
                 var next = il.DefineLabel();
-                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Ldfld, FAbort);
                 il.Emit(OpCodes.Brfalse, next);
                 EmitExit(k, setEip: _helperAt != k);
@@ -638,7 +642,7 @@ internal static unsafe class BlockCompiler
 
                 case Kind.Call:
                     // Push the return address (a faulting push leaves ESP and EIP as they were), then jump.
-                    il.Emit(OpCodes.Ldarg_2);
+                    il.Emit(OpCodes.Ldarg_3);
                     LoadConst(i.NextOffset);
                     il.Emit(OpCodes.Add);
                     il.Emit(OpCodes.Stloc, _val);
@@ -662,7 +666,7 @@ internal static unsafe class BlockCompiler
                     il.Emit(OpCodes.Stloc, Reg(4));
                     WriteBackRegisters();
                     WriteBackFlags();
-                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Ldloc, _val);
                     il.Emit(OpCodes.Stfld, FEip);
                     il.Emit(OpCodes.Ldc_I4, k + 1);
@@ -688,12 +692,12 @@ internal static unsafe class BlockCompiler
             WriteBackForCall(k);
             _shiftSource = null;
             _flags = Cpu.FlagOp.None; // the handler leaves the flags in the CPU's fields
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_2);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_3);
             LoadConst(_insns[k].NextOffset);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, FEip);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             LoadInsnPointer(k);
             LoadInsnPointer(k);
             il.Emit(OpCodes.Ldfld, FExec);
@@ -715,7 +719,7 @@ internal static unsafe class BlockCompiler
 
         private void LoadInsnPointer(int k)
         {
-            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldarg_2);
             _il.Emit(OpCodes.Ldc_I4, k);
             _il.Emit(OpCodes.Conv_I);
             _il.Emit(OpCodes.Sizeof, typeof(Insn));
@@ -738,21 +742,21 @@ internal static unsafe class BlockCompiler
             WriteBackFlags();
             _shiftSource = null;
             _flags = Cpu.FlagOp.None;
-            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldarg_S, (byte)4);
             il.Emit(OpCodes.Ldc_I4, _count);
             il.Emit(OpCodes.Sub);
-            il.Emit(OpCodes.Starg_S, (byte)3);
-            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Starg_S, (byte)4);
+            il.Emit(OpCodes.Ldarg_S, (byte)4);
             il.Emit(OpCodes.Ldc_I4, _count);
             il.Emit(OpCodes.Blt, exit);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, FAbort);
             il.Emit(OpCodes.Brtrue, exit);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, FEpoch);
             il.Emit(OpCodes.Ldloc, _epoch!);
             il.Emit(OpCodes.Bne_Un, exit);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Dup);
             il.Emit(OpCodes.Ldfld, FChainRetired);
             il.Emit(OpCodes.Ldc_I4, _count);
@@ -768,7 +772,7 @@ internal static unsafe class BlockCompiler
 
         private void LoadRegPointer(int r)
         {
-            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldfld, FR);
             _il.Emit(OpCodes.Ldc_I4, r * 4);
             _il.Emit(OpCodes.Add);
@@ -896,7 +900,7 @@ internal static unsafe class BlockCompiler
             {
                 // CF as a shift left it: on the CPU's fields.
                 WriteBackFlags();
-                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Call, MCarryForIncDec);
                 return;
             }
@@ -904,7 +908,7 @@ internal static unsafe class BlockCompiler
             switch (_flags)
             {
                 case Cpu.FlagOp.None:
-                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Call, MCarryForIncDec);
                     break;
                 case Cpu.FlagOp.Inc:
@@ -959,7 +963,7 @@ internal static unsafe class BlockCompiler
             }
 
             WriteBackFlags();
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldc_I4, cc);
             il.Emit(OpCodes.Call, MCondition);
             il.Emit(OpCodes.Brtrue, taken);
@@ -987,7 +991,7 @@ internal static unsafe class BlockCompiler
             il.Emit(OpCodes.Br, done);
             il.MarkLabel(miss);
             WriteBackForCall(k);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldloc, _lin);
             il.Emit(OpCodes.Call, MReadSlow);
             il.Emit(OpCodes.Stloc, _val);
@@ -1015,7 +1019,7 @@ internal static unsafe class BlockCompiler
             il.Emit(OpCodes.Br, done);
             il.MarkLabel(miss);
             WriteBackForCall(k);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldloc, _lin);
             il.Emit(OpCodes.Ldloc, _val);
             il.Emit(OpCodes.Call, MWriteSlow);
@@ -1026,7 +1030,7 @@ internal static unsafe class BlockCompiler
         private void EmitEntry(FieldInfo tlb)
         {
             var il = _il;
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, tlb);
             il.Emit(OpCodes.Ldloc, _lin);
             il.Emit(OpCodes.Ldc_I4_S, (sbyte)12);
@@ -1055,7 +1059,7 @@ internal static unsafe class BlockCompiler
         {
             WriteBackRegisters();
             WriteBackFlags();
-            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
             LoadInsnPointer(k);
             _il.Emit(OpCodes.Stfld, FExecuting);
         }
@@ -1077,10 +1081,10 @@ internal static unsafe class BlockCompiler
             if (_flags == Cpu.FlagOp.None)
                 return;
             var il = _il;
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldc_I4, (int)_flags);
             il.Emit(OpCodes.Stfld, FLazyOp);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             LoadConst(0x80000000);
             il.Emit(OpCodes.Stfld, FLazySign);
             StoreField(FLazyA, _fA);
@@ -1100,7 +1104,7 @@ internal static unsafe class BlockCompiler
             // Shift sets from its operand alone the flags it changes and keeps the others, so running it again on
             // fields it already ran on (a slow path, then the exit) leaves them as they were.
             var il = _il;
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldc_I4, (int)_shiftOp);
             il.Emit(OpCodes.Ldloc, _shiftSource);
             il.Emit(OpCodes.Ldc_I4, _shiftCount);
@@ -1111,7 +1115,7 @@ internal static unsafe class BlockCompiler
 
         private void StoreField(FieldInfo f, LocalBuilder l)
         {
-            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldloc, l);
             _il.Emit(OpCodes.Stfld, f);
         }
@@ -1124,8 +1128,8 @@ internal static unsafe class BlockCompiler
             WriteBackFlags();
             if (setEip)
             {
-                il.Emit(OpCodes.Ldarg_0);
-                il.Emit(OpCodes.Ldarg_2);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_3);
                 LoadConst(_insns[k].NextOffset + displacement);
                 il.Emit(OpCodes.Add);
                 il.Emit(OpCodes.Stfld, FEip);
