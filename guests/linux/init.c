@@ -1,20 +1,24 @@
 /* The initramfs's /init for a MiniHv Linux guest: says it runs, prints uname, divides with the x87 (which
    the kernel's math emulator runs when the CPU has no FPU), idles if the command line says idle_seconds=N,
    and reboots (which ends the run on MiniHv, as on QEMU with -no-reboot).  No C library: four system calls
-   through int $0x80. */
-#define SYS_write     4
-#define SYS_reboot    88
-#define SYS_uname     122
-#define SYS_nanosleep 162
+   through int $0x80.  The sleep is clock_nanosleep_time64: tinyconfig leaves out the 32-bit time calls
+   (COMPAT_32BIT_TIME), nanosleep among them. */
+#define SYS_write                  4
+#define SYS_reboot                 88
+#define SYS_uname                  122
+#define SYS_clock_nanosleep_time64 407
+#define CLOCK_MONOTONIC            1
 
 struct utsname { char sysname[65], nodename[65], release[65], version[65], machine[65], domainname[65]; };
 
-static long syscall3(long n, long a, long b, long c)
+static long syscall4(long n, long a, long b, long c, long d)
 {
     long r;
-    asm volatile("int $0x80" : "=a"(r) : "a"(n), "b"(a), "c"(b), "d"(c) : "memory");
+    asm volatile("int $0x80" : "=a"(r) : "a"(n), "b"(a), "c"(b), "d"(c), "S"(d) : "memory");
     return r;
 }
+
+static long syscall3(long n, long a, long b, long c) { return syscall4(n, a, b, c, 0); }
 
 static unsigned length(const char *s) { unsigned n = 0; while (s[n]) n++; return n; }
 
@@ -80,11 +84,16 @@ void init_main(long *stack)
        sharing scanner, in guest time: MiniHv skips the halted time, so it costs little host time. */
     unsigned idle = idle_seconds(envp);
     if (idle) {
-        struct { long seconds, nanoseconds; } span = { (long)idle, 0 };
+        struct { long long seconds, nanoseconds; } span = { idle, 0 };
         put("init: idling ");
         put_number(idle);
         put(" s\n");
-        syscall3(SYS_nanosleep, (long)&span, 0, 0);
+        long error = syscall4(SYS_clock_nanosleep_time64, CLOCK_MONOTONIC, 0, (long)&span, 0);
+        if (error) {
+            put("init: the sleep failed with error ");
+            put_number((unsigned)-error);
+            put("\n");
+        }
     }
     put("init: rebooting\n");
     /* LINUX_REBOOT_MAGIC1, MAGIC2, LINUX_REBOOT_CMD_RESTART */

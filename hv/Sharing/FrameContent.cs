@@ -6,7 +6,7 @@ public enum FrameContent
     /// <summary>An executable segment of the kernel image.</summary>
     KernelText,
 
-    /// <summary>A writable segment of the kernel image (data, bss).</summary>
+    /// <summary>The kernel image's other segments: data, bss, and read-only data where it has a segment of its own.</summary>
     KernelData,
 
     /// <summary>Memory only the kernel maps: its heap, page arrays, free pages.</summary>
