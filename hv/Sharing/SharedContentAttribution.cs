@@ -15,10 +15,14 @@ namespace MiniHv.Hv.Sharing;
 /// address spaces (its CR3 and every directory the shadow MMU keeps) points at it; else kernel memory. Stacks
 /// and the user half follow the layout of this repository's JOS-style guests (guests/inc/memlayout.h: user
 /// stacks in 0xEE000000-0xEEFFFFFF, read-only kernel views from 0xEF000000); for other kernels, user pages
-/// below 0xEE000000 count as text or data by their permissions.
+/// below 0xEE000000 count as text or data by their permissions. A merged frame left as kernel memory whose bytes
+/// are a page of a file in the guest's initramfs (<see cref="InitramfsPages"/>) is that file's page cache.
 /// </remarks>
 public static class SharedContentAttribution
 {
+    // Each initrd's pages, worked out once however many guests boot it and however often a run attributes.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<byte[], InitramfsPages> InitrdPages = new();
+
     private const uint StackRegion = 0xEE000000, KernelViews = 0xEF000000;
     private const uint P = 1, RW = 2, US = 4, PS = 0x80, Cow = 0x800;
 
@@ -31,16 +35,34 @@ public static class SharedContentAttribution
         IReadOnlyList<IReadOnlyList<LoadSegment>?>? kernels = null)
     {
         var counts = Enum.GetValues<FrameContent>().ToDictionary(c => c, _ => 0L);
+        Span<byte> frame = stackalloc byte[4096];
         for (int i = 0; i < vms.Count; i++)
         {
             Vm vm = vms[i];
             FrameContent[] content = Classify(vm, kernels?[i]);
+            InitramfsPages? files = vm.Config.Initrd is ReadOnlyMemory<byte> initrd ? PagesOf(initrd) : null;
             foreach (var (gfn, zero) in engine.MergedFrames(vm.Memory))
-                counts[zero ? FrameContent.Zero : content[gfn]]++;
+            {
+                FrameContent kind = zero ? FrameContent.Zero : content[gfn];
+                if (kind == FrameContent.KernelOther && files != null)
+                {
+                    vm.Memory.PeekFrame(gfn, frame);
+                    if (files.Contains(frame))
+                        kind = FrameContent.InitramfsFile;
+                }
+
+                counts[kind]++;
+            }
         }
 
         return counts;
     }
+
+    private static InitramfsPages PagesOf(ReadOnlyMemory<byte> initrd)
+        => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(initrd, out ArraySegment<byte> array) && array.Offset == 0
+           && array.Count == array.Array!.Length
+            ? InitrdPages.GetValue(array.Array, bytes => InitramfsPages.Of(bytes))
+            : InitramfsPages.Of(initrd);
 
     /// <summary>What each of a guest's frames holds, as far as its kernel's segments and its tables say.</summary>
     /// <param name="kernel">The kernel's segments, or null for those its image was loaded as.</param>
