@@ -6,11 +6,17 @@ public enum FrameContent
     /// <summary>An executable segment of the kernel image.</summary>
     KernelText,
 
-    /// <summary>A writable segment of the kernel image (data, bss).</summary>
+    /// <summary>The kernel image's other segments: data, bss, and read-only data where it has a segment of its own.</summary>
     KernelData,
 
     /// <summary>Memory only the kernel maps: its heap, page arrays, free pages.</summary>
     KernelOther,
+
+    /// <summary>
+    /// A page of a file in the guest's Linux initramfs, by content, that no user mapping shows: the file's page
+    /// cache in rootfs (or a copy of it the kernel keeps).
+    /// </summary>
+    InitramfsFile,
 
     /// <summary>A user page mapped read-only and not copy-on-write: program text and read-only data.</summary>
     UserText,

@@ -1,14 +1,14 @@
 namespace MiniHv.Cli.Commands;
 
 /// <summary>
-/// One guest as <c>--guest IMAGE[,append=TEXT][,initrd=FILE][,memory=SIZE][,smp=N][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
+/// One guest as <c>--guest IMAGE[,append=TEXT][,initrd=FILE][,system-map=FILE][,memory=SIZE][,smp=N][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
 /// describes it, or without IMAGE a guest that boots from its <c>hda</c>. As in QEMU's option syntax, a doubled comma
 /// stands for a comma inside a value.
 /// </summary>
 internal sealed record GuestSpec(string? Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null, long? CapBytes = null,
-    string? Hda = null, string? Hdb = null, bool? Snapshot = null, string? Initrd = null, int? Processors = null)
+    string? Hda = null, string? Hdb = null, bool? Snapshot = null, string? Initrd = null, int? Processors = null, string? SystemMap = null)
 {
-    private const string Keys = "append, initrd, memory, smp, name, salt, cap, hda, hdb, snapshot";
+    private const string Keys = "append, initrd, system-map, memory, smp, name, salt, cap, hda, hdb, snapshot";
 
     public static bool TryParse(string text, out GuestSpec? spec, out string error)
     {
@@ -21,7 +21,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
             return false;
         }
 
-        string? append = null, name = null, salt = null, hda = null, hdb = null, initrd = null;
+        string? append = null, name = null, salt = null, hda = null, hdb = null, initrd = null, systemMap = null;
         long? memory = null, cap = null;
         int? processors = null;
         bool? snapshot = null;
@@ -77,6 +77,12 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
                 case "initrd":
                     initrd = value;
                     break;
+                case "system-map" when value.Length == 0:
+                    error = $"--guest '{text}': system-map needs a file (system-map=FILE, the kernel's System.map)";
+                    return false;
+                case "system-map":
+                    systemMap = value;
+                    break;
                 case "hda" or "hdb" when value.Length == 0:
                     error = $"--guest '{text}': {key} needs a disk image file ({key}=FILE)";
                     return false;
@@ -107,7 +113,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
             return false;
         }
 
-        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot, initrd, processors);
+        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot, initrd, processors, systemMap);
         error = "";
         return true;
     }

@@ -38,6 +38,11 @@ internal static class RunCommand
             Description = "the initial ramdisk for a Linux bzImage IMAGE (QEMU's -initrd)",
             HelpName = "FILE",
         };
+        var systemMap = new Option<string?>("--system-map")
+        {
+            Description = "the System.map of a Linux bzImage IMAGE: the statistics then say which shared frames are its kernel text and data",
+            HelpName = "FILE",
+        };
         var memory = CommonOptions.Memory("128M");
         var count = new Option<int>("--count")
         {
@@ -48,7 +53,7 @@ internal static class RunCommand
         };
         var guest = new Option<GuestSpec[]>("--guest")
         {
-            Description = "one more guest: IMAGE[,append=TEXT][,initrd=FILE][,memory=SIZE][,name=NAME][,salt=GROUP] (repeatable; ',,' is a comma)",
+            Description = "one more guest: IMAGE[,append=TEXT][,initrd=FILE][,system-map=FILE][,memory=SIZE][,name=NAME][,salt=GROUP] (repeatable; ',,' is a comma)",
             HelpName = "SPEC",
             AllowMultipleArgumentsPerToken = false,
             CustomParser = r =>
@@ -268,7 +273,7 @@ internal static class RunCommand
             --max-instructions reached; 10 out of memory; 12 unsupported; 130 Ctrl-C.
             """)
         {
-            image, append, initrd, memory, smp, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
+            image, append, initrd, systemMap, memory, smp, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
             serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, machineMemory, swap, swapSize, keepSwap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
@@ -282,11 +287,12 @@ internal static class RunCommand
             string? path = parse.GetValue(image), master = parse.GetValue(hda), slave = parse.GetValue(hdb);
             if (path != null || master != null || slave != null)
                 guests.Add(new GuestEntry(path, parse.GetValue(append), Count: parse.GetValue(count), Hda: master, Hdb: slave,
-                    Initrd: parse.GetValue(initrd)));
+                    Initrd: parse.GetValue(initrd), SystemMap: parse.GetValue(systemMap)));
             foreach (GuestSpec spec in parse.GetValue(guest) ?? [])
             {
                 guests.Add(new GuestEntry(spec.Image, spec.Append, spec.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes,
-                    Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot, Initrd: spec.Initrd, Processors: spec.Processors));
+                    Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot, Initrd: spec.Initrd, Processors: spec.Processors,
+                    SystemMap: spec.SystemMap));
             }
             return new RunConfig
             {
@@ -328,6 +334,8 @@ internal static class RunCommand
                 return Task.FromResult(streams.Fail(ExitStatus.Usage, "--count needs an IMAGE or --hda"));
             if (parse.GetValue(image) == null && parse.GetValue(initrd) != null)
                 return Task.FromResult(streams.Fail(ExitStatus.Usage, "--initrd needs a Linux bzImage IMAGE (or initrd= in a --guest)"));
+            if (parse.GetValue(image) == null && parse.GetValue(systemMap) != null)
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, "--system-map needs a Linux bzImage IMAGE (or system-map= in a --guest)"));
             RunConfig config = Stated(parse);
             try
             {
@@ -381,7 +389,7 @@ internal static class RunCommand
             return false;
         }
 
-        if (!TryConfigure(config.Guests, common, streams, out List<VmConfig> configs, out failure))
+        if (!TryConfigure(config.Guests, common, streams, out List<VmConfig> configs, out List<IReadOnlyList<LoadSegment>?> kernels, out failure))
             return false;
         if (config.ScanFullEvery != null && config.Deterministic != true)
         {
@@ -412,7 +420,8 @@ internal static class RunCommand
             MachineMemoryBytes: config.MachineMemoryBytes,
             SwapPath: config.SwapPath,
             SwapSizeBytes: config.SwapSizeBytes,
-            KeepSwap: config.KeepSwap ?? false);
+            KeepSwap: config.KeepSwap ?? false,
+            Kernels: kernels.Any(k => k != null) ? kernels : null);
         return true;
     }
 
@@ -468,9 +477,11 @@ internal static class RunCommand
 
     /// <summary>Reads each image once and names every guest uniquely.</summary>
     private static bool TryConfigure(IReadOnlyList<GuestEntry> wanted, GuestDefaults common,
-        CliStreams streams, out List<VmConfig> configs, out int failure)
+        CliStreams streams, out List<VmConfig> configs, out List<IReadOnlyList<LoadSegment>?> kernels, out int failure)
     {
         configs = new List<VmConfig>();
+        kernels = new List<IReadOnlyList<LoadSegment>?>();
+        var systemMaps = new Dictionary<string, IReadOnlyList<LoadSegment>>();
         failure = ExitStatus.Ok;
         var images = new Dictionary<string, byte[]>();
         var names = new HashSet<string>();
@@ -500,6 +511,12 @@ internal static class RunCommand
                 return false;
             }
 
+            if (entry.Image == null && entry.SystemMap != null)
+            {
+                failure = streams.Fail(ExitStatus.Usage, $"{at}a System.map needs a Linux bzImage kernel, and this guest boots from its disk");
+                return false;
+            }
+
             if (entry.Image == null)
             {
                 configs.Add(new VmConfig
@@ -519,6 +536,7 @@ internal static class RunCommand
                     Salt = entry.Salt,
                     MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 });
+                kernels.Add(null);
                 continue;
             }
 
@@ -529,6 +547,10 @@ internal static class RunCommand
                 return false;
             // QEMU hands Linux the -append text alone, and a multiboot kernel "PATH APPEND".
             bool linux = BzImage.LooksLikeLinux(bytes);
+            IReadOnlyList<LoadSegment>? kernel = null;
+            if (entry.SystemMap is string mapPath && !TrySystemMap(mapPath, linux, at, systemMaps, streams, out kernel, out failure))
+                return false;
+            kernels.Add(kernel);
 
             configs.Add(new VmConfig
             {
@@ -551,6 +573,37 @@ internal static class RunCommand
         }
 
         return true;
+    }
+
+    /// <summary>Where a Linux kernel's text and data lie, from its System.map, read once however many guests use it.</summary>
+    private static bool TrySystemMap(string path, bool linux, string at, Dictionary<string, IReadOnlyList<LoadSegment>> maps, CliStreams streams,
+        out IReadOnlyList<LoadSegment>? segments, out int failure)
+    {
+        failure = ExitStatus.Ok;
+        segments = null;
+        if (!linux)
+        {
+            failure = streams.Fail(ExitStatus.Usage, $"{at}System.map '{path}': only a Linux bzImage kernel takes one (a multiboot ELF has its own segments)");
+            return false;
+        }
+
+        if (maps.TryGetValue(path, out segments))
+            return true;
+        try
+        {
+            maps[path] = segments = LinuxSystemMap.Segments(File.ReadAllText(path));
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            failure = streams.Fail(ExitStatus.BadImage, $"{at}cannot read System.map '{path}': {e.Message}");
+        }
+        catch (FormatException e)
+        {
+            failure = streams.Fail(ExitStatus.BadImage, $"{at}System.map '{path}': {e.Message}");
+        }
+
+        return false;
     }
 
     /// <summary>A file a guest loads into its RAM (kernel or initrd), read once however many guests use it.</summary>

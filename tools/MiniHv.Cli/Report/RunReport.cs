@@ -23,7 +23,7 @@ internal sealed class RunReport
 {
     /// <summary>by_content's kinds in the order the report lists them (any other kind the file has comes after).</summary>
     public static readonly string[] ContentKinds =
-        ["kernel_text", "kernel_data", "kernel_other", "user_text", "user_data", "stack", "page_table", "zero"];
+        ["kernel_text", "kernel_data", "kernel_other", "initramfs_file", "user_text", "user_data", "stack", "page_table", "zero"];
 
     private const double BytesPerMiB = 1 << 20;
     private const long FrameBytes = 4096;

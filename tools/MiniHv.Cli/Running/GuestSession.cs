@@ -75,7 +75,7 @@ internal static class GuestSession
 
             SharingEngine? engine = SchedulerFactory.CreateEngine(plan, vms, machine);
             MemoryReclaimer? reclaimer = swap == null ? null : SchedulerFactory.CreateReclaimer(plan, vms, machine, swap);
-            var peak = new PeakAttribution(engine, vms, plan.Deterministic ? TimeSpan.Zero : TimeSpan.FromMilliseconds(250));
+            var peak = new PeakAttribution(engine, vms, plan.Deterministic ? TimeSpan.Zero : TimeSpan.FromMilliseconds(250), plan.Kernels);
             using DebugSession? debug = plan.Gdb == null ? null : DebugSession.Start(plan.Gdb, vms, engine, streams, log, out failure);
             if (plan.Gdb != null && debug == null)
                 return failure;

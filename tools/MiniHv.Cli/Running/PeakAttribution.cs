@@ -11,6 +11,7 @@ internal sealed class PeakAttribution
 {
     private readonly SharingEngine? _engine;
     private readonly IReadOnlyList<Vm> _vms;
+    private readonly IReadOnlyList<IReadOnlyList<MiniHv.Hv.Loader.LoadSegment>?>? _kernels;
     private readonly TimeSpan _minInterval;
     private readonly System.Diagnostics.Stopwatch _sinceLast = System.Diagnostics.Stopwatch.StartNew();
     private long _best = -1;
@@ -19,10 +20,13 @@ internal sealed class PeakAttribution
     /// In a parallel run the scanner does this work beside the guests, and full scans come many times a second:
     /// attribute at most once per this much host time (the best scan within it may be missed). Zero: every better scan.
     /// </param>
-    public PeakAttribution(SharingEngine? engine, IReadOnlyList<Vm> vms, TimeSpan minInterval = default)
+    /// <param name="kernels">Where each guest's kernel lies when its image does not say (<see cref="RunPlan.Kernels"/>), or null.</param>
+    public PeakAttribution(SharingEngine? engine, IReadOnlyList<Vm> vms, TimeSpan minInterval = default,
+        IReadOnlyList<IReadOnlyList<MiniHv.Hv.Loader.LoadSegment>?>? kernels = null)
     {
         _engine = engine;
         _vms = vms;
+        _kernels = kernels;
         _minInterval = minInterval;
         if (engine != null)
             engine.RoundCompleted += Sample;
@@ -38,6 +42,6 @@ internal sealed class PeakAttribution
             return;
         _best = saved;
         _sinceLast.Restart();
-        Result = SharedContentAttribution.Attribute(_vms, _engine);
+        Result = SharedContentAttribution.Attribute(_vms, _engine, _kernels);
     }
 }

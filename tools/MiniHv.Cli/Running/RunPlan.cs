@@ -25,6 +25,10 @@ namespace MiniHv.Cli.Running;
 /// <param name="SwapPath">The swap file, or null for a temporary one.</param>
 /// <param name="SwapSizeBytes">The most the swap file holds, or null for the guests' RAM together.</param>
 /// <param name="KeepSwap">Leave the swap file in place at exit.</param>
+/// <param name="Kernels">
+/// Per guest, in <paramref name="Guests"/>' order, where its kernel lies once running when its image does not say
+/// (a Linux guest's System.map), for what the shared frames hold; null (the list or an entry) for the image's segments.
+/// </param>
 /// <param name="Starting">
 /// Called with the first guest, the run's sharing engine and the shared console once everything is set up and
 /// before any guest runs; when given, it (not the plain stdin pump) owns stdin. The QEMU front end's mon:stdio.
@@ -51,7 +55,8 @@ internal sealed record RunPlan(
     long? MachineMemoryBytes = null,
     string? SwapPath = null,
     long? SwapSizeBytes = null,
-    bool KeepSwap = false)
+    bool KeepSwap = false,
+    IReadOnlyList<IReadOnlyList<MiniHv.Hv.Loader.LoadSegment>?>? Kernels = null)
 {
     public const long DefaultScanRate = 500_000;
 }

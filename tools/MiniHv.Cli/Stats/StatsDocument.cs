@@ -100,7 +100,7 @@ internal sealed record MemoryTotals(
 
 /// <summary>
 /// The sharing engine's counters (Linux KSM's names where the meaning is the same), what the merged guest
-/// frames hold (by_content: kernel_text, kernel_data, kernel_other, user_text, user_data, stack, page_table,
+/// frames hold (by_content: kernel_text, kernel_data, kernel_other, initramfs_file, user_text, user_data, stack, page_table,
 /// zero; guest frames on a shared frame or on the zero frame, taken at the full scan that saved the most,
 /// while the guests' page tables still show their programs), and one sample per full scan while guests ran.
 /// </summary>

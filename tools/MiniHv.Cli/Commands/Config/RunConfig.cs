@@ -167,6 +167,7 @@ internal sealed record RunConfig
 /// <param name="Snapshot">The disks' writes stay in memory and the files are never changed (QEMU's -snapshot); null is not said.</param>
 /// <param name="Initrd">The initial ramdisk file a Linux bzImage <see cref="Image"/> is given (QEMU's -initrd), or null.</param>
 /// <param name="Processors">Its processors (smp=N), or null for the run's <see cref="RunConfig.Processors"/>.</param>
+/// <param name="SystemMap">The System.map of a Linux bzImage <see cref="Image"/>, for saying what its shared frames hold, or null.</param>
 internal sealed record GuestEntry(
     string? Image,
     string? Append = null,
@@ -180,7 +181,8 @@ internal sealed record GuestEntry(
     string? Hdb = null,
     bool? Snapshot = null,
     string? Initrd = null,
-    int? Processors = null)
+    int? Processors = null,
+    string? SystemMap = null)
 {
     public const int MaxCount = 1024;
 

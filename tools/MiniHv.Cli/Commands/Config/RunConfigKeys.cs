@@ -37,6 +37,7 @@ internal static class RunConfigKeys
     public const string GuestImage = "image";
     public const string GuestAppend = "append";
     public const string GuestInitrd = "initrd";
+    public const string GuestSystemMap = "system_map";
     public const string GuestMemory = "memory";
     public const string GuestName = "name";
     public const string GuestSalt = "salt";
@@ -55,7 +56,7 @@ internal static class RunConfigKeys
     ];
 
     /// <summary>Every key of a guest, in the order the writer puts them.</summary>
-    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestInitrd, GuestMemory, GuestSmp, GuestName, GuestSalt, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
+    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestInitrd, GuestSystemMap, GuestMemory, GuestSmp, GuestName, GuestSalt, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
 
     public static readonly string[] SharingPolicies = ["off", "guest", "all", "salted"];
 

@@ -143,6 +143,7 @@ internal static class RunConfigReader
                 {
                     K.GuestAppend => guest with { Append = Text(e) },
                     K.GuestInitrd => guest with { Initrd = PathValue(e) },
+                    K.GuestSystemMap => guest with { SystemMap = PathValue(e) },
                     K.GuestMemory => guest with { MemoryBytes = GuestMemory(e) },
                     K.GuestName => guest with { Name = Name(e) },
                     K.GuestSalt => guest with { Salt = Text(e) },

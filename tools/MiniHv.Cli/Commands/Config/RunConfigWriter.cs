@@ -127,6 +127,8 @@ internal static class RunConfigWriter
             s.Add((K.GuestAppend, append));
         if (g.Initrd is string initrd)
             s.Add((K.GuestInitrd, ConfigPaths.ToFile(directory, initrd)));
+        if (g.SystemMap is string systemMap)
+            s.Add((K.GuestSystemMap, ConfigPaths.ToFile(directory, systemMap)));
         if (g.MemoryBytes is long memory)
             s.Add((K.GuestMemory, Size(memory)));
         if (g.Processors is int processors)
