@@ -25,6 +25,7 @@ namespace MiniHv.Cli.Running;
 /// <param name="SwapPath">The swap file, or null for a temporary one.</param>
 /// <param name="SwapSizeBytes">The most the swap file holds, or null for the guests' RAM together.</param>
 /// <param name="KeepSwap">Leave the swap file in place at exit.</param>
+/// <param name="Balloon">With <paramref name="MachineMemoryBytes"/>: balloon devices, asked before swap.</param>
 /// <param name="Starting">
 /// Called with the first guest, the run's sharing engine and the shared console once everything is set up and
 /// before any guest runs; when given, it (not the plain stdin pump) owns stdin. The QEMU front end's mon:stdio.
@@ -51,7 +52,8 @@ internal sealed record RunPlan(
     long? MachineMemoryBytes = null,
     string? SwapPath = null,
     long? SwapSizeBytes = null,
-    bool KeepSwap = false)
+    bool KeepSwap = false,
+    bool Balloon = false)
 {
     public const long DefaultScanRate = 500_000;
 }
