@@ -22,6 +22,7 @@ internal static class OvercommitOutputs
         ("transcript_hash", r => r.TranscriptHash),
         ("instructions", r => r.Instructions),
         ("host_seconds", r => Math.Round(r.HostSeconds, 3)),
+        ("cpu_seconds", r => Math.Round(r.CpuSeconds, 2)),
         ("swapped_out", r => r.SwappedOut),
         ("swapped_in", r => r.SwappedIn),
         ("swap_writes", r => r.SwapWrites),
@@ -41,7 +42,7 @@ internal static class OvercommitOutputs
         WriteJson(Path.Combine(dir, "results.json"), rows);
         List<string> charts = rows.Count == 0 ? [] :
         [
-            Chart(dir, rows, "run-time.png", "host seconds of the run", r => r.HostSeconds),
+            Chart(dir, rows, "run-time.png", "CPU seconds of the run", r => r.CpuSeconds),
             Chart(dir, rows, "swap-traffic.png", "MiB written to and read from swap", r => (r.SwapWrites + r.SwapReads) / FramesPerMiB),
             Chart(dir, rows, "balloon.png", "MiB the balloons held at most", r => r.BalloonPeakPages / FramesPerMiB),
         ];
@@ -128,7 +129,8 @@ internal static class OvercommitOutputs
         sb.Append(CultureInfo.InvariantCulture, $"Command: `{command}` (config: {config.Source}); {rows.Count} points: {config.Guests} JOS-style guests of ");
         sb.Append(CultureInfo.InvariantCulture, $"{config.MemoryBytes >> 20} MiB running `{config.Append} seed=N`, deterministic, on machines of their RAM ");
         sb.Append("together over the ratio, with sharing off and across guests (`all`), balloons off and on; swap in a temporary file. ");
-        sb.Append("Counts are frames of 4 KiB and reproducible; host seconds are not (they depend on the host and what else runs on it).\n\n");
+        sb.Append("Counts are frames of 4 KiB and reproducible; times are not. \"CPU s\" is the CPU time (user and system) of the one thread that ran the ");
+        sb.Append("point, guests, sharing, reclaim and swap I/O together: its cost even on a busy host, where the wall time (\"host s\") also counts waiting for a core.\n\n");
         if (failures.Count > 0)
         {
             sb.Append(CultureInfo.InvariantCulture, $"## Failed points\n\n{failures.Count} of {rows.Count + failures.Count} points failed; `--retry-failed` runs them again.\n\n| point | error |\n| --- | --- |\n");
@@ -141,15 +143,15 @@ internal static class OvercommitOutputs
         {
             Findings(sb, rows);
             sb.Append("\n## All points\n\n");
-            sb.Append("| ratio | sharing | balloon | machine MiB | completed | same transcripts | host s | vs 1x | swapped out | swapped in | swap MiB | by sharing | by balloon | balloon peak |\n");
-            sb.Append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+            sb.Append("| ratio | sharing | balloon | machine MiB | completed | same transcripts | host s | CPU s | CPU vs 1x | swapped out | swapped in | swap MiB | by sharing | by balloon | balloon peak |\n");
+            sb.Append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
             string reference = rows[0].TranscriptHash;
             foreach (OvercommitResult r in rows.OrderBy(r => r.Point.Sharing).ThenBy(r => r.Point.Balloon).ThenBy(r => r.Point.Ratio))
             {
                 OvercommitResult? one = Baseline(rows, r);
                 sb.Append(CultureInfo.InvariantCulture, $"| {r.Point.Ratio:0.##}x | {r.Point.Sharing.ToString().ToLowerInvariant()} | {(r.Point.Balloon ? "on" : "off")} | ");
                 sb.Append(CultureInfo.InvariantCulture, $"{r.MachineFrames / FramesPerMiB:0.#} | {(r.Completed ? "yes" : "NO")} | {(r.TranscriptHash == reference ? "yes" : "NO")} | ");
-                sb.Append(CultureInfo.InvariantCulture, $"{r.HostSeconds:0.0} | {(one != null ? $"{r.HostSeconds / one.HostSeconds:0.00}x" : "-")} | {r.SwappedOut:N0} | {r.SwappedIn:N0} | ");
+                sb.Append(CultureInfo.InvariantCulture, $"{r.HostSeconds:0.0} | {r.CpuSeconds:0.0} | {(one != null ? $"{r.CpuSeconds / one.CpuSeconds:0.00}x" : "-")} | {r.SwappedOut:N0} | {r.SwappedIn:N0} | ");
                 sb.Append(CultureInfo.InvariantCulture, $"{(r.SwapWrites + r.SwapReads) / FramesPerMiB:0.#} | {r.ReclaimedBySharing:N0} | {r.ReclaimedByBalloon:N0} | {r.BalloonPeakPages:N0} |\n");
             }
         }
@@ -179,7 +181,7 @@ internal static class OvercommitOutputs
         OvercommitResult? At(Hv.Sharing.SharingPolicy s, bool b) => rows.FirstOrDefault(r => r.Point.Ratio == top && r.Point.Sharing == s && r.Point.Balloon == b);
         OvercommitResult? plain = At(Hv.Sharing.SharingPolicy.Off, false), balloon = At(Hv.Sharing.SharingPolicy.Off, true),
             shared = At(Hv.Sharing.SharingPolicy.All, false), both = At(Hv.Sharing.SharingPolicy.All, true);
-        string Traffic(OvercommitResult r) => string.Create(CultureInfo.InvariantCulture, $"{(r.SwapWrites + r.SwapReads) / FramesPerMiB:0.#} MiB of swap traffic ({r.SwappedOut:N0} out, {r.SwappedIn:N0} in) in {r.HostSeconds:0.0} s");
+        string Traffic(OvercommitResult r) => string.Create(CultureInfo.InvariantCulture, $"{(r.SwapWrites + r.SwapReads) / FramesPerMiB:0.#} MiB of swap traffic ({r.SwappedOut:N0} out, {r.SwappedIn:N0} in) in {r.CpuSeconds:0.0} CPU s");
         if (plain != null)
             sb.Append(CultureInfo.InvariantCulture, $"- At {top:0.##}x with swap alone: {Traffic(plain)}.\n");
         if (plain != null && balloon != null)

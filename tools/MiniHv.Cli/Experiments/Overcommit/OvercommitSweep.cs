@@ -47,7 +47,7 @@ internal sealed class OvercommitSweep : ISweep
     public string Describe(string result)
     {
         OvercommitResult r = Parse(result);
-        return $"{r.HostSeconds:0.0} s, swapped out {r.SwappedOut}, in {r.SwappedIn}, balloons gave {r.ReclaimedByBalloon}{(r.Completed ? "" : ", NOT completed")}";
+        return $"{r.CpuSeconds:0.0} CPU s, swapped out {r.SwappedOut}, in {r.SwappedIn}, balloons gave {r.ReclaimedByBalloon}{(r.Completed ? "" : ", NOT completed")}";
     }
 
     public void WriteOutputs(string dir, IReadOnlyList<string> results, IReadOnlyList<PointFailure> failures, string command)
