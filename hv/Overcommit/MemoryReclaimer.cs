@@ -155,7 +155,7 @@ public sealed class MemoryReclaimer
             return _guests.First(g => g.Vm == vm).Clock;
     }
 
-    /// <summary>On <paramref name="vm"/>'s thread between its quanta: swap out what the reserve needs.</summary>
+    /// <summary>On <paramref name="vm"/>'s thread between its quanta: with balloons, sample its idle memory and move the targets; then swap out what the reserve needs.</summary>
     public void BetweenQuanta(Vm vm)
     {
         if (_ballooning)
