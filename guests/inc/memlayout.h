@@ -108,7 +108,7 @@
 struct PageInfo {
 	struct PageInfo *pp_link;   /* next free page, NULL if allocated */
 	uint16_t pp_ref;            /* mappings (and other holders) of this page */
-	uint16_t pp_pad;
+	uint16_t pp_ballooned;      /* free, and given to the host by the balloon (kern/balloon.c) */
 };
 
 /* The UVPT self-map, as user code sees it. */

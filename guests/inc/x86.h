@@ -16,6 +16,18 @@ static inline void outb(uint16_t port, uint8_t v)
 	asm volatile("outb %0, %w1" : : "a"(v), "Nd"(port));
 }
 
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+	asm volatile("inl %w1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	asm volatile("outl %0, %w1" : : "a"(v), "Nd"(port));
+}
+
 static inline void lcr3(uint32_t v) { asm volatile("movl %0, %%cr3" : : "r"(v) : "memory"); }
 static inline void lcr0(uint32_t v) { asm volatile("movl %0, %%cr0" : : "r"(v) : "memory"); }
 

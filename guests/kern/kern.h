@@ -45,6 +45,7 @@ void mem_init(void);
 struct PageInfo *page_alloc(int flags);
 void page_free(struct PageInfo *pp);
 void page_decref(struct PageInfo *pp);
+struct PageInfo *page_free_first(void);
 pte_t *pgdir_walk(pde_t *pgdir, const void *va, int create);
 int page_insert(pde_t *pgdir, struct PageInfo *pp, void *va, int perm);
 struct PageInfo *page_lookup(pde_t *pgdir, void *va, pte_t **pte_store);
@@ -143,6 +144,10 @@ const char *trapname(int trapno);
 
 /* syscall.c */
 int32_t syscall(uint32_t num, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4, uint32_t a5);
+
+/* balloon.c: the balloon driver (guests/README.md, "Balloon") */
+void balloon_tick(void);
+void balloon_reclaim(struct PageInfo *pp);
 
 /* sched.c */
 void sched_yield(void) __attribute__((noreturn));

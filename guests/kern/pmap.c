@@ -128,9 +128,17 @@ struct PageInfo *page_alloc(int flags)
 		return NULL;
 	page_free_list = pp->pp_link;
 	pp->pp_link = NULL;
+	if (pp->pp_ballooned)
+		balloon_reclaim(pp);
 	if (flags & ALLOC_ZERO)
 		memset(page2kva(pp), 0, PGSIZE);
 	return pp;
+}
+
+/* The free list, head first, for the balloon to walk (it marks pages but never moves them). */
+struct PageInfo *page_free_first(void)
+{
+	return page_free_list;
 }
 
 void page_free(struct PageInfo *pp)

@@ -233,8 +233,10 @@ static void trap_dispatch(struct Trapframe *tf)
 					      tf->tf_regs.reg_edi, tf->tf_regs.reg_esi);
 		return;
 	case IRQ_OFFSET + IRQ_TIMER:
-		if (cpunum() == 0)      /* jos-smp: every CPU ticks; the BSP's ticks keep time */
+		if (cpunum() == 0) {    /* jos-smp: every CPU ticks; the BSP's ticks keep time */
 			timer_ticks++;
+			balloon_tick();
+		}
 		irq_eoi(IRQ_TIMER);
 		if (cpu_waiting())
 			return;

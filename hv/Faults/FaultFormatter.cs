@@ -44,6 +44,8 @@ public static class FaultFormatter
                 return $"accessed/dirty bit set in page-table gfn {e.Gfn:x5}{LinearSuffix(e)}";
             case FaultKind.SwapIn:
                 return $"gfn {e.Gfn:x5} read back from swap (major){LinearSuffix(e)}";
+            case FaultKind.BalloonTouch:
+                return $"gfn {e.Gfn:x5} touched while in the balloon: it reads zeros{LinearSuffix(e)}";
         }
 
         if (e.PageFault is PageFaultErrorCode pf)

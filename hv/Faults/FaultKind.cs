@@ -40,6 +40,9 @@ public enum FaultKind
 
     /// <summary>Hidden, and major: an access to a guest frame the hypervisor had swapped out read it back from the swap file.</summary>
     SwapIn,
+
+    /// <summary>Hidden: an access to a guest frame in the guest's balloon, which it had promised not to touch; it now reads zeros.</summary>
+    BalloonTouch,
 }
 
 /// <summary>Names and classification of <see cref="FaultKind"/>s.</summary>
@@ -84,6 +87,7 @@ public static class FaultKinds
         FaultKind.PageTableWrite => "page_table_write",
         FaultKind.AccessedDirtyUpdate => "ad_update",
         FaultKind.SwapIn => "swap_in",
+        FaultKind.BalloonTouch => "balloon_touch",
         _ => "unknown",
     };
 
@@ -115,6 +119,7 @@ public static class FaultKinds
         FaultKind.PageTableWrite => "page-table write",
         FaultKind.AccessedDirtyUpdate => "A/D update",
         FaultKind.SwapIn => "swap-in",
+        FaultKind.BalloonTouch => "balloon touch",
         _ => vector is int v ? VectorMnemonic(v) : "#??",
     };
 

@@ -15,6 +15,9 @@ public enum FrameBacking
     /// <summary>On no machine frame: its contents wait in the hypervisor's swap file until the guest touches it.</summary>
     Swapped,
 
+    /// <summary>On no machine frame and holding nothing: the guest's balloon driver gave it to the hypervisor.</summary>
+    Ballooned,
+
     /// <summary>Not RAM: beyond the guest's memory, where reads give zeros.</summary>
     NotRam,
 }

@@ -23,9 +23,10 @@ public static class GuestMemoryInspection
                 return false;
             }
 
-            if (memory.P2m.IsSwapped(gpa >> 12) || memory.P2m.IsSwapped(unchecked(gpa + 3) >> 12))
+            if (memory.P2m.IsSwapped(gpa >> 12) || memory.P2m.IsSwapped(unchecked(gpa + 3) >> 12)
+                || memory.P2m.IsBallooned(gpa >> 12) || memory.P2m.IsBallooned(unchecked(gpa + 3) >> 12))
             {
-                word = PeekUInt32(memory, gpa); // a swapped frame is read in its slot, not brought back
+                word = PeekUInt32(memory, gpa); // a swapped frame is read in its slot, a ballooned one as zeros: neither is brought back
                 return true;
             }
 
@@ -64,6 +65,8 @@ public static class GuestMemoryInspection
                 return FrameBacking.Zero;
             if (p2m.IsSwapped(gfn))
                 return FrameBacking.Swapped;
+            if (p2m.IsBallooned(gfn))
+                return FrameBacking.Ballooned;
             return p2m.IsWritable(gfn) ? FrameBacking.Private : FrameBacking.Shared;
         };
     }

@@ -76,6 +76,7 @@ public static class PageTableDump
         FrameBacking.Zero => "zero",
         FrameBacking.Shared => "shared",
         FrameBacking.Swapped => "swapped",
+        FrameBacking.Ballooned => "ballooned",
         _ => "not RAM",
     };
 

@@ -202,6 +202,7 @@ public sealed partial class Vm : IDisposable
                 _faultLogger, config.FaultPolicy, processors: config.Processors);
             Memory.FrameBroken += (gfn, fromZero) => HiddenFault(fromZero ? FaultKind.ZeroFrameBreak : FaultKind.CopyOnWriteBreak, gfn, null);
             Memory.FrameSwappedIn += gfn => HiddenFault(FaultKind.SwapIn, gfn, null);
+            Memory.BalloonedFrameTouched += gfn => HiddenFault(FaultKind.BalloonTouch, gfn, null);
             // The machine is short of frames: end the quantum at this instruction, so the reclaimer can run at the safepoint.
             Memory.MemoryPressure += () =>
             {

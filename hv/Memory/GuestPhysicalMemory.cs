@@ -26,6 +26,11 @@ namespace MiniHv.Hv.Memory;
 /// that reads the slot into a fresh frame, or maps the zero frame when the contents are all zero
 /// (<see cref="FrameSwappedIn"/>).
 ///
+/// Ballooning: a frame the guest's balloon driver gave back (<see cref="Balloon"/>) has no machine frame. The
+/// guest promised not to touch it; if it does, the access is a hidden fault that maps the zero frame, so it
+/// reads zeros, and <see cref="BalloonedFrameTouched"/> tells the fault log. <see cref="Unballoon"/> gives it
+/// back lazily, on the zero frame: it costs a machine frame only once the guest writes it.
+///
 /// Not thread-safe: the VM's thread owns it (devices included). A scanner may read frames concurrently.
 /// </remarks>
 public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
@@ -90,6 +95,9 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     /// <summary>Raised after an access brought <c>gfn</c> back from its swap slot: a major hidden fault, for the fault log.</summary>
     public event Action<uint>? FrameSwappedIn;
 
+    /// <summary>Raised after an access touched <c>gfn</c> while it was in the balloon: it now reads zeros (the guest broke its promise).</summary>
+    public event Action<uint>? BalloonedFrameTouched;
+
     /// <summary>
     /// Raised on the guest's thread after it took a frame with the pool above <see cref="MachineMemory.PressureFrames"/>:
     /// the VM ends its quantum there, so that frames can be reclaimed before the pool runs out.
@@ -104,6 +112,12 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
 
     /// <summary>Guest frames whose contents are in swap now.</summary>
     public long SwappedFrames => _p2m.SwappedFrames;
+
+    /// <summary>Guest frames in the guest's balloon now.</summary>
+    public long BalloonedFrames => _p2m.BalloonedFrames;
+
+    /// <summary>Accesses to a ballooned frame: the guest touched a frame it had given back.</summary>
+    public long BalloonTouches { get; private set; }
 
     public MachineMemory Machine => _machine;
 
@@ -189,6 +203,8 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private byte* SwapIn(uint gfn)
     {
+        if (_entries[gfn] == P2m.BalloonedEntry)
+            return TouchBallooned(gfn);
         long start = Stopwatch.GetTimestamp();
         uint slot = _p2m.SwapSlot(gfn);
         ISwapSlots swap = Swap ?? throw new InvalidOperationException($"gfn 0x{gfn:x} is swapped out but the guest has no swap space");
@@ -244,6 +260,42 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         return _machine.FrameAddress(_entries[gfn] & P2m.MfnMask);
     }
 
+    /// <summary>The guest touched a frame in its balloon: it gets the zero frame (reads zeros), and the fault log hears of it.</summary>
+    private byte* TouchBallooned(uint gfn)
+    {
+        _p2m.Remap(gfn, Mfn.Zero, writable: false);
+        BalloonTouches++;
+        BalloonedFrameTouched?.Invoke(gfn);
+        return _machine.FrameAddress(Mfn.Zero);
+    }
+
+    /// <summary>
+    /// The guest's balloon driver gave <paramref name="gfn"/> back: its machine frame (or its swap slot) goes back
+    /// to the pool. False, with nothing changed, when the gfn is beyond RAM or in the balloon already.
+    /// On the guest's thread only.
+    /// </summary>
+    public bool Balloon(uint gfn)
+    {
+        if (gfn >= _frameCount || _entries[gfn] == P2m.BalloonedEntry)
+            return false;
+        if ((_entries[gfn] & P2m.SwappedBit) != 0)
+            Swap?.Free(_entries[gfn] & P2m.MfnMask);
+        _p2m.Balloon(gfn);
+        return true;
+    }
+
+    /// <summary>
+    /// The guest's balloon driver took <paramref name="gfn"/> back: it is on the zero frame again and costs a
+    /// machine frame only once written (deflating is lazy). False when it was not in the balloon.
+    /// </summary>
+    public bool Unballoon(uint gfn)
+    {
+        if (gfn >= _frameCount || _entries[gfn] != P2m.BalloonedEntry)
+            return false;
+        _p2m.Remap(gfn, Mfn.Zero, writable: false);
+        return true;
+    }
+
     /// <summary>
     /// Copies guest frame <paramref name="gfn"/>'s contents into <paramref name="destination"/> (4 KiB) wherever
     /// they are, a swap slot included, without bringing anything back: for statistics and checks while the guest is stopped.
@@ -259,7 +311,9 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         }
 
         uint entry = _entries[gfn];
-        if ((entry & P2m.SwappedBit) != 0)
+        if (entry == P2m.BalloonedEntry)
+            destination[..FrameSize].Clear();
+        else if ((entry & P2m.SwappedBit) != 0)
             (Swap ?? throw new InvalidOperationException("a swapped frame without a swap space")).Read(entry & P2m.MfnMask, destination[..FrameSize]);
         else
             new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), FrameSize).CopyTo(destination);
@@ -438,7 +492,7 @@ public sealed unsafe class GuestPhysicalMemory : IPhysicalMemory, IDisposable
         {
             for (uint gfn = 0; gfn < _frameCount; gfn++)
             {
-                if ((_entries[gfn] & P2m.SwappedBit) != 0)
+                if ((_entries[gfn] & P2m.SwappedBit) != 0 && _entries[gfn] != P2m.BalloonedEntry)
                     swap.Free(_entries[gfn] & P2m.MfnMask);
             }
         }

@@ -6,13 +6,15 @@ namespace MiniHv.Hv.Memory;
 /// <remarks>
 /// Every guest frame starts on the zero frame, read-only; a new table is one zeroed array and costs no
 /// machine memory. Each non-zero entry owns one reference to its machine frame. An entry is in one of
-/// four states, counted as it changes (in <see cref="Remap"/> and <see cref="SwapOut"/> only):
+/// five states, counted as it changes (in <see cref="Remap"/>, <see cref="SwapOut"/> and <see cref="Balloon"/> only):
 /// <list type="bullet">
 /// <item>zero-mapped: on <see cref="Mfn.Zero"/>, read-only;</item>
 /// <item>private: on a frame this guest frame alone may write;</item>
 /// <item>read-only: on a non-zero frame that must not be written in place (shared, or about to be).</item>
 /// <item>swapped: on no machine frame at all; the contents wait in a swap slot (hv/Overcommit), and the
 /// guest's next access is a hidden fault that reads them back.</item>
+/// <item>ballooned: on no machine frame and in no slot; the guest's balloon driver gave the frame back
+/// (hv/Overcommit/BalloonDevice) and promised not to touch it. If it does, it finds the zero frame.</item>
 /// </list>
 /// Not thread-safe for changes: only the VM's own thread (or a scanner while the VM is stopped at a
 /// safepoint) may remap; the sharing scanner of a parallel run asks the VM's thread to do its merges.
@@ -26,11 +28,15 @@ public sealed class P2m : IDisposable
     internal const uint SwappedBit = 0x4000_0000;
     internal const uint MfnMask = 0x3FFF_FFFF;
 
+    /// <summary>The entry of a ballooned gfn: swapped, in a slot no swap space ever hands out.</summary>
+    internal const uint BalloonedEntry = SwappedBit | MfnMask;
+
     private readonly MachineMemory _machine;
     private uint[] _entries;
     private long _privateFrames;
     private long _readOnlyFrames;
     private long _swappedFrames;
+    private long _balloonedFrames;
 
     public P2m(MachineMemory machine, uint frameCount)
     {
@@ -60,8 +66,11 @@ public sealed class P2m : IDisposable
     /// <summary>Guest frames whose contents are in a swap slot, on no machine frame.</summary>
     public long SwappedFrames => _swappedFrames;
 
+    /// <summary>Guest frames the guest's balloon holds: on no machine frame, costing nothing.</summary>
+    public long BalloonedFrames => _balloonedFrames;
+
     /// <summary>Guest frames still on the zero frame.</summary>
-    public long ZeroMappedFrames => FrameCount - _privateFrames - _readOnlyFrames - _swappedFrames;
+    public long ZeroMappedFrames => FrameCount - _privateFrames - _readOnlyFrames - _swappedFrames - _balloonedFrames;
 
     /// <summary>The raw entries, for the per-access paths of <see cref="GuestPhysicalMemory"/>.</summary>
     internal uint[] Entries => _entries;
@@ -83,13 +92,20 @@ public sealed class P2m : IDisposable
     public bool IsZeroMapped(uint gfn) => Entry(gfn) == 0;
 
     /// <summary>True while <paramref name="gfn"/>'s contents are in a swap slot rather than a machine frame.</summary>
-    public bool IsSwapped(uint gfn) => (Entry(gfn) & SwappedBit) != 0;
+    public bool IsSwapped(uint gfn)
+    {
+        uint entry = Entry(gfn);
+        return (entry & SwappedBit) != 0 && entry != BalloonedEntry;
+    }
+
+    /// <summary>True while <paramref name="gfn"/> is in the guest's balloon: no machine frame, no contents.</summary>
+    public bool IsBallooned(uint gfn) => Entry(gfn) == BalloonedEntry;
 
     /// <summary>The swap slot holding a swapped-out gfn's contents.</summary>
     public uint SwapSlot(uint gfn)
     {
         uint entry = Entry(gfn);
-        if ((entry & SwappedBit) == 0)
+        if ((entry & SwappedBit) == 0 || entry == BalloonedEntry)
             throw new InvalidOperationException($"gfn 0x{gfn:x} is not swapped out");
         return entry & MfnMask;
     }
@@ -104,13 +120,31 @@ public sealed class P2m : IDisposable
         uint old = Entry(gfn);
         if ((old & SwappedBit) != 0 || old == 0)
             throw new InvalidOperationException($"gfn 0x{gfn:x}: only a gfn on a machine frame of its own or a shared one is swapped out");
-        if (slot > MfnMask)
+        if (slot >= MfnMask)
             throw new ArgumentOutOfRangeException(nameof(slot), slot, "swap slot out of range");
         _entries[gfn] = SwappedBit | slot;
         Count(old, -1);
         _swappedFrames++;
         BackingChanged?.Invoke(gfn);
         _machine.Release(new Mfn(old & MfnMask));
+    }
+
+    /// <summary>
+    /// The guest's balloon took <paramref name="gfn"/>: the entry points at no machine frame, its mappings are
+    /// shot down (<see cref="BackingChanged"/>) and its reference to its frame is dropped. A swapped-out gfn's
+    /// slot is its owner's to free first. <see cref="Remap"/> onto the zero frame gives it back.
+    /// </summary>
+    public void Balloon(uint gfn)
+    {
+        uint old = Entry(gfn);
+        if (old == BalloonedEntry)
+            return;
+        _entries[gfn] = BalloonedEntry;
+        Count(old, -1);
+        _balloonedFrames++;
+        BackingChanged?.Invoke(gfn);
+        if ((old & SwappedBit) == 0)
+            _machine.Release(new Mfn(old & MfnMask));
     }
 
     /// <summary>
@@ -165,6 +199,7 @@ public sealed class P2m : IDisposable
         _privateFrames = 0;
         _readOnlyFrames = 0;
         _swappedFrames = 0;
+        _balloonedFrames = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -177,7 +212,9 @@ public sealed class P2m : IDisposable
 
     private void Count(uint entry, int delta)
     {
-        if ((entry & SwappedBit) != 0)
+        if (entry == BalloonedEntry)
+            _balloonedFrames += delta;
+        else if ((entry & SwappedBit) != 0)
             _swappedFrames += delta;
         else if ((entry & WritableBit) != 0)
             _privateFrames += delta;

@@ -51,7 +51,7 @@ public sealed class ClockReclaimer
         {
             uint gfn = _hand;
             _hand = _hand + 1 == count ? 0 : _hand + 1;
-            if (p2m.IsZeroMapped(gfn) || p2m.IsSwapped(gfn))
+            if (p2m.IsZeroMapped(gfn) || p2m.IsSwapped(gfn) || p2m.IsBallooned(gfn))
                 continue;
             if (_accessed != null && _accessed.HarvestAccessed(gfn))
             {

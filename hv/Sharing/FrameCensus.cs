@@ -34,7 +34,7 @@ public readonly record struct FrameCensus(long GuestFramesInUse, long DistinctCo
         {
             for (uint gfn = 0; gfn < g.FrameCount; gfn++)
             {
-                if (g.P2m.IsZeroMapped(gfn))
+                if (g.P2m.IsZeroMapped(gfn) || g.P2m.IsBallooned(gfn))
                     continue;
                 inUse++;
                 ReadOnlySpan<byte> bytes;

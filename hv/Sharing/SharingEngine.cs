@@ -668,8 +668,8 @@ public sealed class SharingEngine
         if ((flags & SharingGuest.OnStable) != 0)
         {
             Leave(g, gfn);
-            // Swapped out (the overcommit reclaimer) rather than written: it left the shared frame, but broke nothing.
-            if (g.Memory.P2m.IsSwapped(gfn))
+            // Swapped out (the overcommit reclaimer) or ballooned rather than written: it left the shared frame, but broke nothing.
+            if (g.Memory.P2m.IsSwapped(gfn) || g.Memory.P2m.IsBallooned(gfn))
             {
                 Stats.SwappedOutOfStable++;
             }

@@ -30,6 +30,7 @@ public class MachineMemoryOptionTests
     [TestCase("--swap", "/tmp/never-written.swap")]
     [TestCase("--swap-size", "64M")]
     [TestCase("--keep-swap", null)]
+    [TestCase("--balloon", "on")]
     public void SwapOptions_WithoutMachineMemory_AreRefused(string option, string? value)
     {
         string[] args = value == null ? ["run", TestImages.Jos, option] : ["run", TestImages.Jos, option, value];
@@ -92,5 +93,50 @@ public class MachineMemoryOptionTests
         Assert.That(bad.Status, Is.EqualTo(2), bad.ToString);
         CliRun.AssertCleanError(bad);
         Assert.That(bad.Error, Does.Contain("machine_memory '2M': the machine has from 4 MiB"));
+    }
+
+    [Test]
+    public void Balloons_AreOnByDefaultWithMachineMemory_AndTheStatsAndReportShowThem_WhileOffLeavesThemOut()
+    {
+        string on = TempPath("balloon-on.json");
+        string off = TempPath("balloon-off.json");
+        string[] run = ["run", TestImages.Jos, "--count", "2", "-m", "64M", "--append", Append, "--deterministic", "--status", "off", "--machine-memory", "8M"];
+        CliResult withBalloons = CliRun.InProcess([.. run, "--stats", on]);
+        CliResult without = CliRun.InProcess([.. run, "--balloon", "off", "--stats", off]);
+        Assert.That(withBalloons.Status, Is.EqualTo(1), withBalloons.ToString);
+        Assert.That(without.Status, Is.EqualTo(1), without.ToString);
+        foreach (string name in new[] { "[jos-1]", "[jos-2]" })
+        {
+            // Each guest's own lines: the driver's instructions may interleave the two guests' lines differently.
+            Assert.That(withBalloons.Serial.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal)),
+                Is.EqualTo(without.Serial.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal))), $"{name}: the balloons change nothing it prints");
+        }
+
+        using JsonDocument a = JsonDocument.Parse(File.ReadAllText(on));
+        using JsonDocument b = JsonDocument.Parse(File.ReadAllText(off));
+        JsonElement guest = a.RootElement.GetProperty("guests")[0].GetProperty("overcommit");
+        Assert.Multiple(() =>
+        {
+            Assert.That(a.RootElement.GetProperty("overcommit").GetProperty("balloon").GetBoolean(), Is.True);
+            Assert.That(a.RootElement.GetProperty("overcommit").GetProperty("reclaim_by_source").GetProperty("balloon").GetInt64(), Is.GreaterThanOrEqualTo(0));
+            Assert.That(a.RootElement.GetProperty("guests").EnumerateArray().Sum(g => g.GetProperty("overcommit").GetProperty("balloon_target").GetInt64()),
+                Is.GreaterThan(0), "the machine ran short: the balloons were asked for pages");
+            Assert.That(guest.GetProperty("active_fraction").GetDouble(), Is.InRange(0.0, 1.0));
+            Assert.That(a.RootElement.GetProperty("guests").EnumerateArray().Sum(g => g.GetProperty("overcommit").GetProperty("balloon_frames_returned").GetInt64()),
+                Is.EqualTo(a.RootElement.GetProperty("overcommit").GetProperty("reclaim_by_source").GetProperty("balloon").GetInt64()));
+            Assert.That(b.RootElement.GetProperty("overcommit").GetProperty("balloon").GetBoolean(), Is.False);
+            Assert.That(b.RootElement.GetProperty("guests")[0].GetProperty("overcommit").GetProperty("balloon_target").ValueKind, Is.EqualTo(JsonValueKind.Null));
+        });
+
+        CliResult report = CliRun.InProcess(["report", on]);
+        Assert.That(report.Output, Does.Contain("reclaimed_by_balloon").And.Contain("balloon target"), report.ToString);
+    }
+
+    [Test]
+    public void ABalloonModeThatIsNotOnOrOff_IsRefused()
+    {
+        CliResult r = CliRun.InProcess(["run", TestImages.Jos, "--machine-memory", "8M", "--balloon", "maybe"]);
+        Assert.That(r.Status, Is.EqualTo(2), r.ToString);
+        Assert.That(r.Error, Does.Contain("maybe"));
     }
 }

@@ -16,6 +16,7 @@ internal static class ExperimentCommand
         var command = new Command("experiment", "Run an experiment: a sweep of guest runs, its results as CSV, JSON, a summary and charts.")
         {
             SharedObject(streams),
+            Overcommit(streams),
             Merge(streams),
         };
         return command;
@@ -62,6 +63,57 @@ internal static class ExperimentCommand
                     : (SharedObjectConfig.DefaultYaml, "built in");
                 string line = "minihv experiment sharedobj" + (path != null ? $" --config {path}" : isQuick ? " --quick" : "");
                 sweep = new SharedObjectSweep(SharedObjectConfig.Parse(text, source), text, line);
+            }
+            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+            {
+                return Task.FromResult(streams.Fail(ExitStatus.Usage, $"--config: {e.Message}"));
+            }
+
+            return Task.FromResult(sweepOptions.Run(parse, sweep, streams, cancel));
+        });
+        return command;
+    }
+
+    private static Command Overcommit(CliStreams streams)
+    {
+        var config = new Option<string?>("--config")
+        {
+            Description = "the sweep as key=value lines: guests, memory, ratios (by commas), append (see --print-config); default: the built-in sweep",
+            HelpName = "FILE",
+        };
+        var quick = new Option<bool>("--quick") { Description = "a small sweep (4 guests of 16 MiB, ratios 1, 2 and 4) that runs in a few minutes" };
+        var print = new Option<bool>("--print-config") { Description = "print the built-in sweep (or the --quick one) and stop" };
+        var sweepOptions = new SweepOptions(Path.Combine("results", "overcommit"));
+        var command = new Command("overcommit", """
+            What page sharing, ballooning and hypervisor swap each buy when the machine has less memory than its
+            guests: JOS-style guests (lazyalloc's memory, freed when it exits, beside dedupwork's working set) on
+            machines from their RAM together down to a quarter of it (overcommit ratios 1x to 4x), with sharing off
+            and across guests and balloons off and on, deterministic; each point records the run's host time, swap
+            traffic, what sharing and the balloons reclaimed, and whether the guests printed what they print with
+            memory enough (docs/overcommit.md).
+            """)
+        {
+            config, quick, print,
+        };
+        sweepOptions.AddTo(command);
+        command.SetAction((parse, cancel) =>
+        {
+            string? path = parse.GetValue(config);
+            bool isQuick = parse.GetValue(quick);
+            if (parse.GetValue(print))
+            {
+                streams.Output.Write(isQuick ? Experiments.Overcommit.OvercommitConfig.QuickText : Experiments.Overcommit.OvercommitConfig.DefaultText);
+                return Task.FromResult(ExitStatus.Ok);
+            }
+
+            Experiments.Overcommit.OvercommitSweep sweep;
+            try
+            {
+                var (text, source) = path != null ? (File.ReadAllText(path), path)
+                    : isQuick ? (Experiments.Overcommit.OvercommitConfig.QuickText, "built in (--quick)")
+                    : (Experiments.Overcommit.OvercommitConfig.DefaultText, "built in");
+                string line = "minihv experiment overcommit" + (path != null ? $" --config {path}" : isQuick ? " --quick" : "");
+                sweep = new Experiments.Overcommit.OvercommitSweep(Experiments.Overcommit.OvercommitConfig.Parse(text, source), text, line);
             }
             catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
             {

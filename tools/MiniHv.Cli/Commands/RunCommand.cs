@@ -217,6 +217,12 @@ internal static class RunCommand
         {
             Description = "leave the swap file in place at exit",
         };
+        var balloon = new Option<string>("--balloon")
+        {
+            Description = "with --machine-memory: a balloon device in each guest, asked for free pages before anything is swapped [default: on]",
+            HelpName = "on|off",
+        };
+        balloon.AcceptOnlyFromAmong(RunConfigKeys.BalloonModes);
         var hda = new Option<string?>("--hda", "-hda")
         {
             Description = "the IDE primary master: a raw disk image file (QEMU's -hda); without IMAGE the guest boots from its sector 0, as a BIOS would",
@@ -274,7 +280,7 @@ internal static class RunCommand
             """)
         {
             image, append, initrd, systemMap, memory, smp, count, guest, deterministic, threads, quantum, paging, cpu, cpuFeatures, sharing, scanRate, scanThreads, scanFullEvery,
-            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, machineMemory, swap, swapSize, keepSwap, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
+            serialDir, stats, faultLog, faults, logHidden, dumpPt, memoryCap, machineMemory, swap, swapSize, keepSwap, balloon, hda, hdb, snapshot, status, timeout, maxInstructions, verbose,
             configFile, saveConfig,
             gdb, gdbDefault, gdbFreeze, gdbGuest, monitor,
         };
@@ -303,6 +309,7 @@ internal static class RunCommand
                 SwapPath = parse.GetValue(swap),
                 SwapSizeBytes = parse.GetValue(swapSize),
                 KeepSwap = Given(keepSwap) ? parse.GetValue(keepSwap) : null,
+                Balloon = Given(balloon) ? parse.GetValue(balloon) == "on" : null,
                 Sharing = Given(sharing) ? Enum.Parse<SharingPolicy>(parse.GetValue(sharing)!, ignoreCase: true) : null,
                 ScanRate = Given(scanRate) && TryScanRate(parse.GetValue(scanRate), out long rate, out bool auto) && !auto ? rate : null,
                 ScanAuto = Given(scanRate) ? parse.GetValue(scanRate) == "auto" : null,
@@ -399,9 +406,9 @@ internal static class RunCommand
             return false;
         }
 
-        if (config.MachineMemoryBytes == null && (config.SwapPath != null || config.SwapSizeBytes != null || config.KeepSwap == true))
+        if (config.MachineMemoryBytes == null && (config.SwapPath != null || config.SwapSizeBytes != null || config.KeepSwap == true || config.Balloon == true))
         {
-            string which = config.SwapPath != null ? "swap" : config.SwapSizeBytes != null ? "swap_size" : "keep_swap";
+            string which = config.SwapPath != null ? "swap" : config.SwapSizeBytes != null ? "swap_size" : config.KeepSwap == true ? "keep_swap" : "balloon";
             failure = streams.Fail(ExitStatus.Usage, config.Origins.TryGetValue(which, out string? where)
                 ? $"{where}: {which} needs machine_memory (or --machine-memory)"
                 : $"--{which.Replace('_', '-')} needs --machine-memory");
@@ -421,6 +428,7 @@ internal static class RunCommand
             SwapPath: config.SwapPath,
             SwapSizeBytes: config.SwapSizeBytes,
             KeepSwap: config.KeepSwap ?? false,
+            Balloon: config.MachineMemoryBytes != null && (config.Balloon ?? true),
             Kernels: kernels.Any(k => k != null) ? kernels : null);
         return true;
     }

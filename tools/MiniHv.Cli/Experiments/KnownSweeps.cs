@@ -9,6 +9,7 @@ internal static class KnownSweeps
     public static ISweep FromManifest(SweepManifest m) => m.Experiment switch
     {
         SharedObjectSweep.Name => SharedObjectSweep.FromManifest(m),
+        Overcommit.OvercommitSweep.Name => Overcommit.OvercommitSweep.FromManifest(m),
         _ => throw new FormatException($"results of experiment '{m.Experiment}', which this minihv does not have"),
     };
 }

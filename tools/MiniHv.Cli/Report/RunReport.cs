@@ -163,7 +163,10 @@ internal sealed class RunReport
             new("major_hidden_faults", ReportValue.Count(o.MajorHiddenFaults), "swap-ins counted by the guests' fault logs"),
             new("swap_in_mean_microseconds", ReportValue.Rate(o.SwapInMeanMicroseconds, 1), "host time of a swap-in: allocate, read, remap"),
             new("reclaim_runs", ReportValue.Count(o.ReclaimRuns), "safepoints that found fewer than reserve_frames free"),
+            new("balloon", ReportValue.Word(o.Balloon ? "on" : "off"), "balloon devices in the guests, asked before swap (--balloon)"),
+            new("balloon_retargets", ReportValue.Count(o.BalloonRetargets), "times the balloon policy moved the guests' targets"),
             new("reclaimed_by_sharing", ReportValue.Count(o.ReclaimBySource.GetValueOrDefault("sharing")), "frames sharing saved at the end (pages_sharing + zero_pages)"),
+            new("reclaimed_by_balloon", ReportValue.Count(o.ReclaimBySource.GetValueOrDefault("balloon")), "machine frames the guests' balloons gave back over the run"),
             new("reclaimed_by_swap", ReportValue.Count(o.ReclaimBySource.GetValueOrDefault("swap")), "frames swap took over the run (swapped_out)"),
         ]);
     }
@@ -213,6 +216,8 @@ internal sealed class RunReport
                 switches > 0 ? ReportValue.Fraction((double)hits / switches) : ReportValue.None, "shadow"),
             new("swapped_frames", "swapped", g => ReportValue.Count(g.Overcommit?.SwappedFrames), SumOf(g => g.Overcommit?.SwappedFrames), "overcommit"),
             new("swap_ins", "swap-ins", g => ReportValue.Count(g.Overcommit?.SwapIns), SumOf(g => g.Overcommit?.SwapIns), "overcommit"),
+            new("balloon_target", "balloon target", g => ReportValue.Count(g.Overcommit?.BalloonTarget), SumOf(g => g.Overcommit?.BalloonTarget), "overcommit"),
+            new("balloon_size", "balloon", g => ReportValue.Count(g.Overcommit?.BalloonSize), SumOf(g => g.Overcommit?.BalloonSize), "overcommit"),
         ];
     }
 
@@ -227,7 +232,8 @@ internal sealed class RunReport
         if (HasSharing)
             yield return "on stable, zero merged, breaks: frames on shared frames and frames the engine put back on the zero frame at the end; breaks away from them over the run";
         if (HasOvercommit)
-            yield return "swapped, swap-ins: the guest's frames in swap at the end, and the accesses that read one back (major hidden faults)";
+            yield return "swapped, swap-ins: the guest's frames in swap at the end, and the accesses that read one back (major hidden faults); "
+                + "balloon target, balloon: the pages the host asked the guest's balloon for and the pages it held at the end (- without --balloon)";
         if (HasShadow)
             yield return "hidden faults: page-table writes, zero-frame and copy-on-write breaks, A/D updates the hypervisor resolved unseen; CR3 hits: CR3 loads that found their shadow";
         var walkers = Stats.Guests.Where(g => g.Shadow == null).Select(g => g.Name).ToList();

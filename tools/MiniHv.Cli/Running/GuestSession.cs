@@ -86,7 +86,7 @@ internal static class GuestSession
             IVmScheduler scheduler = SchedulerFactory.Create(plan, engine);
             var wall = Stopwatch.StartNew();
             using (StatusReporter? reporter = status is StatusMode.Table or StatusMode.Lines
-                ? new StatusReporter(status, vms, sinks, machine, engine, streams.Error, swap) : null)
+                ? new StatusReporter(status, vms, sinks, machine, engine, streams.Error, swap, reclaimer) : null)
             {
                 reporter?.Start();
                 // Sharing has had its turn (the deterministic scheduler's rounds, or the scanner's merges before this): swapping is the last resort.

@@ -25,6 +25,7 @@ namespace MiniHv.Cli.Running;
 /// <param name="SwapPath">The swap file, or null for a temporary one.</param>
 /// <param name="SwapSizeBytes">The most the swap file holds, or null for the guests' RAM together.</param>
 /// <param name="KeepSwap">Leave the swap file in place at exit.</param>
+/// <param name="Balloon">With <paramref name="MachineMemoryBytes"/>: balloon devices, asked before swap.</param>
 /// <param name="Kernels">
 /// Per guest, in <paramref name="Guests"/>' order, where its kernel lies once running when its image does not say
 /// (a Linux guest's System.map), for what the shared frames hold; null (the list or an entry) for the image's segments.
@@ -56,6 +57,7 @@ internal sealed record RunPlan(
     string? SwapPath = null,
     long? SwapSizeBytes = null,
     bool KeepSwap = false,
+    bool Balloon = false,
     IReadOnlyList<IReadOnlyList<MiniHv.Hv.Loader.LoadSegment>?>? Kernels = null)
 {
     public const long DefaultScanRate = 500_000;

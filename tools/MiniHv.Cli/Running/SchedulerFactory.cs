@@ -52,7 +52,8 @@ internal static class SchedulerFactory
     /// </summary>
     public static MemoryReclaimer CreateReclaimer(RunPlan plan, IReadOnlyList<Vm> vms, Hv.Memory.MachineMemory machine, SwapSpace swap)
     {
-        var reclaimer = new MemoryReclaimer(machine, swap, MemoryReclaimer.DefaultReserve(machine.CapFrames), everyGuestStopped: plan.Deterministic);
+        var reclaimer = new MemoryReclaimer(machine, swap, MemoryReclaimer.DefaultReserve(machine.CapFrames), everyGuestStopped: plan.Deterministic,
+            ballooning: plan.Balloon);
         foreach (Vm vm in vms)
             reclaimer.Add(vm);
         return reclaimer;

@@ -23,6 +23,7 @@ internal sealed class StatusReporter : IDisposable
     private readonly MachineMemory _machine;
     private readonly SharingEngine? _engine;
     private readonly SwapSpace? _swap;
+    private readonly MemoryReclaimer? _reclaimer;
     private readonly TextWriter _error;
     private readonly StatusMode _mode;
     private readonly ManualResetEventSlim _done = new();
@@ -33,9 +34,10 @@ internal sealed class StatusReporter : IDisposable
 
     /// <param name="mode">Table or Lines (Auto and Off are resolved by the caller).</param>
     public StatusReporter(StatusMode mode, IReadOnlyList<Vm> vms, IReadOnlyList<SerialSink> sinks, MachineMemory machine,
-        SharingEngine? engine, TextWriter error, SwapSpace? swap = null)
+        SharingEngine? engine, TextWriter error, SwapSpace? swap = null, MemoryReclaimer? reclaimer = null)
     {
         _swap = swap;
+        _reclaimer = reclaimer;
         _mode = mode;
         _vms = vms;
         _sinks = sinks;
@@ -125,15 +127,21 @@ internal sealed class StatusReporter : IDisposable
         var table = new Table().Border(TableBorder.Rounded);
         foreach (string column in new[] { "guest", "state", "insns", "MIPS", "faults", "hidden", "private", "zero", "shared" })
             table.AddColumn(new TableColumn(column).NoWrap());
+        bool balloons = _reclaimer?.Ballooning == true;
+        if (balloons)
+            table.AddColumn(new TableColumn("balloon").NoWrap());
         if (_wide)
             table.AddColumn(new TableColumn("last line").NoWrap());
-        foreach (GuestStatus g in sample.Guests)
+        for (int i = 0; i < sample.Guests.Count; i++)
         {
+            GuestStatus g = sample.Guests[i];
             var cells = new List<string>
             {
                 Markup.Escape(g.Name), g.State, Compact(g.Instructions), g.Mips.ToString("0", CultureInfo.InvariantCulture),
                 Compact(g.GuestFaults), Compact(g.HiddenFaults), Compact(g.PrivateFrames), Compact(g.ZeroFrames), Compact(g.SharedFrames),
             };
+            if (balloons && _reclaimer!.BalloonOf(_vms[i]) is BalloonDevice balloon)
+                cells.Add($"{Compact(balloon.Size)}/{Compact(balloon.Target)}"); // size / target, in pages
             if (_wide)
                 cells.Add(Markup.Escape(g.LastLine.Length > 40 ? g.LastLine[..40] + "..." : g.LastLine));
             table.AddRow(cells.ToArray());
@@ -153,5 +161,10 @@ internal sealed class StatusReporter : IDisposable
     /// <summary>The swap counters now (runs with --machine-memory).</summary>
     private string SwapLine() => string.Create(CultureInfo.InvariantCulture,
         $"swap: in swap {_swap!.SlotsInUse} of machine {_machine.CapFrames} frames, swapped_out {_swap.SwappedOut}, swapped_in {_swap.SwappedIn}, "
-        + $"swap_writes {_swap.SwapWrites}, swap_reads {_swap.SwapReads}, major hidden faults {_vms.Sum(v => v.Faults.Counters.MajorHiddenTotal)}");
+        + $"swap_writes {_swap.SwapWrites}, swap_reads {_swap.SwapReads}, major hidden faults {_vms.Sum(v => v.Faults.Counters.MajorHiddenTotal)}")
+        + BalloonLine();
+
+    /// <summary>The balloons together now, when the run has them.</summary>
+    private string BalloonLine() => _reclaimer?.Ballooning != true ? "" : string.Create(CultureInfo.InvariantCulture,
+        $"; balloons: balloon_size {_vms.Sum(v => _reclaimer.BalloonOf(v)!.Size)} of balloon_target {_vms.Sum(v => _reclaimer.BalloonOf(v)!.Target)}, reclaimed {_reclaimer.BalloonedFrames} frames");
 }

@@ -40,13 +40,20 @@ internal sealed record GuestStats(
     GuestOvercommitStats? Overcommit = null,
     IReadOnlyList<ProcessorCounters>? Processors = null);
 
-/// <summary>One guest under --machine-memory: its frames in swap at the end, its swap-ins (major hidden faults), and its clock's second chances.</summary>
-internal sealed record GuestOvercommitStats(long SwappedFrames, long SwapIns, long SecondChances);
+/// <summary>
+/// One guest under --machine-memory: its frames in swap at the end, its swap-ins (major hidden faults), and its clock's
+/// second chances; with ballooning, its balloon's target and size at the end (virtio-balloon's num_pages and actual),
+/// the frames it gave back to the machine over the run, and its active fraction as the idle-memory sampler estimated it.
+/// </summary>
+internal sealed record GuestOvercommitStats(long SwappedFrames, long SwapIns, long SecondChances,
+    long? BalloonTarget = null, long? BalloonSize = null, long? BalloonFramesReturned = null, double? ActiveFraction = null,
+    long? BalloonTouches = null);
 
 /// <summary>
 /// A run with --machine-memory: the machine's size and reserve, the swap counters (ESX's and Linux's names where
 /// they exist), and the frames each reclaim source took: sharing (frames saved by merges and zero pages at the
-/// end) and swap (frames the reclaimer took off the machine over the run).
+/// end), balloon (machine frames the guests' balloons gave back over the run) and swap (frames the reclaimer took
+/// off the machine over the run).
 /// </summary>
 internal sealed record OvercommitTotals(
     long MachineFrames,
@@ -68,7 +75,9 @@ internal sealed record OvercommitTotals(
     long ReclaimShortfalls,
     IReadOnlyDictionary<string, long> ReclaimBySource,
     long SharedSwapOuts = 0,
-    long ResidentSwapIns = 0);
+    long ResidentSwapIns = 0,
+    bool Balloon = false,
+    long BalloonRetargets = 0);
 
 /// <summary>
 /// One processor of a multiprocessor guest: what it ran, the virtual time it spent halted, waiting for STARTUP or given

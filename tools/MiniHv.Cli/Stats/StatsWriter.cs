@@ -43,12 +43,13 @@ internal static class StatsWriter
         var bySource = new Dictionary<string, long>
         {
             ["sharing"] = engine == null ? 0 : engine.Stats.PagesSharing + engine.Stats.ZeroPages,
+            ["balloon"] = reclaimer.BalloonedFrames,
             ["swap"] = s.SwappedOut,
         };
         return new OvercommitTotals(machine, guestFrames, machine > 0 ? (double)guestFrames / machine : 0, reclaimer.ReserveFrames,
             s.CapacitySlots, s.SwappedOut, s.SwappedIn, s.SwapWrites, s.SwapReads, s.ZeroReclaimed, s.ZeroSwapIns, s.SlotsInUse,
             s.PeakSlotsInUse, major, s.SwappedIn > 0 ? s.SwapInTime.TotalMicroseconds / s.SwappedIn : 0, reclaimer.Runs,
-            reclaimer.Shortfalls, bySource, s.SharedSwapOuts, s.ResidentSwapIns);
+            reclaimer.Shortfalls, bySource, s.SharedSwapOuts, s.ResidentSwapIns, reclaimer.Ballooning, reclaimer.BalloonRetargets);
     }
 
     /// <summary>"KernelText" as "kernel_text", as every key of the file is written.</summary>
@@ -80,9 +81,23 @@ internal static class StatsWriter
         var memory = new GuestMemoryStats(vm.Memory.FrameCount, vm.Memory.PrivateFrames, vm.Memory.ZeroMappedFrames, vm.Memory.ReadOnlyFrames);
         return new GuestStats(id, vm.Name, vm.Config.CommandLine, vm.Config.MemoryBytes, exit.Reason, exit.Message,
             Running.GuestExitStatus.For(exit), vm.Instructions, vm.HostTime.TotalSeconds, memory, GuestSharing(vm, engine), Shadow(vm), Jit(vm),
-            reclaimer == null ? null
-                : new GuestOvercommitStats(vm.Memory.SwappedFrames, vm.Memory.SwapIns, reclaimer.ClockOf(vm).SecondChances),
+            reclaimer == null ? null : GuestOvercommit(vm, reclaimer),
             Processors(vm));
+    }
+
+    private static GuestOvercommitStats GuestOvercommit(Vm vm, MemoryReclaimer reclaimer)
+    {
+        var stats = new GuestOvercommitStats(vm.Memory.SwappedFrames, vm.Memory.SwapIns, reclaimer.ClockOf(vm).SecondChances);
+        if (reclaimer.BalloonOf(vm) is not BalloonDevice balloon)
+            return stats;
+        return stats with
+        {
+            BalloonTarget = balloon.Target,
+            BalloonSize = balloon.Size,
+            BalloonFramesReturned = balloon.FramesReturned,
+            ActiveFraction = reclaimer.SamplerOf(vm)!.ActiveFraction,
+            BalloonTouches = vm.Memory.BalloonTouches,
+        };
     }
 
     /// <summary>Per processor, for a guest with more than one; null for a one-processor guest, whose figures are the guest's.</summary>

@@ -33,6 +33,9 @@ internal sealed record RunConfig
     /// <summary>Leave the swap file in place at exit (<c>--keep-swap</c>).</summary>
     public bool? KeepSwap { get; init; }
 
+    /// <summary>Balloon devices and drivers before swap (<c>--balloon on|off</c>); null for on with --machine-memory.</summary>
+    public bool? Balloon { get; init; }
+
     public SharingPolicy? Sharing { get; init; }
 
     public long? ScanRate { get; init; }
@@ -96,6 +99,7 @@ internal sealed record RunConfig
         SwapPath = commandLine.SwapPath ?? SwapPath,
         SwapSizeBytes = commandLine.SwapSizeBytes ?? SwapSizeBytes,
         KeepSwap = commandLine.KeepSwap ?? KeepSwap,
+        Balloon = commandLine.Balloon ?? Balloon,
         Sharing = commandLine.Sharing ?? Sharing,
         ScanRate = commandLine.ScanRate ?? (commandLine.ScanAuto == true ? null : ScanRate),
         ScanAuto = commandLine.ScanAuto ?? ScanAuto,
@@ -129,6 +133,7 @@ internal sealed record RunConfig
         RunConfigKeys.Swap => SwapPath != null,
         RunConfigKeys.SwapSize => SwapSizeBytes != null,
         RunConfigKeys.KeepSwap => KeepSwap != null,
+        RunConfigKeys.Balloon => Balloon != null,
         RunConfigKeys.Sharing => Sharing != null,
         RunConfigKeys.ScanRate => ScanRate != null || ScanAuto != null,
         RunConfigKeys.ScanThreads => ScanThreads != null,

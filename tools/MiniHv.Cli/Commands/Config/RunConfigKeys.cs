@@ -13,6 +13,7 @@ internal static class RunConfigKeys
     public const string Swap = "swap";
     public const string SwapSize = "swap_size";
     public const string KeepSwap = "keep_swap";
+    public const string Balloon = "balloon";
     public const string Sharing = "sharing";
     public const string ScanRate = "scan_rate";
     public const string ScanThreads = "scan_threads";
@@ -51,12 +52,14 @@ internal static class RunConfigKeys
     /// <summary>Every top-level key, in the order the writer puts them.</summary>
     public static readonly string[] Settings =
     [
-        Memory, MemoryCap, MachineMemory, Swap, SwapSize, KeepSwap, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Cpu, Timeout,
+        Memory, MemoryCap, MachineMemory, Swap, SwapSize, KeepSwap, Balloon, Sharing, ScanRate, ScanThreads, ScanFullEvery, Deterministic, Threads, Quantum, Paging, Cpu, Timeout,
         MaxInstructions, SerialDir, Stats, FaultLog, Faults, LogHidden, DumpPt, Snapshot, CpuFeatures, Smp, Guests,
     ];
 
     /// <summary>Every key of a guest, in the order the writer puts them.</summary>
     public static readonly string[] Guest = [GuestImage, GuestAppend, GuestInitrd, GuestSystemMap, GuestMemory, GuestSmp, GuestName, GuestSalt, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
+
+    public static readonly string[] BalloonModes = ["on", "off"];
 
     public static readonly string[] SharingPolicies = ["off", "guest", "all", "salted"];
 

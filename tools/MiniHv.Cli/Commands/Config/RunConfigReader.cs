@@ -74,6 +74,7 @@ internal static class RunConfigReader
                     K.Swap => config with { SwapPath = PathValue(e) },
                     K.SwapSize => config with { SwapSizeBytes = Cap(e) },
                     K.KeepSwap => config with { KeepSwap = Flag(e) },
+                    K.Balloon => config with { Balloon = OneOf(e, K.BalloonModes) is string b ? b == "on" : null },
                     K.Sharing => config with { Sharing = OneOf(e, K.SharingPolicies) is string s ? Enum.Parse<SharingPolicy>(s, ignoreCase: true) : null },
                     K.ScanRate when e.Value is ConfigScalar { Kind: ScalarKind.String, Text: "auto" } => config with { ScanAuto = true },
                     K.ScanRate => config with { ScanRate = Whole(e, 1, long.MaxValue, "a positive number of frames per second, or auto") },

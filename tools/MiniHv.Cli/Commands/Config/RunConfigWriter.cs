@@ -82,6 +82,8 @@ internal static class RunConfigWriter
             s.Add((K.SwapSize, Size(swapSize)));
         if (c.KeepSwap is bool keep)
             s.Add((K.KeepSwap, keep));
+        if (c.Balloon is bool balloon)
+            s.Add((K.Balloon, balloon ? "on" : "off"));
         s.Add((K.Sharing, (c.Sharing ?? SharingPolicy.Off).ToString().ToLowerInvariant()));
         s.Add((K.ScanRate, c.ScanAuto == true ? "auto" : c.ScanRate ?? Running.RunPlan.DefaultScanRate));
         if (c.ScanThreads is int scanThreads)
