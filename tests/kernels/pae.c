@@ -3,7 +3,9 @@
    pages, reserved bits (#PF with RSVD) in a PTE and a 2 MiB PDE, bit 63 reserved until EFER.NXE is set and
    execute-disable after (#PF with I/D on fetches, in a PTE, in a PDE, after INVLPG), a page above RAM,
    a read-only page under CR0.WP, a PDPTE that is not present, and a PDPTE change that takes effect at
-   the next CR3 load.
+   the next CR3 load.  With `spin=N` on the command line it then reads and writes its test pages N million
+   times before it ends, printing nothing more: a PAE guest that lives long enough for page sharing to merge
+   its frames (tests/MiniHv.Tests/Sharing/PaeSharingTests.cs).
 
    Where QEMU 7.2 departs from the SDM the kernel does not look: QEMU reads the PDPTEs from memory at each
    TLB miss instead of keeping the registers loaded at CR3 (so a changed PDPTE is only read back through a
@@ -191,10 +193,38 @@ static void build_tables(void)
     pdpt[3] = 0;
 }
 
+/* N from "spin=N" in the multiboot command line, or 0. */
+static uint32_t spin_count(const struct multiboot_info *mbi)
+{
+    if (!(mbi->flags & 4) || !mbi->cmdline)
+        return 0;
+    for (const char *p = (const char *)mbi->cmdline; *p; p++) {
+        if (p[0] == 's' && p[1] == 'p' && p[2] == 'i' && p[3] == 'n' && p[4] == '=') {
+            uint32_t n = 0;
+            for (p += 5; *p >= '0' && *p <= '9'; p++)
+                n = n * 10 + (uint32_t)(*p - '0');
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* Touch the test pages through PAE translations, a million times per count. */
+static void spin(uint32_t millions)
+{
+    volatile uint32_t *small = (volatile uint32_t *)(T_AD + 8), *big = (volatile uint32_t *)(T_BIG + 0x2000);
+    for (uint32_t m = 0; m < millions; m++) {
+        for (uint32_t i = 0; i < 1000000; i++) {
+            *small += *big;
+            if ((i & 0xFFFF) == 0)
+                *big = i;
+        }
+    }
+}
+
 void kmain(uint32_t magic, struct multiboot_info *mbi)
 {
     (void)magic;
-    (void)mbi;
     serial_init();
     kprintf("pae: PAE paging, 2 MiB pages, NX, reserved bits, A/D, PDPT loads\n");
     gdt_init();
@@ -285,5 +315,6 @@ void kmain(uint32_t magic, struct multiboot_info *mbi)
     kprintf("  before 0x%x, before the CR3 load 0x%x, after it 0x%x, changed back 0x%x\n", before, unchanged, after, back);
 
     kprintf("%u exceptions handled\n", faults_taken);
+    spin(spin_count(mbi));
     qemu_exit(0);
 }
