@@ -106,6 +106,8 @@ public sealed unsafe partial class Cpu
         if ((CheckedSegments & (1 << (int)SegReg.CS)) != 0 && eip > cs.Limit)
             throw Fault(Vectors.GP, 0);
         uint lin = SegBase[(int)SegReg.CS] + eip;
+        if (FetchChecks)
+            CheckFetch(lin); // execute-disable pages: see Cpu.FetchCheck.cs
         TlbEntry* e = TlbRead + ((lin >> 12) & TlbMask);
         uint physical;
         if (e->Tag == (lin & 0xFFFFF000))
@@ -242,6 +244,8 @@ public sealed unsafe partial class Cpu
             if (!AllowCrossing)
                 return -1;
             Crossed = true;
+            if (_cpu.FetchChecks)
+                _cpu.CheckFetch(_linear + (uint)_pos);
             return _cpu.Read8(_linear + (uint)_pos++);
         }
     }

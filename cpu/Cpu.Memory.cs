@@ -627,13 +627,13 @@ public sealed unsafe partial class Cpu
             return true;
         }
 
-        if (!PageWalker.Peek(_memory, _cr3, (_cr4 & CR4_PSE) != 0, linear, out uint page, out _))
+        if (!PeekPageTables(linear, out ulong page, out _) || page > uint.MaxValue)
         {
             physical = 0;
-            return false;
+            return false; // unmapped, or a PAE page above 4 GiB where nothing is
         }
 
-        physical = (page | (linear & 0xFFF)) & _a20Mask;
+        physical = ((uint)page | (linear & 0xFFF)) & _a20Mask;
         return true;
     }
 }

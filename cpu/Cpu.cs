@@ -90,11 +90,14 @@ public sealed unsafe partial class Cpu : IDisposable
     public const uint Signature = 0x0000_052C;
 
     /// <summary>
-    /// CPUID leaf 1 EDX bits: FPU (0), DE (2), PSE (3), TSC (4), MSR (5: RDMSR/WRMSR), CX8 (8), CMOV (15, with FCMOV
+    /// CPUID leaf 1 EDX bits: FPU (0), DE (2), PSE (3), TSC (4), MSR (5: RDMSR/WRMSR), PAE (6), CX8 (8), CMOV (15, with FCMOV
     /// since the FPU is present). No MMX, FXSR or SSE. Clearing FPU hides the x87 unit (its instructions then raise
     /// #UD, or #NM with CR0.EM).
     /// </summary>
-    public const uint BaseFeatureFlags = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 15);
+    public const uint BaseFeatureFlags = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 15);
+
+    /// <summary>CPUID leaf 0x80000001 EDX: NX (20), execute-disable through EFER.NXE under PAE.</summary>
+    public const uint ExtendedFeatureFlags = 1u << 20;
 
     /// <summary>CPUID leaf 1 EDX bit 9: an on-chip local APIC.</summary>
     public const uint FeatureApic = 1u << 9;
@@ -165,6 +168,7 @@ public sealed unsafe partial class Cpu : IDisposable
         set
         {
             _cr3 = value;
+            PdptesAfterCr3Load();
             if (Mmu.TagsTlbByAddressSpace)
                 TranslationEpoch++; // the MMU switches TLB sets (block links stay: LinkedSuccessor checks the set in use)
             else
@@ -178,7 +182,10 @@ public sealed unsafe partial class Cpu : IDisposable
         get => _cr4;
         set
         {
+            uint changed = _cr4 ^ value;
             _cr4 = value;
+            _ = PdptesAfterControlChange(0, changed);
+            UpdateFetchChecks();
             FlushTlb();
             Mmu.PagingChanged(PagingChange.Cr4Changed);
         }
@@ -225,6 +232,8 @@ public sealed unsafe partial class Cpu : IDisposable
         _cr0 = cr0;
         _cr3 = 0;
         _cr4 = 0;
+        _efer = 0;
+        UpdateFetchChecks();
         Cr2Value = 0;
         CplValue = 0;
         SetEflags(0x2);
@@ -283,7 +292,9 @@ public sealed unsafe partial class Cpu : IDisposable
         value |= CR0_ET;
         uint changed = _cr0 ^ value;
         _cr0 = value;
-        if ((changed & (CR0_PG | CR0_WP | CR0_PE)) != 0)
+        bool pdptesChanged = PdptesAfterControlChange(changed, 0);
+        UpdateFetchChecks();
+        if ((changed & (CR0_PG | CR0_WP | CR0_PE)) != 0 || pdptesChanged)
         {
             FlushTlb();
             Mmu.PagingChanged(PagingChange.Cr0Changed);

@@ -25,8 +25,11 @@ public enum PagingChange
     /// <summary>CR0.PG, CR0.WP or CR0.PE changed.</summary>
     Cr0Changed,
 
-    /// <summary>CR4 was written (PSE may have changed).</summary>
+    /// <summary>CR4 was written (PSE or PAE may have changed).</summary>
     Cr4Changed,
+
+    /// <summary>IA32_EFER changed (NXE: bit 63 of PAE entries means something else).</summary>
+    EferChanged,
 }
 
 /// <summary>

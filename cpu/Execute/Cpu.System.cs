@@ -29,6 +29,8 @@ public sealed unsafe partial class Cpu
             case 0:
                 if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0)
                     throw c.Fault(Vectors.GP, 0);
+                if (c.PdptLoadFaults(v | CR0_ET, c._cr3, c._cr4, cr3Written: false))
+                    throw c.Fault(Vectors.GP, 0);
                 // Into or out of real mode: CS keeps its cache until the far jump that follows.
                 c.WriteCr0(v);
                 break;
@@ -36,12 +38,14 @@ public sealed unsafe partial class Cpu
                 c.Cr2Value = v;
                 break;
             case 3:
+                if (c.PdptLoadFaults(c._cr0, v, c._cr4, cr3Written: true))
+                    throw c.Fault(Vectors.GP, 0);
                 c.Cr3 = v;
                 c.AbortBlock = true;
                 break;
             case 4:
-                // PAE (bit 5) is reserved too: CPUID does not offer it and the walker has two levels only.
-                if ((v & ~0x3DFu) != 0)
+                // Bits 0-9 (VME to OSFXSR, PAE among them); a PDPT with a reserved bit set refuses the load.
+                if ((v & ~0x3FFu) != 0 || c.PdptLoadFaults(c._cr0, c._cr3, v, cr3Written: false))
                     throw c.Fault(Vectors.GP, 0);
                 c.Cr4 = v;
                 c.AbortBlock = true;
@@ -267,8 +271,12 @@ public sealed unsafe partial class Cpu
                 c.R[2] = c.FeatureFlags;
                 break;
             case 0x80000000:
-                c.R[0] = 0x80000000;
+                c.R[0] = 0x80000001; // the highest extended leaf
                 c.R[3] = c.R[1] = c.R[2] = 0;
+                break;
+            case 0x80000001:
+                c.R[2] = ExtendedFeatureFlags; // EDX
+                c.R[0] = c.R[1] = c.R[3] = 0;
                 break;
             default:
                 c.R[0] = c.R[3] = c.R[1] = c.R[2] = 0;
@@ -305,7 +313,7 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// RDMSR (Op 0) and WRMSR (1): the time-stamp counter (0x10; a write sets it) and, when the machine has a local
-    /// APIC, IA32_APIC_BASE (0x1B). Moving the APIC or disabling it in hardware is not modelled: a write that
+    /// APIC, IA32_APIC_BASE (0x1B); IA32_EFER (0xC0000080) with NXE only. Moving the APIC or disabling it in hardware is not modelled: a write that
     /// changes the MSR stops the guest; writing back what it read is accepted. Every other MSR is absent (#GP), as on
     /// the Pentium CPUID reports: among them the P6's microcode signature (0x8B) and performance counters (0x186).
     /// </summary>
@@ -338,6 +346,23 @@ public sealed unsafe partial class Cpu
                 else if (c.R[0] != c.ApicBase || c.R[2] != 0)
                 {
                     c.UnsupportedReason = $"WRMSR IA32_APIC_BASE {c.R[2]:x8}{c.R[0]:x8} (was {c.ApicBase:x8}): relocating or disabling the local APIC";
+                    c.AbortBlock = true;
+                }
+
+                break;
+            case EferMsr:
+                if (i.Op == 0)
+                {
+                    c.R[0] = c.Efer;
+                    c.R[2] = 0;
+                }
+                else if (c.R[2] != 0 || (c.R[0] & ~EFER_NXE) != 0)
+                {
+                    throw c.Fault(Vectors.GP, 0); // SCE, LME and the rest belong to CPUs this one is not
+                }
+                else
+                {
+                    c.Efer = c.R[0];
                     c.AbortBlock = true;
                 }
 

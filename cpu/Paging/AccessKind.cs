@@ -9,4 +9,7 @@ public enum AccessKind
 
     /// <summary>A CPL 3 access; implicit supervisor accesses (descriptor tables, TSS) never set it.</summary>
     User = 4,
+
+    /// <summary>An instruction fetch: a read, which an execute-disable (NX) page refuses and whose #PF sets the I/D bit.</summary>
+    Fetch = 8,
 }

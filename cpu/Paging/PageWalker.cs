@@ -12,6 +12,9 @@ public static unsafe class PageWalker
     /// <summary>Page-fault error code bits.</summary>
     public const int ErrPresent = 1, ErrWrite = 2, ErrUser = 4;
 
+    /// <summary>Error-code bits of PAE paging: a reserved bit was set in an entry (RSVD); the access was an instruction fetch (I/D, with EFER.NXE).</summary>
+    public const int ErrReserved = 8, ErrFetch = 16;
+
     /// <summary>
     /// The architectural walk of <paramref name="linear"/> for <paramref name="access"/>: on success every
     /// level walked is marked Accessed and, for a write, the leaf Dirty, and the record holds what the walk

@@ -54,7 +54,7 @@ public sealed class MonitorCommands
         MiniHv.Cpu.Cpu cpu = vm.Cpu;
         if (!cpu.PagingEnabled)
             return "paging is off: no page tables\n";
-        return $"page tables at cr3 {cpu.Cr3:x8}:\n" + PageTableDump.Format(cpu.Cr3, (cpu.Cr4 & MiniHv.Cpu.Cpu.CR4_PSE) != 0,
+        return $"page tables at cr3 {cpu.Cr3:x8}:\n" + CurrentPageTables.Format(cpu,
             GuestMemoryInspection.WordReader(vm.Memory), GuestMemoryInspection.Backing(vm.Memory));
     }
 

@@ -28,7 +28,7 @@ public static class PageTableDump
     public const uint ShownFlags = Present | Writable | User | WriteThrough | CacheDisabled | Accessed | Dirty | PageSize | Global | CopyOnWrite;
 
     private const int Entries = 1024;
-    private const ulong SmallPage = 1 << 12, LargePage = 1 << 22;
+    private const ulong SmallPage = PageRunWriter.SmallPage, LargePage = 1 << 22;
 
     /// <summary>The dump as a string, lines ending in "\n".</summary>
     /// <param name="cr3">The guest's CR3: the page directory is at its top 20 bits.</param>
@@ -70,38 +70,20 @@ public static class PageTableDump
         return new string(c);
     }
 
-    private static string BackingText(FrameBacking backing) => backing switch
-    {
-        FrameBacking.Private => "private",
-        FrameBacking.Zero => "zero",
-        FrameBacking.Shared => "shared",
-        FrameBacking.Swapped => "swapped",
-        FrameBacking.Ballooned => "ballooned",
-        _ => "not RAM",
-    };
-
     /// <summary>One dump in progress: the directory, then each run of entries.</summary>
     private sealed class Walk
     {
         private readonly StringBuilder _text;
         private readonly bool _pse;
         private readonly GuestPhysicalWordReader _read;
-        private readonly Func<uint, FrameBacking> _backing;
-
-        // The run of pages being gathered for one indented line.
-        private bool _inRun;
-        private ulong _runVirtual;
-        private ulong _runPhysical;
-        private ulong _runBytes;
-        private uint _runFlags;
-        private FrameBacking _runBacking;
+        private readonly PageRunWriter _lines;
 
         public Walk(StringBuilder text, bool pse, GuestPhysicalWordReader read, Func<uint, FrameBacking> backing)
         {
             _text = text;
             _pse = pse;
             _read = read;
-            _backing = backing;
+            _lines = new PageRunWriter(text, backing, flags => FlagText((uint)flags));
         }
 
         public void Run(uint cr3)
@@ -202,46 +184,17 @@ public static class PageTableDump
             EndRun();
         }
 
-        /// <summary>Extend the current run with one 4 KiB page, or end it and start another.</summary>
-        private void AddPage(ulong linear, ulong physical, uint flags)
-        {
-            FrameBacking backing = _backing((uint)(physical >> 12));
-            if (_inRun && linear == _runVirtual + _runBytes && physical == _runPhysical + _runBytes
-                && flags == _runFlags && backing == _runBacking)
-            {
-                _runBytes += SmallPage;
-                return;
-            }
-
-            EndRun();
-            _inRun = true;
-            _runVirtual = linear;
-            _runPhysical = physical;
-            _runBytes = SmallPage;
-            _runFlags = flags;
-            _runBacking = backing;
-        }
-
-        private void EndRun()
-        {
-            if (!_inRun)
-                return;
-            _inRun = false;
-            Line("  " + Range(_runVirtual, _runBytes), Size(_runBytes), FlagText(_runFlags), Range(_runPhysical, _runBytes), BackingText(_runBacking));
-        }
-
         private uint ReadOrZero(uint gpa) => _read(gpa, out uint word) ? word : 0;
 
         private void Line(string linear, string entries, string flags, string physical, string backing)
-            => _text.Append($"{linear,-19}  {entries,-11}  {flags,-10}  {physical,-17}  {backing}".TrimEnd()).Append('\n');
+            => _lines.Line(linear, entries, flags, physical, backing);
 
-        private static string Range(ulong start, ulong bytes) => $"{start:x8}-{start + bytes - 1:x8}";
+        private void AddPage(ulong linear, ulong physical, uint flags) => _lines.AddPage(linear, physical, flags);
+
+        private void EndRun() => _lines.EndRun();
+
+        private static string Range(ulong start, ulong bytes) => PageRunWriter.Range(start, bytes);
 
         private static string EntryText(int first, int last) => first == last ? $"pde {first:x3}" : $"pde {first:x3}-{last:x3}";
-
-        private static string Size(ulong bytes)
-            => bytes % (1UL << 30) == 0 ? $"{bytes >> 30} GiB"
-            : bytes % (1UL << 20) == 0 ? $"{bytes >> 20} MiB"
-            : $"{bytes >> 10} KiB";
     }
 }

@@ -32,6 +32,9 @@ internal sealed class ShadowEntryTable
     /// </summary>
     public const byte Accessed = 16;
 
+    /// <summary>The guest forbids instruction fetches from the page (PAE with EFER.NXE): a fetch walks, and faults.</summary>
+    public const byte NoExecute = 32;
+
     private const int None = 0;
 
     /// <summary>The machine frame of an entry for a page that is not RAM.</summary>

@@ -32,7 +32,13 @@ namespace MiniHv.Hv.Shadow;
 /// the local APIC's) is shadowed too, with no machine frame, so kernels that read the APIC after every CR3
 /// switch find it without a walk. Shadows survive CR3 switches in a cache
 /// of <see cref="CachedSpaces"/> address spaces, least recently used dropped. INVLPG drops the page's
-/// entry; turning paging off or changing CR4.PSE drops every shadow.
+/// entry; turning paging off or changing CR4.PSE, CR4.PAE or (under PAE) EFER.NXE drops every shadow.
+/// </para>
+/// <para>
+/// PAE guests are shadowed in the same flat map of linear pages (see <see cref="ShadowSpace"/>): a space is keyed by
+/// its PDPT's address, its four page directories and its page tables are protected like two-level ones, and its
+/// entries carry the execute-disable bit, so a fetch from such a page walks and faults. The PDPTEs are registers
+/// that only a load changes, so instead of protecting the PDPT the MMU compares them with the space's at every load.
 /// </para>
 /// <para>
 /// Since every space stays coherent on its own, a CR3 load does not empty the CPU's TLB: the most recently used
@@ -88,7 +94,9 @@ public sealed unsafe partial class ShadowMmu : IMmu
     // is a new address space, not a revisit.
     private readonly HashSet<uint> _recycledDirectories = new();
     private long _clock;
-    private bool _pse;
+
+    // The paging mode every shadow was built under (ModeOf): a change means entries mean something else.
+    private int _mode;
 
     /// <param name="cachedSpaces">How many address spaces to keep (<see cref="CachedSpaces"/> unless a test wants few).</param>
     public ShadowMmu(Cpu.Cpu cpu, GuestPhysicalMemory memory, int cachedSpaces = CachedSpaces)
@@ -107,7 +115,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         _frames = memory.FrameCount;
         _entries = new ShadowEntryTable(_frames);
         _tables = new GuestTableRegistry(_frames);
-        _pse = (cpu.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
+        _mode = ModeOf(cpu);
         memory.BackingChanged += OnBackingChanged;
     }
 
@@ -135,9 +143,18 @@ public sealed unsafe partial class ShadowMmu : IMmu
             return;
         }
 
-        if (_untrackedStores || ((view.Processor.Cr4 & Cpu.Cpu.CR4_PSE) != 0) != _pse)
+        if (_untrackedStores || ModeOf(view.Processor) != _mode)
             ForgetEverything();
+        else if (view.Current is { Pae: true } current)
+            SyncPdptes(current); // another processor may have rebuilt it from PDPTEs loaded since
     }
+
+    /// <summary>
+    /// What decides the meaning of the guest's entries besides CR3: CR4.PSE (4 MiB pages), CR4.PAE (the format) and,
+    /// with PAE, EFER.NXE (bit 63). Shadows built under one mode are dropped when it changes.
+    /// </summary>
+    private static int ModeOf(Cpu.Cpu cpu)
+        => ((cpu.Cr4 & Cpu.Cpu.CR4_PSE) != 0 ? 1 : 0) | ((cpu.Cr4 & Cpu.Cpu.CR4_PAE) != 0 ? 2 : 0) | (cpu.NoExecuteEnabled ? 4 : 0);
 
     /// <summary>
     /// A hidden fault the shadow resolved: a guest store to one of its page tables, or a write that found the
@@ -152,7 +169,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
     public int SpaceCount => _byDirectory.Count;
 
     /// <summary>The page-directory frames of the address spaces whose shadows are cached now.</summary>
-    public IReadOnlyList<uint> CachedDirectories => _byDirectory.Keys.ToList();
+    public IReadOnlyList<uint> CachedDirectories => _byDirectory.Values.Select(s => s.DirectoryGfn).ToList();
 
     /// <inheritdoc/>
     public bool TagsTlbByAddressSpace => true;
@@ -213,28 +230,64 @@ public sealed unsafe partial class ShadowMmu : IMmu
             return;
         }
 
-        int first = (int)((physical & 0xFFF) >> 2);
-        int last = Math.Min((int)(((physical & 0xFFF) + (uint)size - 1) >> 2), ShadowSpace.PagesPerSlot - 1);
+        uint offset = physical & 0xFFF, end = Math.Min(offset + (uint)size - 1, 0xFFF);
         _directoryUsers.Clear();
         _directoryUsers.AddRange(table.AsDirectory);
         _tableUsers.Clear();
         _tableUsers.AddRange(table.AsTable);
-        for (int index = first; index <= last; index++)
+        foreach (ShadowSpace space in _directoryUsers)
         {
-            foreach (ShadowSpace space in _directoryUsers)
-                DropSlot(space, index);
-            foreach ((ShadowSpace space, int slot) in _tableUsers)
-                DropEntry(space, ((uint)slot << 10) | (uint)index);
+            if (space.Pae)
+                DirectoryStorePae(space, gfn, offset, end);
+            else
+                for (uint index = offset >> 2; index <= end >> 2; index++)
+                    DropSlot(space, (int)index);
+        }
+
+        foreach ((ShadowSpace space, int slot) in _tableUsers)
+        {
+            if (space.Pae)
+                TableStorePae(space, slot, gfn, offset, end);
+            else
+                for (uint index = offset >> 2; index <= end >> 2; index++)
+                    DropEntry(space, ((uint)slot << 10) | index);
         }
     }
+
+    /// <summary>A store to bytes [offset, end] of PAE page directory <paramref name="gfn"/>: drop the 4 MiB slots its changed 8-byte entries map (a slot holds two).</summary>
+    private void DirectoryStorePae(ShadowSpace space, uint gfn, uint offset, uint end)
+    {
+        for (int quarter = 0; quarter < 4; quarter++)
+        {
+            if (DirectoryOf(space.Pdptes[quarter]) != gfn)
+                continue;
+            for (uint index = offset >> 3; index <= end >> 3; index++)
+                DropSlot(space, (quarter << 8) | (int)(index >> 1));
+        }
+    }
+
+    /// <summary>A store to bytes [offset, end] of PAE page table <paramref name="gfn"/> behind <paramref name="slot"/>: drop the pages its changed entries map.</summary>
+    private void TableStorePae(ShadowSpace space, int slot, uint gfn, uint offset, uint end)
+    {
+        for (uint index = offset >> 3; index <= end >> 3; index++)
+        {
+            if (space.TableGfn[slot] == gfn)
+                DropEntry(space, ((uint)slot << 10) | index);
+            if (space.HighTableGfn[slot] == gfn)
+                DropEntry(space, ((uint)slot << 10) | 512 | index);
+        }
+    }
+
+    /// <summary>The page-directory frame a PDPTE names, or <see cref="ShadowSpace.NoTable"/> when it is not present.</summary>
+    private static uint DirectoryOf(ulong pdpte)
+        => (pdpte & PageWalker.P) == 0 ? ShadowSpace.NoTable : (uint)Math.Min((pdpte & PaePageWalker.AddressMask) >> 12, ShadowSpace.NoTable - 1);
 
     public void PagingChanged(PagingChange change)
     {
         bool paging = _view.Processor.PagingEnabled;
-        bool pse = (_view.Processor.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
-        if (!paging || pse != _pse || _untrackedStores)
+        if (!paging || ModeOf(_view.Processor) != _mode || _untrackedStores)
         {
-            // With paging off, stores to guest tables bypass the MMU; with PSE changed, directory entries
+            // With paging off, stores to guest tables bypass the MMU; with PSE, PAE or NXE changed, entries
             // mean something else. Either way no shadow can be trusted.
             ForgetEverything();
             _untrackedStores = !paging && _views.Count > 1;
@@ -243,6 +296,8 @@ public sealed unsafe partial class ShadowMmu : IMmu
 
         if (change == PagingChange.Cr3Loaded)
             SelectCurrent(countSwitch: true);
+        else if (_view.Current is { Pae: true } current)
+            SyncPdptes(current); // a MOV to CR0 or CR4 may have reloaded the PDPTEs
     }
 
     public void InvalidatePage(uint linear)
@@ -259,7 +314,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         if (user && (flags & ShadowEntryTable.User) == 0)
             return false;
         if ((access & AccessKind.Write) == 0)
-            return true;
+            return (access & AccessKind.Fetch) == 0 || (flags & ShadowEntryTable.NoExecute) == 0;
         if ((flags & ShadowEntryTable.Direct) == 0)
             return false;
         return (flags & ShadowEntryTable.Writable) != 0 || (!user && (_view.Processor.Cr0 & Cpu.Cpu.CR0_WP) == 0);
@@ -271,9 +326,8 @@ public sealed unsafe partial class ShadowMmu : IMmu
         translation = default;
         uint lp = linear >> 12;
         int slotIndex = (int)(lp >> 10);
-        bool wp = (_view.Processor.Cr0 & Cpu.Cpu.CR0_WP) != 0;
-        bool ok = PageWalker.Walk(_memory, _view.Processor.Cr3, _pse, wp, linear, access, out WalkRecord walk);
-        _tables.MarkUsed(space.DirectoryGfn);
+        bool ok = _view.Processor.WalkPageTables(_memory, linear, access, out WalkRecord walk);
+        _tables.MarkUsed(space.Pae ? DirectoryOf(space.Pdptes[linear >> 30]) : space.DirectoryGfn);
         if (!ok)
         {
             pageFaultError = walk.ErrorCode;
@@ -283,9 +337,11 @@ public sealed unsafe partial class ShadowMmu : IMmu
         }
 
         pageFaultError = 0;
-        BindSlot(space, slotIndex, walk.Large ? ShadowSpace.LargePage : walk.Pde >> 12);
-        uint gfn = walk.PhysicalPage >> 12;
         translation.PhysicalPage = walk.PhysicalPage;
+        if (walk.BeyondFourGiB)
+            return true; // a PAE page above 4 GiB: nothing is there, and nothing is kept
+        BindSlot(space, slotIndex, (int)((lp >> 9) & 1), walk.Large ? ShadowSpace.LargePage : walk.Pde >> 12);
+        uint gfn = walk.PhysicalPage >> 12;
         translation.Cacheable = true;
         if (gfn >= _frames)
         {
@@ -301,6 +357,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         byte flags = (byte)((walk.User ? ShadowEntryTable.User : 0)
             | (walk.Writable ? ShadowEntryTable.Writable : 0)
             | (walk.Dirty ? ShadowEntryTable.Dirty : 0)
+            | (walk.NoExecute ? ShadowEntryTable.NoExecute : 0)
             | ShadowEntryTable.Accessed);
         if (walk.Dirty && !isTable && _p2m.IsWritable(gfn))
             flags |= ShadowEntryTable.Direct;
@@ -346,7 +403,8 @@ public sealed unsafe partial class ShadowMmu : IMmu
     {
         byte flags = (byte)((walk.User ? ShadowEntryTable.User : 0)
             | (walk.Writable ? ShadowEntryTable.Writable : 0)
-            | (walk.Dirty ? ShadowEntryTable.Dirty | ShadowEntryTable.Direct : 0));
+            | (walk.Dirty ? ShadowEntryTable.Dirty | ShadowEntryTable.Direct : 0)
+            | (walk.NoExecute ? ShadowEntryTable.NoExecute : 0));
         int[] slot = space.Entries[slotIndex] ??= NewSlot();
         int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
         int e = slot[index];
@@ -363,10 +421,14 @@ public sealed unsafe partial class ShadowMmu : IMmu
         Stats.ShadowFills++;
     }
 
-    /// <summary>Make <paramref name="tableGfn"/> (or a 4 MiB page) the source of a slot's entries, dropping entries built from another.</summary>
-    private void BindSlot(ShadowSpace space, int slotIndex, uint tableGfn)
+    /// <summary>
+    /// Make <paramref name="tableGfn"/> (or a large page) the source of a slot's entries, dropping entries built from
+    /// another. A PAE slot has two halves (<paramref name="half"/>), each from its own table; a change of either drops both.
+    /// </summary>
+    private void BindSlot(ShadowSpace space, int slotIndex, int half, uint tableGfn)
     {
-        uint old = space.TableGfn[slotIndex];
+        uint[] tables = space.Pae && half != 0 ? space.HighTableGfn : space.TableGfn;
+        uint old = tables[slotIndex];
         if (old == tableGfn)
         {
             if (tableGfn != ShadowSpace.LargePage)
@@ -376,7 +438,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
 
         if (old != ShadowSpace.NoTable)
             DropSlot(space, slotIndex);
-        space.TableGfn[slotIndex] = tableGfn;
+        tables[slotIndex] = tableGfn;
         if (tableGfn != ShadowSpace.LargePage && _tables.AddTable(tableGfn, space, slotIndex))
             Protect(tableGfn);
     }
@@ -394,16 +456,22 @@ public sealed unsafe partial class ShadowMmu : IMmu
 
     private ShadowSpace SelectCurrent(bool countSwitch)
     {
-        uint root = _view.Processor.Cr3 >> 12;
-        if (_byDirectory.TryGetValue(root, out ShadowSpace? space))
+        Cpu.Cpu cpu = _view.Processor;
+        bool pae = (cpu.Cr4 & Cpu.Cpu.CR4_PAE) != 0;
+        uint root = cpu.Cr3 >> 12;
+        uint key = pae ? cpu.Cr3 & 0xFFFF_FFE0 : root;
+        if (_byDirectory.TryGetValue(key, out ShadowSpace? space))
         {
             if (countSwitch)
                 Stats.Cr3SwitchHits++;
         }
         else
         {
-            space = CreateSpace(root);
+            space = CreateSpace(root, key, pae);
         }
+
+        if (pae)
+            SyncPdptes(space);
 
         if (countSwitch)
         {
@@ -413,7 +481,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
             if (!space.Loaded)
             {
                 space.Loaded = true;
-                if (_directoriesSeen.Add(root) | _recycledDirectories.Remove(root))
+                if (_directoriesSeen.Add(key) | _recycledDirectories.Remove(key))
                     Stats.Cr3FirstVisits++;
             }
         }
@@ -455,7 +523,40 @@ public sealed unsafe partial class ShadowMmu : IMmu
         _view.Processor.UseTlbSet(set);
     }
 
-    private ShadowSpace CreateSpace(uint root)
+    /// <summary>
+    /// A PAE space must be built from the PDPTE registers the processor holds now. A PDPT change reaches them only at a
+    /// load (CR3, or CR0/CR4 bits), so the PDPT frame itself is not write-protected: each load compares the registers
+    /// with the space's, and a quarter whose PDPTE differs is dropped and its new page directory protected.
+    /// </summary>
+    private void SyncPdptes(ShadowSpace space)
+    {
+        for (int quarter = 0; quarter < 4; quarter++)
+        {
+            ulong now = _view.Processor.Pdpte(quarter);
+            if ((now & PageWalker.P) == 0)
+                now = 0;
+            ulong before = space.Pdptes[quarter];
+            if (now == before)
+                continue;
+            for (int slot = quarter << 8; slot < (quarter + 1) << 8; slot++)
+            {
+                if (SlotInUse(space, slot))
+                    DropSlot(space, slot);
+            }
+
+            if (before != 0)
+                _tables.RemoveDirectory(DirectoryOf(before), space);
+            space.Pdptes[quarter] = now;
+            if (now != 0 && _tables.AddDirectory(DirectoryOf(now), space))
+                Protect(DirectoryOf(now));
+        }
+    }
+
+    private static bool SlotInUse(ShadowSpace space, int slot)
+        => space.TableGfn[slot] != ShadowSpace.NoTable || space.Entries[slot] != null
+            || (space.Pae && space.HighTableGfn[slot] != ShadowSpace.NoTable);
+
+    private ShadowSpace CreateSpace(uint root, uint key, bool pae)
     {
         if (_freeIds.Count == 0)
         {
@@ -472,11 +573,14 @@ public sealed unsafe partial class ShadowMmu : IMmu
         int id = _freeIds.Pop();
         ShadowSpace space = _spaces[id] ??= new ShadowSpace(id);
         space.DirectoryGfn = root;
+        space.Key = key;
+        space.Pae = pae;
         space.Live = true;
         space.Loaded = false;
-        _byDirectory.Add(root, space);
-        if (_tables.AddDirectory(root, space))
-            Protect(root);
+        _byDirectory.Add(key, space);
+        if (!pae && _tables.AddDirectory(root, space))
+            Protect(root); // a PAE space protects its page directories as it loads its PDPTEs
+
         Stats.ShadowsCreated++;
         return space;
     }
@@ -485,12 +589,25 @@ public sealed unsafe partial class ShadowMmu : IMmu
     {
         for (int slot = 0; slot < ShadowSpace.SlotCount; slot++)
         {
-            if (space.TableGfn[slot] != ShadowSpace.NoTable || space.Entries[slot] != null)
+            if (SlotInUse(space, slot))
                 DropSlot(space, slot, flush: false);
         }
 
-        _tables.RemoveDirectory(space.DirectoryGfn, space);
-        _byDirectory.Remove(space.DirectoryGfn);
+        if (space.Pae)
+        {
+            for (int quarter = 0; quarter < 4; quarter++)
+            {
+                if (space.Pdptes[quarter] != 0)
+                    _tables.RemoveDirectory(DirectoryOf(space.Pdptes[quarter]), space);
+                space.Pdptes[quarter] = 0;
+            }
+        }
+        else
+        {
+            _tables.RemoveDirectory(space.DirectoryGfn, space);
+        }
+
+        _byDirectory.Remove(space.Key);
         space.Live = false;
         space.EntryCount = 0;
         _freeIds.Push(space.Id);
@@ -521,7 +638,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
 
         foreach (ProcessorView view in _views)
             view.Current = null;
-        _pse = (_view.Processor.Cr4 & Cpu.Cpu.CR4_PSE) != 0;
+        _mode = ModeOf(_view.Processor);
         _untrackedStores = false;
     }
 
@@ -535,7 +652,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         _tableUsers.AddRange(table.AsTable);
         foreach (ShadowSpace space in _directoryUsers)
         {
-            _recycledDirectories.Add(space.DirectoryGfn);
+            _recycledDirectories.Add(space.Key);
             DropSpace(space);
         }
         foreach ((ShadowSpace space, int slot) in _tableUsers)
@@ -571,6 +688,13 @@ public sealed unsafe partial class ShadowMmu : IMmu
         if (table != ShadowSpace.NoTable && table != ShadowSpace.LargePage)
             _tables.RemoveTable(table, space, slotIndex);
         space.TableGfn[slotIndex] = ShadowSpace.NoTable;
+        if (space.Pae)
+        {
+            uint high = space.HighTableGfn[slotIndex];
+            if (high != ShadowSpace.NoTable && high != ShadowSpace.LargePage)
+                _tables.RemoveTable(high, space, slotIndex);
+            space.HighTableGfn[slotIndex] = ShadowSpace.NoTable;
+        }
         if (flush && dropped > 0)
         {
             foreach (ProcessorView view in _views)

@@ -6,6 +6,13 @@ namespace MiniHv.Hv.Shadow;
 /// Slots are allocated when first used. A space object keeps its <see cref="Id"/> for the MMU's lifetime and is
 /// reused for another directory once dropped, so switching among many address spaces allocates nothing.
 /// </summary>
+/// <remarks>
+/// A PAE space (keyed by its 32-byte-aligned PDPT) has the same shape: the host only translates 32-bit linear
+/// addresses, so a flat map of 4 KiB linear pages to entries serves both modes, and a hit costs the same. Only
+/// where a slot's entries come from differs: its two 2 MiB halves come from two PAE page tables (or 2 MiB pages),
+/// <see cref="TableGfn"/> and <see cref="HighTableGfn"/>, under the page directory of one of the four PDPTEs the
+/// space was built from (<see cref="Pdptes"/>).
+/// </remarks>
 internal sealed class ShadowSpace
 {
     public const int SlotCount = 1024;
@@ -25,8 +32,17 @@ internal sealed class ShadowSpace
     /// <summary>Index of this space in the MMU's table of spaces; entries name their space by it.</summary>
     public int Id { get; }
 
-    /// <summary>The guest frame holding the page directory (CR3 >> 12), while <see cref="Live"/>.</summary>
+    /// <summary>The guest frame holding the page directory, or with PAE the PDPT (CR3 >> 12), while <see cref="Live"/>.</summary>
     public uint DirectoryGfn { get; set; }
+
+    /// <summary>What the MMU finds the space by: the directory frame, or with PAE the PDPT's address (several share a page).</summary>
+    public uint Key { get; set; }
+
+    /// <summary>A PAE space: 64-bit entries, slots built from two half tables, directories from <see cref="Pdptes"/>.</summary>
+    public bool Pae { get; set; }
+
+    /// <summary>PAE: the PDPTE registers the space's entries were built from (not present: 0).</summary>
+    public readonly ulong[] Pdptes = new ulong[4];
 
     /// <summary>The space shadows a directory now; false while it waits in the pool.</summary>
     public bool Live { get; set; }
@@ -45,6 +61,11 @@ internal sealed class ShadowSpace
 
     /// <summary>Per slot: the guest page-table frame the slot's entries came from, <see cref="LargePage"/>, or <see cref="NoTable"/>.</summary>
     public readonly uint[] TableGfn = CreateTableGfns();
+
+    /// <summary>PAE: per slot, the table (or <see cref="LargePage"/>) its upper 2 MiB came from; <see cref="TableGfn"/> has the lower half's.</summary>
+    public uint[] HighTableGfn => _highTableGfn ??= CreateTableGfns();
+
+    private uint[]? _highTableGfn;
 
     /// <summary>Entries in this space.</summary>
     public int EntryCount { get; set; }

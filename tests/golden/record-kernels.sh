@@ -6,7 +6,7 @@
 # end-to-end tests run every line of kernels/manifest.txt on one CPU.
 #
 # A manifest has one line per transcript, no comments:
-#     name|append|memory|stdin[|smp]
+#     name|append|memory|stdin[|smp[|cpu]]
 #   name    the image is tests/kernels/build/NAME.elf, the transcript NAME.txt;
 #           NAME-smpN.txt for a transcript of the same image with N CPUs
 #   append  the -append text (QEMU passes "IMAGE-PATH APPEND" as the multiboot
@@ -17,6 +17,8 @@
 #   smp     the number of processors, 1 if absent: QEMU runs with
 #           -smp N,sockets=N (one CPU per socket: with QEMU 7.2's plain -smp N,
 #           N cores of one package, SeaBIOS's MP table lists only the first)
+#   cpu     QEMU's -cpu model and flags when its default will not do, e.g.
+#           qemu32,+nx for the PAE kernel (NX is not in qemu32's default set)
 #
 # Each kernel runs RUNS times (default 3); every run must end through the
 # isa-debug-exit device with outb(0xf4, 0), i.e. QEMU exit status 1, and all
@@ -45,12 +47,16 @@ trap 'rm -rf "$tmp"' EXIT
 
 failed=0
 found=0
-while IFS='|' read -r name append memory input cpus; do
+while IFS='|' read -r name append memory input cpus model; do
     [ -n "$name" ] || continue
     kernel=${name%-smp[0-9]*}
     smp=()
     if [ -n "$cpus" ] && [ "$cpus" != 1 ]; then
         smp=(-smp "$cpus,sockets=$cpus")
+    fi
+    cpu=()
+    if [ -n "$model" ]; then
+        cpu=(-cpu "$model")
     fi
     if [ $# -gt 0 ]; then
         want=0
@@ -64,7 +70,7 @@ while IFS='|' read -r name append memory input cpus; do
         printf '%b' "$input" | timeout "$timeout_s" "$qemu" \
             -kernel "$image" -append "$append" -m "$memory" \
             -display none -serial stdio -monitor none -no-reboot \
-            -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${smp[@]}" \
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${smp[@]}" "${cpu[@]}" \
             >"$tmp/$name.$i" 2>"$tmp/$name.err" || status=$?
         if [ "$status" -ne 1 ]; then
             echo "$name: run $i ended with status $status, not through debug-exit with 0 (status 1)" >&2

@@ -129,6 +129,14 @@ public partial class QemuFrontEndTests
     }
 
     [Test]
+    public void DashDInt_ShowsEfer_AsTheGuestSetIt()
+    {
+        // The pae kernel sets EFER.NXE halfway: its later faults show it, as QEMU's -d int does.
+        var r = CliRun.InProcess(["qemu", "-nographic", "-kernel", TestImages.TestKernel("pae"), "-d", "int"], stdin: []);
+        Assert.That(r.Error, Does.Contain("\nEFER=0000000000000000\n").And.Contain("\nEFER=0000000000000800\n"), r.ToString);
+    }
+
+    [Test]
     public void SerialFile_GetsTheGuestsOutput_AndStdoutStaysEmpty()
     {
         string file = Path.Combine(Path.GetDirectoryName(CliRun.TempFile([1]))!, "com1.txt");

@@ -301,7 +301,7 @@ public class SystemInstructionTests
     }
 
     [TestCase(1u << 20, TestName = "MovToCr4_SettingSmep_RaisesGeneralProtection")]
-    [TestCase(1u << 5, TestName = "MovToCr4_SettingPae_RaisesGeneralProtection")]
+    [TestCase(1u << 10, TestName = "MovToCr4_SettingOsxmmexcpt_RaisesGeneralProtection")]
     public void MovToCr4_WithAReservedBit_RaisesGeneralProtection(uint bit)
     {
         using var m = new TestMachine();

@@ -38,7 +38,7 @@ internal static class QemuCpuState
             s.Append($"DR{i}={cpu.DebugRegister(i):x8} ");
         s.Append($"\nDR6={cpu.DebugRegister(6):x8} DR7={cpu.DebugRegister(7):x8}\n");
         s.Append($"CCS={eflags & 0x8D5:x8} CCD=00000000 CCO=EFLAGS\n");
-        s.Append("EFER=0000000000000000\n");
+        s.Append($"EFER={(ulong)cpu.Efer:x16}\n");
         return s.ToString();
     }
 

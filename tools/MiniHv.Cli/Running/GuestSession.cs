@@ -197,8 +197,7 @@ internal static class GuestSession
             }
 
             output.WriteLine($"[{vm.Name}] page tables at cr3 {cpu.Cr3:x8}:");
-            PageTableDump.Write(output, cpu.Cr3, (cpu.Cr4 & MiniHv.Cpu.Cpu.CR4_PSE) != 0,
-                GuestMemoryInspection.WordReader(vm.Memory), GuestMemoryInspection.Backing(vm.Memory));
+            output.Write(CurrentPageTables.Format(cpu, GuestMemoryInspection.WordReader(vm.Memory), GuestMemoryInspection.Backing(vm.Memory)));
         }
 
         output.Flush();
