@@ -19,12 +19,13 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// The block <paramref name="previous"/> is linked to at <paramref name="eip"/>, if GetBlock would find that
     /// block now: the link was made under this CS (flat, so EIP is the linear address), and it leads to the frame
-    /// the TLB in use maps EIP to (a switched TLB set, a changed CPL or an INVLPG shows here). The caller checks Valid.
+    /// the TLB in use maps EIP to (a switched TLB set, a changed CPL or an INVLPG shows here), and under EFER.NXE the
+    /// page is known to be fetchable now (the read entry alone does not say). The caller checks Valid.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Block? LinkedSuccessor(Block? previous, uint eip)
     {
-        if (previous == null)
+        if (previous == null || (FetchChecks && !FetchKnownAllowed(eip)))
             return null;
         TlbEntry* e = TlbRead + ((eip >> 12) & TlbMask);
         if (e->Tag != (eip & 0xFFFFF000))

@@ -25,8 +25,20 @@ public sealed unsafe partial class Cpu
         if (checks != FetchChecks)
         {
             FetchChecks = checks;
-            TranslationEpoch++; // chains were followed without the check, or with it
+            TranslationEpoch++; // the cache of fetchable pages starts over
         }
+    }
+
+    /// <summary>
+    /// True when a fetch at <paramref name="linear"/> was found allowed since translations last moved: what a block
+    /// link checks before it is followed, so that a link never runs code from a page that is execute-disable now
+    /// (false sends the run to GetBlock, whose <see cref="CheckFetch"/> raises the #PF where it belongs).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal bool FetchKnownAllowed(uint linear)
+    {
+        int slot = (int)((linear >> 12) & (FetchCheckEntries - 1));
+        return _fetchablePage[slot] == (linear & 0xFFFFF000) && _fetchableEpoch[slot] == TranslationEpoch;
     }
 
     /// <summary>Raise the #PF an instruction fetch at <paramref name="linear"/> takes, if it takes one.</summary>

@@ -198,6 +198,40 @@ public class PaePagingTests
         }
     }
 
+    [Test]
+    public void Nx_MadeEffective_ByInvlpg_StopsABlockLinkedToTheCode_EvenAfterADataReadRefillsTheTlb()
+    {
+        // A routine's block is linked to the code it calls. The data read after INVLPG puts the page back in the
+        // read TLB (NX does not stop reads), so only the fetch check can stop the second call through the link.
+        // (The code's page is one whose TLB slot the test program's page, at 1 MiB, does not share.)
+        const uint code = Code + 0x1000;
+        var (m, t, pt) = NewMachine();
+        using (m)
+        {
+            pt.Map(code, Frame, P | RW);
+            m.Assemble(Frame, a => a.ret());
+            uint pteAddress = pt.PteAddress(code);
+            var stop = Run(m, pt, a =>
+            {
+                var routine = a.CreateLabel();
+                var done = a.CreateLabel();
+                a.mov(ecx, code);
+                a.call(routine);
+                a.or(__dword_ptr[pteAddress + 4], 0x8000_0000u);
+                a.invlpg(__[ecx]);
+                a.mov(eax, __dword_ptr[ecx]);
+                a.call(routine);
+                a.jmp(done);
+                a.Label(ref routine);
+                a.call(ecx);
+                a.ret();
+                a.Label(ref done);
+            }, nxe: true);
+            t.AssertHaltedIn(Vectors.PF, stop);
+            Assert.That(t.Stack(0), Is.EqualTo(0x11u));
+        }
+    }
+
     [TestCase(1ul << 40, false, 0x09u, TestName = "ReservedAddressBit40_InThePte_Read_Rsvd09")]
     [TestCase(1ul << 52, true, 0x0Bu, TestName = "ReservedBit52_InThePte_Write_Rsvd0B")]
     public void ReservedBit_InAPresentPte_FaultsWithRsvd(ulong bit, bool write, uint errorCode)
