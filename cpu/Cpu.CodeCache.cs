@@ -122,9 +122,9 @@ public sealed unsafe partial class Cpu
         }
 
         Block? b = _fastBlocks[physical & (FastBlockEntries - 1)];
-        if (b != null && b.Physical == physical && b.Valid && b.Bitness == bitness)
+        if (b != null && b.Physical == physical && b.Valid && b.Bitness == bitness && (!b.CrossesPage || NextPageStillMaps(lin, b.LastFrame)))
             return b;
-        if (!_blocks.TryGetValue(physical, out b) || b.Bitness != bitness)
+        if (!_blocks.TryGetValue(physical, out b) || b.Bitness != bitness || (b.CrossesPage && !NextPageStillMaps(lin, b.LastFrame)))
             b = DecodeBlock(lin, eip, physical, (byte*)(e->Addend + lin), bitness);
         if (b.Valid)
             _fastBlocks[physical & (FastBlockEntries - 1)] = b;
@@ -165,28 +165,58 @@ public sealed unsafe partial class Cpu
         }
 
         uint gfn = physical >> 12;
-        var block = new Block(physical, bitness, insns, count, gfn);
+        uint lastFrame = gfn;
         if (crossesPage)
         {
-            // Its bytes span two frames whose mapping may change apart: run it once, uncached.
-            block.Valid = false;
-            _droppedBlocks.Add(block);
-            return block;
+            // One instruction whose bytes go on in the next page: cached with that page's frame, and used again only
+            // while the TLB maps the next page there (GetBlock). A next page the TLB cannot keep (a device, a watched
+            // page) leaves it to run once, uncached.
+            uint next = (lin & 0xFFFFF000) + 0x1000;
+            TlbEntry* e = TlbRead + ((next >> 12) & TlbMask);
+            if (e->Tag != next)
+            {
+                var once = new Block(physical, bitness, insns, count, gfn) { CrossesPage = true, Valid = false };
+                _droppedBlocks.Add(once);
+                return once;
+            }
+
+            lastFrame = e->Gfn;
         }
 
+        var block = new Block(physical, bitness, insns, count, lastFrame) { CrossesPage = crossesPage };
         _blocks[physical] = block;
+        uint end = (physical & 0xFFF) + insns[count - 1].NextOffset;
+        AddToCodeFrame(gfn, block, ChunksOf(physical & 0xFFF, end - (physical & 0xFFF)));
+        if (crossesPage)
+            AddToCodeFrame(lastFrame, block, ChunksOf(0, end - 0x1000));
+        return block;
+    }
+
+    /// <summary>Record that <paramref name="block"/> was decoded from <paramref name="chunks"/> of frame <paramref name="gfn"/>, so a store there drops it.</summary>
+    private void AddToCodeFrame(uint gfn, Block block, ulong chunks)
+    {
         if (!_blocksByFrame.TryGetValue(gfn, out CodeFrame? frame))
             _blocksByFrame[gfn] = frame = new CodeFrame();
         frame.Blocks.Add(block);
-        frame.Chunks |= ChunksOf(physical & 0xFFF, insns[count - 1].NextOffset);
+        frame.Chunks |= chunks;
         if (CodeFrames[gfn] == 0)
         {
             CodeFrames[gfn] = 1;
             FlushWriteEntriesOfFrame(gfn);
             Group?.MarkCode(gfn);
         }
+    }
 
-        return block;
+    /// <summary>
+    /// For a block whose instruction goes on past the page of <paramref name="lin"/>: true while the TLB in use maps
+    /// the next page to <paramref name="lastFrame"/>, the frame it was decoded from, and (under EFER.NXE) the page is
+    /// known to be fetchable. Otherwise the block is decoded again, which fetches (and faults) as the first time.
+    /// </summary>
+    private bool NextPageStillMaps(uint lin, uint lastFrame)
+    {
+        uint next = (lin & 0xFFFFF000) + 0x1000;
+        TlbEntry* e = TlbRead + ((next >> 12) & TlbMask);
+        return e->Tag == next && e->Gfn == lastFrame && (!FetchChecks || FetchKnownAllowed(next));
     }
 
     /// <summary>

@@ -190,7 +190,7 @@ public sealed unsafe partial class Cpu
                 _chainFirst = null;
                 _chainRetired = total;
                 block = GetBlock(start);
-                if (previous != null && block.Valid && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
+                if (previous != null && block.Valid && !block.CrossesPage && (CheckedSegments & (1 << (int)SegReg.CS)) == 0)
                     previous.Link(block, ChainEpoch);
             }
 

@@ -37,6 +37,9 @@ internal sealed unsafe class Block
     /// <summary>The frame holding the block's last byte (differs from the first only for a single instruction that crosses a page).</summary>
     public uint LastFrame { get; }
 
+    /// <summary>One instruction whose bytes go on in the next page: it holds only while that page maps to <see cref="LastFrame"/>.</summary>
+    public bool CrossesPage { get; init; }
+
     public bool Valid { get; set; } = true;
 
     /// <summary>Runs counted towards compilation (cpu/Compile), up to the CPU's threshold.</summary>

@@ -383,6 +383,74 @@ public class PagingTests
         Assert.That(m.Cpu.Cr2, Is.EqualTo(UserCode + 0x1000));
     }
 
+    /// <summary>
+    /// mov eax, 0x44332211 across the boundary of UserCode's page (3 bytes, then 2 in the next page, then ret),
+    /// called from the kernel in a loop; returns the machine after <paramref name="after"/> ran with EDX at the
+    /// instruction, ESI the loop's sum of EAX and EDI what <paramref name="after"/> stored.
+    /// </summary>
+    private (TestMachine M, PageTables Pt, StopReason Stop) CallCrossingInstruction(Func<PageTables, Action<Assembler>> after)
+    {
+        const uint start = UserCode + 0xFFD, next = UserCode + 0x1000;
+        var m = NewMachine();
+        var pt = new PageTables(m);
+        pt.Map(UserCode, UserCode, P | RW);
+        pt.Map(next, next, P | RW);
+        m.Memory.Write(start, new byte[] { 0xB8, 0x11, 0x22, 0x33, 0x44, 0xC3 });
+        m.Memory.Write(OtherFrame, new byte[] { 0x55, 0x66, 0xC3 });
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.xor(esi, esi);
+            a.mov(ecx, 100);
+            a.mov(edx, start);
+            a.Label(ref loop);
+            a.call(edx);
+            a.add(esi, eax);
+            a.loop(loop);
+            after(pt)(a);
+            a.hlt();
+        });
+        pt.Enable();
+        return (m, pt, m.Cpu.Run(10_000));
+    }
+
+    private const uint OtherFrame = 0x700000;
+
+    [Test]
+    public void InstructionCrossingAPage_IsDecodedOnce_AndSeesTheNextPageRemapped()
+    {
+        var (m, pt, stop) = CallCrossingInstruction(pt => a =>
+        {
+            a.mov(__dword_ptr[pt.PteAddress(UserCode + 0x1000)], OtherFrame | P | RW);
+            a.invlpg(__byte_ptr[UserCode + 0x1000]);
+            a.call(edx);
+            a.mov(edi, eax);
+        });
+        using (m)
+        {
+            Assert.That(stop, Is.EqualTo(StopReason.Halted), () => $"{m.Cpu.LastFault}");
+            Assert.That(m.Cpu.Esi, Is.EqualTo(unchecked(100u * 0x44332211u)));
+            Assert.That(m.Cpu.Edi, Is.EqualTo(0x66552211u), "the bytes of the page the next page maps to now");
+            Assert.That(m.Cpu.BlocksDecoded, Is.LessThan(20), "the crossing instruction was decoded once for the loop, not at every call");
+        }
+    }
+
+    [Test]
+    public void InstructionCrossingAPage_SeesAStoreIntoItsBytesInTheNextPage()
+    {
+        var (m, _, stop) = CallCrossingInstruction(_ => a =>
+        {
+            a.mov(__byte_ptr[UserCode + 0x1000], 0x77);
+            a.call(edx);
+            a.mov(edi, eax);
+        });
+        using (m)
+        {
+            Assert.That(stop, Is.EqualTo(StopReason.Halted), () => $"{m.Cpu.LastFault}");
+            Assert.That(m.Cpu.Edi, Is.EqualTo(0x44772211u));
+        }
+    }
+
     [Test]
     public void DataAccessCrossingIntoAnUnmappedPage_FaultsBeforeWritingAnything()
     {
