@@ -5,8 +5,9 @@
 # consoles after dropping the few lines that differ for a stated reason (the list and the reasons are there).
 #
 # QEMU runs as close to MiniHv's PC as its options allow, so that the consoles differ in few lines:
-#   -cpu    MiniHv's CPUID: family 5 model 2 stepping 0xC, FPU DE PSE TSC MSR CX8 APIC CMOV and nothing else,
-#           no extended leaves (so Linux names the CPU from its own table, "Pentium 75 - 200", as on MiniHv)
+#   -cpu    MiniHv's CPUID: family 5 model 2 stepping 0xC, FPU DE PSE TSC MSR PAE CX8 APIC CMOV and nothing else,
+#           extended leaves up to 0x80000001 with NX alone (no brand string, so Linux names the CPU from its own
+#           table, "Pentium 75 - 200", as on MiniHv)
 #   -icount time from the instruction count, as MiniHv's: the timer calibrations, the TSC clocksource's
 #           watchdog and every line whose order depends on when a timer fires come out the same on every run
 #           (QEMU's plain TCG lets the host's load decide, and PIT calibration sometimes fails under load)
@@ -27,7 +28,7 @@ runs=${RUNS:-3}
 qemu=${QEMU:-qemu-system-i386}
 timeout_s=${TIMEOUT:-120}
 build="$root/guests/linux/build"
-cpu=qemu32,family=5,model=2,stepping=12,xlevel=0,-pae,-mce,-sep,-mtrr,-pge,-mca,-pat,-pse36,-fxsr,-mmx,-sse,-sse2
+cpu=qemu32,family=5,model=2,stepping=12,xlevel=0x80000001,+nx,-mce,-sep,-mtrr,-pge,-mca,-pat,-pse36,-fxsr,-mmx,-sse,-sse2
 append="console=ttyS0 initramfs_async=0"
 
 sh "$root/guests/linux/build.sh"
