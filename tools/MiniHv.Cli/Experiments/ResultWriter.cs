@@ -41,40 +41,9 @@ internal static class ResultWriter
         ("wall_seconds", r => Math.Round(r.WallSeconds, 3)),
     ];
 
-    public static void WriteCsv(string path, IReadOnlyList<PointResult> rows)
-    {
-        var sb = new StringBuilder();
-        sb.AppendJoin(',', Columns.Select(c => c.Name)).Append('\n');
-        foreach (PointResult r in rows)
-            sb.AppendJoin(',', Columns.Select(c => Format(c.Value(r)))).Append('\n');
-        File.WriteAllText(path, sb.ToString());
-    }
+    public static void WriteCsv(string path, IReadOnlyList<PointResult> rows) => ResultTable.WriteCsv(path, rows, Columns, Format);
 
-    public static void WriteJson(string path, IReadOnlyList<PointResult> rows)
-    {
-        using var stream = File.Create(path);
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-        json.WriteStartArray();
-        foreach (PointResult r in rows)
-        {
-            json.WriteStartObject();
-            foreach (var (name, value) in Columns)
-            {
-                switch (value(r))
-                {
-                    case string s: json.WriteString(name, s); break;
-                    case bool b: json.WriteBoolean(name, b); break;
-                    case double d: json.WriteNumber(name, d); break;
-                    case int i: json.WriteNumber(name, i); break;
-                    case long l: json.WriteNumber(name, l); break;
-                }
-            }
-
-            json.WriteEndObject();
-        }
-
-        json.WriteEndArray();
-    }
+    public static void WriteJson(string path, IReadOnlyList<PointResult> rows) => ResultTable.WriteJson(path, rows, Columns, Format);
 
     /// <summary>The main findings, in numbers, computed from the rows.</summary>
     public static void WriteSummary(string path, IReadOnlyList<PointResult> rows, SharedObjectConfig config, string command, IReadOnlyList<string> charts,
@@ -236,11 +205,5 @@ internal static class ResultWriter
         return den == 0 ? double.NaN : num / den;
     }
 
-    private static string Format(object value) => value switch
-    {
-        bool b => b ? "1" : "0",
-        double d => d.ToString("0.####", CultureInfo.InvariantCulture),
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString()!,
-    };
+    private static string Format(object value) => ResultTable.Format(value, "1", "0");
 }

@@ -38,8 +38,8 @@ internal static class OvercommitOutputs
     public static void Write(string dir, IReadOnlyList<OvercommitResult> rows, OvercommitConfig config, string command, IReadOnlyList<Sweeps.PointFailure> failures)
     {
         Directory.CreateDirectory(dir);
-        WriteCsv(Path.Combine(dir, "results.csv"), rows);
-        WriteJson(Path.Combine(dir, "results.json"), rows);
+        ResultTable.WriteCsv(Path.Combine(dir, "results.csv"), rows, Columns, Format);
+        ResultTable.WriteJson(Path.Combine(dir, "results.json"), rows, Columns, Format);
         List<string> charts = rows.Count == 0 ? [] :
         [
             Chart(dir, rows, "run-time.png", "CPU seconds of the run", r => r.CpuSeconds),
@@ -49,48 +49,7 @@ internal static class OvercommitOutputs
         WriteSummary(Path.Combine(dir, "summary.md"), rows, config, command, charts, failures);
     }
 
-    private static void WriteCsv(string path, IReadOnlyList<OvercommitResult> rows)
-    {
-        var sb = new StringBuilder();
-        sb.AppendJoin(',', Columns.Select(c => c.Name)).Append('\n');
-        foreach (OvercommitResult r in rows)
-            sb.AppendJoin(',', Columns.Select(c => Format(c.Value(r)))).Append('\n');
-        File.WriteAllText(path, sb.ToString());
-    }
-
-    private static void WriteJson(string path, IReadOnlyList<OvercommitResult> rows)
-    {
-        using var stream = File.Create(path);
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-        json.WriteStartArray();
-        foreach (OvercommitResult r in rows)
-        {
-            json.WriteStartObject();
-            foreach (var (name, value) in Columns)
-            {
-                switch (value(r))
-                {
-                    case string s: json.WriteString(name, s); break;
-                    case bool b: json.WriteBoolean(name, b); break;
-                    case double d: json.WriteNumber(name, d); break;
-                    case long l: json.WriteNumber(name, l); break;
-                    case object o: json.WriteString(name, Format(o)); break;
-                }
-            }
-
-            json.WriteEndObject();
-        }
-
-        json.WriteEndArray();
-    }
-
-    private static string Format(object value) => value switch
-    {
-        bool b => b ? "true" : "false",
-        double d => d.ToString("0.####", CultureInfo.InvariantCulture),
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
+    private static string Format(object value) => ResultTable.Format(value, "true", "false");
 
     /// <summary>One line per (sharing, balloon) against the ratio; returns the file name.</summary>
     private static string Chart(string dir, IReadOnlyList<OvercommitResult> rows, string name, string what, Func<OvercommitResult, double> value)
