@@ -43,6 +43,16 @@ public sealed record VmConfig
     /// <summary>The guest's salt group under the salted sharing policy: guests share frames only with guests of the same salt.</summary>
     public string? Salt { get; init; }
 
+    /// <summary>
+    /// The guest's memory shares under overcommit (ESX's shares): the balloon policy reclaims from guests in inverse
+    /// proportion to shares per frame. Null for ESX's "normal", 10 per MiB of the guest's RAM, so that guests of any
+    /// size are treated alike by default.
+    /// </summary>
+    public long? Shares { get; init; }
+
+    /// <summary>The shares the balloon policy uses: <see cref="Shares"/>, or 10 per MiB of RAM.</summary>
+    public long EffectiveShares => Shares ?? Math.Max(1, 10 * (MemoryBytes >> 20));
+
     /// <summary>Shadow page tables, or the plain walk for comparison.</summary>
     public PagingMode Paging { get; init; } = PagingMode.Shadow;
 

@@ -237,7 +237,7 @@ public sealed class MemoryReclaimer
             var clients = running.Select(g =>
             {
                 GuestBalloon b = _balloons[g];
-                return new BalloonClient(1, g.Memory.PrivateFrames, b.Sampler.ActiveFraction, b.Device.Target,
+                return new BalloonClient(g.Config.EffectiveShares, g.Memory.PrivateFrames, b.Sampler.ActiveFraction, b.Device.Target,
                     (long)(g.Memory.FrameCount * MaxBalloonShare));
             }).ToList();
             long[] targets = BalloonPolicy.Retarget(clients, frames, _taxRate);

@@ -254,7 +254,7 @@ public class RunConfigTests
         }).SetName("ParallelSharingAutoRateTwoScanners");
         yield return new TestCaseData((object)new[]
         {
-            "--guest", "{jos},append=prog=primes,,x=1,name=primes,memory=64M,salt=a,cap=2M",
+            "--guest", "{jos},append=prog=primes,,x=1,name=primes,memory=64M,salt=a,cap=2M,shares=3000",
             "--guest", "{hello},memory=96M,salt=true,append=console=ttyS0 answer=42  two-spaces",
             "--guest", "{jos},salt=,memory=2052K",
             "--sharing", "salted", "--memory-cap", "4097B", "--threads", "3", "--paging", "walk",
@@ -272,6 +272,16 @@ public class RunConfigTests
             "{jos}", "--hdb", "{scratch1}", "--guest", "hda={disk},hdb={disk},snapshot,name=boot", "--guest", "{hello},hda={scratch2},snapshot=off",
         }).SetName("DisksAndADiskBoot");
         yield return new TestCaseData((object)new[] { "--hda", "{disk}", "--count", "2", "--snapshot" }).SetName("DiskBootCopiesWithSnapshot");
+    }
+
+    [Test]
+    public void GuestShares_ReachTheGuest_OrAreTenPerMiBOfItsRam()
+    {
+        RunPlan plan = MustPlan("--guest", $"{TestImages.Jos},shares=3000", "--guest", $"{TestImages.Jos},memory=32M");
+        Assert.That(plan.Guests.Select(g => g.EffectiveShares), Is.EqualTo(new[] { 3000L, 320L }));
+        Assert.That(GuestSpec.TryParse("k.elf,shares=lots", out _, out string error), Is.False);
+        Assert.That(error, Is.EqualTo($"--guest 'k.elf,shares=lots': shares 'lots': {GuestSpec.SharesRule}"));
+        Assert.That(GuestSpec.TryParse("k.elf,shares=0", out _, out _), Is.False);
     }
 
     [Test]
@@ -324,6 +334,7 @@ public class RunConfigTests
     [TestCase("yaml", "scan_rate: 1.5\n", "1:1", "scan_rate: expects a whole number")]
     [TestCase("yaml", "scan_rate: fast\n", "1:1", "scan_rate: expects a whole number, a positive number of frames per second, or auto")]
     [TestCase("yaml", "scan_threads: 0\n", "1:1", "scan_threads 0: must be from 1 to 64")]
+    [TestCase("yaml", "guests:\n  - image: a.elf\n    shares: 0\n", "3:5", "shares 0: must be from 1 to 1000000")]
     [TestCase("yaml", "timeout: 0\n", "1:1", "timeout: expects a positive number of seconds")]
     [TestCase("yaml", "stats: true\n", "1:1", "stats: expects a string (write \"true\" in quotes for the word)")]
     [TestCase("yaml", "guests: a.elf\n", "1:1", "guests: expects a list of guests")]

@@ -81,6 +81,19 @@ public class BalloonEndToEndTests
     }
 
     [Test]
+    public void GuestsWithFewerShares_GiveMoreToTheirBalloons()
+    {
+        // The same four guests, the first two with ten times the others' shares (ESX's "high" against "low").
+        List<GuestToRun> guests = Guests().Select((g, i) => g with { Shares = i < 2 ? 3200L : 320L }).ToList();
+        OvercommitRunResult run = OvercommitRun.Run(guests, SharingPolicy.Off, deterministic: true, MachineBytes, balloon: true);
+        IReadOnlyList<BalloonDevice> balloons = run.Balloons!;
+        long rich = balloons[0].Inflates + balloons[1].Inflates, poor = balloons[2].Inflates + balloons[3].Inflates;
+        Assert.That(poor, Is.GreaterThan(2 * rich), $"pages given by the guests of 3200 shares {rich}, of 320 shares {poor}");
+        for (int i = 0; i < run.Guests.Count; i++)
+            Assert.That(run.Guests[i].Transcript, Is.EqualTo(Enough.Value.Guests[i].Transcript), run.Guests[i].Name);
+    }
+
+    [Test]
     public void ADeterministicRunWithBalloons_ReplaysBitForBit()
     {
         OvercommitRunResult first = OvercommitRun.Run(Guests(), SharingPolicy.Off, deterministic: true, MachineBytes, balloon: true);

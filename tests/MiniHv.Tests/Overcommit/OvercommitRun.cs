@@ -37,6 +37,7 @@ internal static class OvercommitRun
             Image = File.ReadAllBytes(g.Image),
             CommandLine = MultibootLoader.QemuCommandLine(g.Image, g.Append),
             MemoryBytes = g.Memory,
+            Shares = g.Shares,
             MaxInstructions = GuestRun.DefaultMaxInstructions,
             Timeout = TimeSpan.FromSeconds(300),
         }).ToList();

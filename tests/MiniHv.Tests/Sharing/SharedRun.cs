@@ -10,7 +10,7 @@ using MiniHv.Tests.EndToEnd;
 namespace MiniHv.Tests.Sharing;
 
 /// <summary>A guest to run: name, image, command line, RAM and salt group.</summary>
-internal sealed record GuestToRun(string Name, string Image, string Append, long Memory, string? Salt = null);
+internal sealed record GuestToRun(string Name, string Image, string Append, long Memory, string? Salt = null, long? Shares = null);
 
 /// <summary>How one guest of a run ended: its transcript and a hash of every byte of its RAM as it saw it.</summary>
 internal sealed record GuestOutcome(string Name, string Transcript, VmExit Exit, ulong MemoryHash, long Instructions);

@@ -1,14 +1,23 @@
 namespace MiniHv.Cli.Commands;
 
 /// <summary>
-/// One guest as <c>--guest IMAGE[,append=TEXT][,initrd=FILE][,system-map=FILE][,memory=SIZE][,smp=N][,name=NAME][,salt=GROUP][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
+/// One guest as <c>--guest IMAGE[,append=TEXT][,initrd=FILE][,system-map=FILE][,memory=SIZE][,smp=N][,name=NAME][,salt=GROUP][,shares=N][,cap=SIZE][,hda=FILE][,hdb=FILE][,snapshot]</c>
 /// describes it, or without IMAGE a guest that boots from its <c>hda</c>. As in QEMU's option syntax, a doubled comma
 /// stands for a comma inside a value.
 /// </summary>
 internal sealed record GuestSpec(string? Image, string? Append, long? MemoryBytes, string? Name, string? Salt = null, long? CapBytes = null,
-    string? Hda = null, string? Hdb = null, bool? Snapshot = null, string? Initrd = null, int? Processors = null, string? SystemMap = null)
+    string? Hda = null, string? Hdb = null, bool? Snapshot = null, string? Initrd = null, int? Processors = null, string? SystemMap = null,
+    long? Shares = null)
 {
-    private const string Keys = "append, initrd, system-map, memory, smp, name, salt, cap, hda, hdb, snapshot";
+    private const string Keys = "append, initrd, system-map, memory, smp, name, salt, shares, cap, hda, hdb, snapshot";
+
+    /// <summary>What a shares value must be, for error messages.</summary>
+    public const string SharesRule = "a whole number from 1 to 1000000 (ESX's memory shares; the default is 10 per MiB of the guest's RAM)";
+
+    /// <summary>A guest's memory shares (<c>shares=N</c>, config key <c>shares</c>).</summary>
+    public static bool TryParseShares(string value, out long shares)
+        => long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out shares)
+            && shares is >= 1 and <= 1_000_000;
 
     public static bool TryParse(string text, out GuestSpec? spec, out string error)
     {
@@ -22,7 +31,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
         }
 
         string? append = null, name = null, salt = null, hda = null, hdb = null, initrd = null, systemMap = null;
-        long? memory = null, cap = null;
+        long? memory = null, cap = null, shares = null;
         int? processors = null;
         bool? snapshot = null;
         foreach (string part in parts.Skip(hasImage ? 1 : 0))
@@ -52,6 +61,15 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
                     break;
                 case "salt":
                     salt = value;
+                    break;
+                case "shares":
+                    if (!TryParseShares(value, out long n0))
+                    {
+                        error = $"--guest '{text}': shares '{value}': {SharesRule}";
+                        return false;
+                    }
+
+                    shares = n0;
                     break;
                 case "memory":
                     if (!CommonOptions.TryParseGuestMemory(value, out long bytes, out string why))
@@ -113,7 +131,7 @@ internal sealed record GuestSpec(string? Image, string? Append, long? MemoryByte
             return false;
         }
 
-        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot, initrd, processors, systemMap);
+        spec = new GuestSpec(hasImage ? parts[0] : null, append, memory, name, salt, cap, hda, hdb, snapshot, initrd, processors, systemMap, shares);
         error = "";
         return true;
     }

@@ -53,7 +53,7 @@ internal static class RunCommand
         };
         var guest = new Option<GuestSpec[]>("--guest")
         {
-            Description = "one more guest: IMAGE[,append=TEXT][,initrd=FILE][,system-map=FILE][,memory=SIZE][,name=NAME][,salt=GROUP] (repeatable; ',,' is a comma)",
+            Description = "one more guest: IMAGE[,append=TEXT][,initrd=FILE][,system-map=FILE][,memory=SIZE][,name=NAME][,salt=GROUP][,shares=N][,smp=N][,cap=SIZE] (repeatable; ',,' is a comma)",
             HelpName = "SPEC",
             AllowMultipleArgumentsPerToken = false,
             CustomParser = r =>
@@ -298,7 +298,7 @@ internal static class RunCommand
             {
                 guests.Add(new GuestEntry(spec.Image, spec.Append, spec.MemoryBytes, spec.Name, spec.Salt, spec.CapBytes,
                     Hda: spec.Hda, Hdb: spec.Hdb, Snapshot: spec.Snapshot, Initrd: spec.Initrd, Processors: spec.Processors,
-                    SystemMap: spec.SystemMap));
+                    SystemMap: spec.SystemMap, Shares: spec.Shares));
             }
             return new RunConfig
             {
@@ -542,6 +542,7 @@ internal static class RunCommand
                     HideFpu = common.HideFpu,
                     Processors = entry.Processors ?? common.Processors,
                     Salt = entry.Salt,
+                Shares = entry.Shares,
                     MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 });
                 kernels.Add(null);
@@ -574,6 +575,7 @@ internal static class RunCommand
                 HideFpu = common.HideFpu,
                 Processors = entry.Processors ?? common.Processors,
                 Salt = entry.Salt,
+                Shares = entry.Shares,
                 MemoryCapBytes = entry.CapBytes ?? common.MemoryCapBytes,
                 PrimaryMaster = master,
                 PrimarySlave = slave,

@@ -173,6 +173,7 @@ internal sealed record RunConfig
 /// <param name="Initrd">The initial ramdisk file a Linux bzImage <see cref="Image"/> is given (QEMU's -initrd), or null.</param>
 /// <param name="Processors">Its processors (smp=N), or null for the run's <see cref="RunConfig.Processors"/>.</param>
 /// <param name="SystemMap">The System.map of a Linux bzImage <see cref="Image"/>, for saying what its shared frames hold, or null.</param>
+/// <param name="Shares">Its memory shares under overcommit (shares=N), or null for 10 per MiB of its RAM.</param>
 internal sealed record GuestEntry(
     string? Image,
     string? Append = null,
@@ -187,7 +188,8 @@ internal sealed record GuestEntry(
     bool? Snapshot = null,
     string? Initrd = null,
     int? Processors = null,
-    string? SystemMap = null)
+    string? SystemMap = null,
+    long? Shares = null)
 {
     public const int MaxCount = 1024;
 

@@ -42,6 +42,7 @@ internal static class RunConfigKeys
     public const string GuestMemory = "memory";
     public const string GuestName = "name";
     public const string GuestSalt = "salt";
+    public const string GuestShares = "shares";
     public const string GuestCap = "cap";
     public const string GuestCount = "count";
     public const string GuestHda = "hda";
@@ -57,7 +58,7 @@ internal static class RunConfigKeys
     ];
 
     /// <summary>Every key of a guest, in the order the writer puts them.</summary>
-    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestInitrd, GuestSystemMap, GuestMemory, GuestSmp, GuestName, GuestSalt, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
+    public static readonly string[] Guest = [GuestImage, GuestAppend, GuestInitrd, GuestSystemMap, GuestMemory, GuestSmp, GuestName, GuestSalt, GuestShares, GuestCap, GuestCount, GuestHda, GuestHdb, GuestSnapshot];
 
     public static readonly string[] BalloonModes = ["on", "off"];
 

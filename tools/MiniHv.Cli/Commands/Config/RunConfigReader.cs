@@ -148,6 +148,7 @@ internal static class RunConfigReader
                     K.GuestMemory => guest with { MemoryBytes = GuestMemory(e) },
                     K.GuestName => guest with { Name = Name(e) },
                     K.GuestSalt => guest with { Salt = Text(e) },
+                    K.GuestShares => guest with { Shares = Whole(e, 1, 1_000_000, "from 1 to 1000000") },
                     K.GuestCap => guest with { CapBytes = Cap(e) },
                     K.GuestCount => guest with { Count = (int?)Whole(e, 1, GuestEntry.MaxCount, $"from 1 to {GuestEntry.MaxCount}") ?? 1 },
                     K.GuestHda => guest with { Hda = PathValue(e), Origin = guest.Origin ?? $"{file}:{e.KeyAt}" },

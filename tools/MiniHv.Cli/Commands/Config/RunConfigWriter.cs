@@ -139,6 +139,8 @@ internal static class RunConfigWriter
             s.Add((K.GuestName, name));
         if (g.Salt is string salt)
             s.Add((K.GuestSalt, salt));
+        if (g.Shares is long shares)
+            s.Add((K.GuestShares, shares));
         if (g.CapBytes is long cap)
             s.Add((K.GuestCap, Size(cap)));
         if (g.Count != 1)
