@@ -102,6 +102,40 @@ public class GdbX87RegisterTests
     }
 
     [Test]
+    public void Gdb_InfoFloat_ShowsTheStack_AndSetVarOnSt0ReachesTheGuest()
+    {
+        GdbBatch.RequireGdb();
+        var kernel = X87Kernel();
+        var run = new BackgroundRun("run", kernel.Image, "-m", "32M", "--gdb", "tcp::0", "-S");
+        string gdb = GdbBatch.Run(kernel.Image, run.Port,
+            $"break *0x{kernel.Loaded:x}",
+            "continue",
+            "info float",
+            "print $st1",
+            "set var $st0 = -0.75",
+            $"break *0x{kernel.Stored:x}",
+            "continue",
+            $"print *(double *) 0x{Data:x}",
+            "info float",
+            "kill");
+        CliResult result = run.Finish();
+
+        Assert.That(gdb, Does.Match(@"=>R6: Valid\s+0x4000c90fdaa22168c235 \+3\.14159265358979\d*"), gdb);
+        Assert.That(gdb, Does.Match(@"  R7: Valid\s+0x3fff8000000000000000 \+1\s"), gdb);
+        Assert.That(gdb, Does.Match(@"  R5: Empty\s+0x0{20}"), gdb);
+        Assert.That(gdb, Does.Match(@"Status Word:\s+0x3000\s+TOP: 6"), gdb);
+        Assert.That(gdb, Does.Match(@"Control Word:\s+0x037f\s+IM DM ZM OM UM PM"), gdb);
+        Assert.That(gdb, Does.Contain("Tag Word:            0x0fff"), gdb);
+        Assert.That(gdb, Does.Contain($"Instruction Pointer: 0x08:0x{kernel.Fldpi:x8}"), gdb);
+        Assert.That(gdb, Does.Contain("Opcode:              0xd9eb"), gdb);
+        Assert.That(gdb, Does.Contain("$1 = 1\n"), "print $st1");
+        Assert.That(gdb, Does.Contain("$2 = -0.75\n"), "the guest's FSTP stored what gdb set");
+        Assert.That(gdb, Does.Match(@"=>R7: Valid\s+0x3fff8000000000000000 \+1\s"), "popped: R7 on top");
+        Assert.That(gdb, Does.Contain($"Operand Pointer:     0x10:0x{Data:x8}"), gdb);
+        Assert.That(result.Error, Does.Contain("stopped"), result.ToString);
+    }
+
+    [Test]
     public void WithoutAnFpu_TheX87RegistersReadEmpty_AndRefuseWrites()
     {
         var kernel = X87Kernel();
