@@ -6,19 +6,19 @@ namespace MiniHv.Hv.Debugging;
 /// <summary>
 /// The i386 register file in gdb's numbering (the <c>org.gnu.gdb.i386.core</c> feature of
 /// <see cref="TargetDescription"/>): eax ecx edx ebx esp ebp esi edi, eip, eflags, cs ss ds es fs gs, then the
-/// x87 registers, which this core does not have: they read as an x87 after FNINIT and writes to them are dropped.
+/// x87 registers, which <see cref="X87Registers"/> reads from and writes to the processor's FPU.
 /// </summary>
 public static class I386Registers
 {
     /// <summary>Registers in gdb's 'g' packet.</summary>
     public const int Count = 32;
 
-    public const int Eip = 8, Eflags = 9, Cs = 10, FirstFloat = 16, Fctrl = 24, Ftag = 26;
+    public const int Eip = 8, Eflags = 9, Cs = 10, FirstFloat = X87Registers.First;
 
     private static readonly SegReg[] Segments = [SegReg.CS, SegReg.SS, SegReg.DS, SegReg.ES, SegReg.FS, SegReg.GS];
 
     /// <summary>Bytes of register <paramref name="number"/>: 10 for st0-st7, 4 for the others.</summary>
-    public static int Size(int number) => number is >= FirstFloat and < FirstFloat + 8 ? 10 : 4;
+    public static int Size(int number) => X87Registers.IsStack(number) ? X87Registers.StackSize : 4;
 
     /// <summary>Bytes of the whole file, as the 'g' packet carries it.</summary>
     public static int FileSize { get; } = Enumerable.Range(0, Count).Sum(Size);
@@ -26,32 +26,32 @@ public static class I386Registers
     /// <summary>Register <paramref name="number"/>, little-endian as gdb wants it.</summary>
     public static byte[] Read(Cpu.Cpu cpu, int number)
     {
+        if (number >= FirstFloat)
+            return X87Registers.Read(cpu, number);
         var bytes = new byte[Size(number)];
         uint value = number switch
         {
             < 8 => cpu.GetRegister(number),
             Eip => cpu.Eip,
             Eflags => cpu.Eflags,
-            < FirstFloat => cpu.GetSegment(Segments[number - Cs]).Selector,
-            Fctrl => 0x37F,  // FNINIT's control word
-            Ftag => 0xFFFF,  // every register empty
-            _ => 0,
+            _ => cpu.GetSegment(Segments[number - Cs]).Selector,
         };
-        if (bytes.Length == 4)
-            BinaryPrimitives.WriteUInt32LittleEndian(bytes, value);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, value);
         return bytes;
     }
 
     /// <summary>
     /// Sets register <paramref name="number"/> from gdb's bytes. The general registers, EIP and EFLAGS change;
     /// a segment register cannot be loaded from a debugger (its descriptor would have to be fetched) and
-    /// keeps its value; false then when the value differs.
+    /// keeps its value; false then when the value differs. The x87 registers as <see cref="X87Registers.Write"/> says.
     /// </summary>
     public static bool Write(Cpu.Cpu cpu, int number, ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length < Size(number))
             return false;
-        uint value = bytes.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(bytes) : 0;
+        if (number >= FirstFloat)
+            return X87Registers.Write(cpu, number, bytes);
+        uint value = BinaryPrimitives.ReadUInt32LittleEndian(bytes);
         switch (number)
         {
             case < 8:
@@ -63,10 +63,8 @@ public static class I386Registers
             case Eflags:
                 cpu.Eflags = value;
                 return true;
-            case < FirstFloat:
-                return cpu.GetSegment(Segments[number - Cs]).Selector == (ushort)value;
             default:
-                return true;
+                return cpu.GetSegment(Segments[number - Cs]).Selector == (ushort)value;
         }
     }
 

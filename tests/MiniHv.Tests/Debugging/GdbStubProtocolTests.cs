@@ -9,54 +9,11 @@ namespace MiniHv.Tests.Debugging;
 /// <summary>The stub against a hand-driven client: replies per the protocol, and a client that misbehaves or hangs up harms no guest.</summary>
 public class GdbStubProtocolTests
 {
-    /// <summary>A raw protocol client: sends bytes, reads '+', '-' and packets.</summary>
-    private sealed class RawClient : IDisposable
-    {
-        private readonly TcpClient _tcp;
-        private readonly NetworkStream _stream;
-
-        public RawClient(int port)
-        {
-            _tcp = new TcpClient("127.0.0.1", port) { NoDelay = true, ReceiveTimeout = 30_000 };
-            _stream = _tcp.GetStream();
-        }
-
-        public void SendRaw(string bytes) => _stream.Write(Encoding.Latin1.GetBytes(bytes));
-
-        public void Send(string payload) => _stream.Write(RspPacket.Frame(payload));
-
-        public char ReadAck() => (char)_stream.ReadByte();
-
-        /// <summary>The next packet's payload, its acks skipped; its checksum verified.</summary>
-        public string ReadPacket()
-        {
-            int b;
-            while ((b = _stream.ReadByte()) != '$')
-                Assert.That(b, Is.Not.EqualTo(-1), "the stub hung up");
-            var payload = new StringBuilder();
-            while ((b = _stream.ReadByte()) != '#')
-                payload.Append((char)b);
-            string sum = $"{(char)_stream.ReadByte()}{(char)_stream.ReadByte()}";
-            Assert.That(sum, Is.EqualTo($"{RspPacket.Checksum(Encoding.Latin1.GetBytes(payload.ToString())):x2}"));
-            return payload.ToString();
-        }
-
-        /// <summary>Sends a packet, expects its ack, returns the reply.</summary>
-        public string Ask(string payload)
-        {
-            Send(payload);
-            Assert.That(ReadAck(), Is.EqualTo('+'));
-            return ReadPacket();
-        }
-
-        public void Dispose() => _tcp.Dispose();
-    }
-
     [Test]
     public void Stub_AnswersPerTheProtocol_AndTheGuestRunsOnWhenTheClientHangsUpMidPacket()
     {
         var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=hello", "-m", "32M", "--gdb", "tcp::0", "-S");
-        using (var client = new RawClient(run.Port))
+        using (var client = new RspTestClient(run.Port))
         {
             client.SendRaw("line noise\r\n");
             client.SendRaw("$qC#00");
@@ -96,7 +53,7 @@ public class GdbStubProtocolTests
     public void MultiprocessorGuest_EachProcessorIsAThread_WhoseRegistersHgSelects()
     {
         var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=hello", "-m", "32M", "-smp", "2", "--gdb", "tcp::0", "-S");
-        using (var client = new RawClient(run.Port))
+        using (var client = new RspTestClient(run.Port))
         {
             Assert.That(client.Ask("?"), Is.EqualTo("T05thread:1;"), "held on the boot processor");
             Assert.That(client.Ask("qfThreadInfo"), Is.EqualTo("m1,2"));
@@ -130,7 +87,7 @@ public class GdbStubProtocolTests
         for (int i = 0; i < 200_000; i++)
             noise.Append(alphabet[random.Next(alphabet.Length)]);
         var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=hello", "-m", "32M", "--count", "2", "--gdb", "tcp::0", "-S");
-        using (var client = new RawClient(run.Port))
+        using (var client = new RspTestClient(run.Port))
         {
             try
             {
@@ -152,7 +109,7 @@ public class GdbStubProtocolTests
     {
         // A guest that runs until stopped: the parent yields to a spinning child a hundred million times.
         var run = new BackgroundRun("run", TestImages.Jos, "--append", "prog=spin spin.yields=100000000", "-m", "32M", "--gdb", "tcp::0");
-        using (var client = new RawClient(run.Port))
+        using (var client = new RspTestClient(run.Port))
         {
             Assert.That(client.Ask("?"), Is.EqualTo("T05thread:1;"), "a client that connects finds the guest stopped");
             client.Send("vCont;c:1");
