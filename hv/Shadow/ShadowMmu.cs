@@ -168,8 +168,16 @@ public sealed unsafe partial class ShadowMmu : IMmu
     /// <summary>Address spaces whose shadows are cached now.</summary>
     public int SpaceCount => _byDirectory.Count;
 
-    /// <summary>The page-directory frames of the address spaces whose shadows are cached now.</summary>
-    public IReadOnlyList<uint> CachedDirectories => _byDirectory.Values.Select(s => s.DirectoryGfn).ToList();
+    /// <summary>
+    /// The page-directory frames of the address spaces whose shadows are cached now. Safe to read from another thread
+    /// (the sharing scanner's attribution in a parallel run): a copy published whole at every change.
+    /// </summary>
+    public IReadOnlyList<uint> CachedDirectories => Volatile.Read(ref _cachedDirectories);
+
+    private uint[] _cachedDirectories = [];
+
+    // Called by the guest's thread after every change of _byDirectory (space creations and drops, not switches).
+    private void PublishDirectories() => Volatile.Write(ref _cachedDirectories, _byDirectory.Values.Select(s => s.DirectoryGfn).ToArray());
 
     /// <inheritdoc/>
     public bool TagsTlbByAddressSpace => true;
@@ -578,6 +586,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         space.Live = true;
         space.Loaded = false;
         _byDirectory.Add(key, space);
+        PublishDirectories();
         if (!pae && _tables.AddDirectory(root, space))
             Protect(root); // a PAE space protects its page directories as it loads its PDPTEs
 
@@ -608,6 +617,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         }
 
         _byDirectory.Remove(space.Key);
+        PublishDirectories();
         space.Live = false;
         space.EntryCount = 0;
         _freeIds.Push(space.Id);

@@ -255,6 +255,69 @@ public class ShadowMmuTests
     }
 
     [Test]
+    public void CachedDirectories_ReadFromAnotherThread_WhileSpacesComeAndGo_NeverFail()
+    {
+        // The sharing scanner's attribution reads the list on its own thread while the guest's thread creates and
+        // drops spaces: cycling through more directories than the cache holds drops and creates one at every switch.
+        var (m, _, pt) = Machine();
+        using (m)
+        {
+            int n = ShadowMmu.CachedSpaces + 4;
+            uint[] dirs = Enumerable.Range(0, n).Select(i => 0x400000u + ((uint)i * 0x1000)).ToArray();
+            foreach (uint d in dirs)
+                m.Memory.Write32(d, m.Memory.Read32(PageTables.Directory));
+            Exception? failure = null;
+            long reads = 0;
+            using var done = new ManualResetEventSlim();
+            var reader = new Thread(() =>
+            {
+                try
+                {
+                    while (!done.IsSet)
+                    {
+                        foreach (uint d in m.Shadow!.CachedDirectories)
+                            Assert.That(d, Is.Not.Zero);
+                        reads++;
+                    }
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+            });
+            reader.Start();
+            StopReason stop;
+            try
+            {
+                stop = Run(m, pt, a =>
+                {
+                    var pass = a.CreateLabel();
+                    a.mov(ecx, 20);
+                    a.Label(ref pass);
+                    foreach (uint d in dirs)
+                    {
+                        a.mov(edx, d);
+                        a.mov(cr3, edx);
+                    }
+
+                    a.dec(ecx);
+                    a.jnz(pass);
+                });
+            }
+            finally
+            {
+                done.Set();
+                reader.Join();
+            }
+
+            Assert.That(stop, Is.EqualTo(StopReason.Halted));
+            Assert.That(failure, Is.Null, () => $"{failure}");
+            Assert.That(m.Shadow!.Stats.ShadowsDropped, Is.GreaterThan(18 * n), "spaces dropped and made again all along");
+            Assert.That(reads, Is.GreaterThan(0));
+        }
+    }
+
+    [Test]
     public void MoreAddressSpacesThanTheCacheHolds_DropsTheLeastRecentlyUsed()
     {
         var (m, _, pt) = Machine();
