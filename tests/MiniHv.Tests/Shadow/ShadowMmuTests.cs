@@ -254,6 +254,15 @@ public class ShadowMmuTests
         }
     }
 
+    /// <summary><paramref name="n"/> page directories above the code, each a copy of the first (the same mappings).</summary>
+    private static uint[] CopiesOfTheDirectory(TestMachine m, int n)
+    {
+        uint[] dirs = Enumerable.Range(0, n).Select(i => 0x400000u + ((uint)i * 0x1000)).ToArray();
+        foreach (uint d in dirs)
+            m.Memory.Write32(d, m.Memory.Read32(PageTables.Directory));
+        return dirs;
+    }
+
     [Test]
     public void CachedDirectories_ReadFromAnotherThread_WhileSpacesComeAndGo_NeverFail()
     {
@@ -263,9 +272,7 @@ public class ShadowMmuTests
         using (m)
         {
             int n = ShadowMmu.CachedSpaces + 4;
-            uint[] dirs = Enumerable.Range(0, n).Select(i => 0x400000u + ((uint)i * 0x1000)).ToArray();
-            foreach (uint d in dirs)
-                m.Memory.Write32(d, m.Memory.Read32(PageTables.Directory));
+            uint[] dirs = CopiesOfTheDirectory(m, n);
             Exception? failure = null;
             long reads = 0;
             using var done = new ManualResetEventSlim();
@@ -326,9 +333,7 @@ public class ShadowMmuTests
             // Four directories more than the cache holds, each a copy of the first (above the code): the 4 spaces
             // used longest ago, counting the first directory's, are dropped.
             int n = ShadowMmu.CachedSpaces + 4;
-            uint[] dirs = Enumerable.Range(0, n).Select(i => 0x400000u + ((uint)i * 0x1000)).ToArray();
-            foreach (uint d in dirs)
-                m.Memory.Write32(d, m.Memory.Read32(PageTables.Directory));
+            uint[] dirs = CopiesOfTheDirectory(m, n);
             var stop = Run(m, pt, a =>
             {
                 foreach (uint d in dirs)
