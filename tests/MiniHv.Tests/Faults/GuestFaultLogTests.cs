@@ -24,14 +24,7 @@ public class GuestFaultLogTests
         using var machine = new MachineMemory(config.MemoryBytes >> 12);
         using var vm = new Vm(config, machine, _ => { });
         var capture = new LogCapture();
-        var faults = new FaultLog(vm.Name, 0, QuietLinearReader.Create(vm.Cpu.TryTranslateQuiet, vm.Memory), capture.Logger);
-        Action<FaultRecord>? vmObserver = vm.Cpu.FaultObserver;
-        vm.Cpu.FaultObserver = record =>
-        {
-            vmObserver?.Invoke(record);
-            SegmentCache cs = vm.Cpu.GetSegment(SegReg.CS);
-            faults.OnException(record, vm.Cpu.InstructionsExecuted, cs.Base, cs.Big ? 32 : 16);
-        };
+        FaultLog faults = CapturedFaultLog.Attach(vm, capture);
         vm.CloseInput();
         vm.RunToEnd();
 
