@@ -254,9 +254,9 @@ public sealed unsafe partial class Cpu : IDisposable
     /// <summary>Install a segment register's descriptor cache directly (loader and tests).</summary>
     public void SetSegmentCache(SegReg seg, SegmentCache cache)
     {
-        bool csWasChecked = (CheckedSegments & (1 << (int)SegReg.CS)) != 0;
-        uint oldCsBase = SegBase[(int)SegReg.CS];
-        bool oldCsBig = Segs[(int)SegReg.CS].Big;
+        // Block links hold while CS keeps its base, size and flatness (ChainEpoch); a change of privilege alone keeps them.
+        bool csReshaped = seg == SegReg.CS && (cache.Base != SegBase[(int)SegReg.CS] || cache.Big != Segs[(int)SegReg.CS].Big);
+        int checkedBefore = CheckedSegments;
         Segs[(int)seg] = cache;
         SegBase[(int)seg] = cache.Base;
 
@@ -270,9 +270,7 @@ public sealed unsafe partial class Cpu : IDisposable
         {
             CplValue = RealMode ? 0 : cache.Selector & 3;
             TranslationEpoch++;
-
-            // A change of privilege alone (flat kernel and user code segments) keeps the block links.
-            if (cache.Base != oldCsBase || cache.Big != oldCsBig || csWasChecked != ((CheckedSegments & (1 << (int)SegReg.CS)) != 0))
+            if (csReshaped || ((checkedBefore ^ CheckedSegments) & (1 << (int)SegReg.CS)) != 0)
                 ChainEpoch++;
         }
 
