@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace MiniHv.Hv.Shadow;
 
 /// <summary>
@@ -40,8 +42,18 @@ internal sealed class GuestTableRegistry
 
     public void RemoveDirectory(uint gfn, ShadowSpace space)
     {
-        if (_tables.TryGetValue(gfn, out GuestTable? t) && t.AsDirectory.Remove(space))
-            Release(gfn);
+        if (!_tables.TryGetValue(gfn, out GuestTable? t))
+            return;
+        Span<ShadowSpace> users = CollectionsMarshal.AsSpan(t.AsDirectory);
+        for (int i = 0; i < users.Length; i++)
+        {
+            if (ReferenceEquals(users[i], space))
+            {
+                RemoveAtBySwap(t.AsDirectory, i);
+                Release(gfn);
+                return;
+            }
+        }
     }
 
     /// <summary>Records that slot <paramref name="slot"/> of <paramref name="space"/> was built from table <paramref name="gfn"/>; true when newly tracked.</summary>
@@ -55,8 +67,30 @@ internal sealed class GuestTableRegistry
 
     public void RemoveTable(uint gfn, ShadowSpace space, int slot)
     {
-        if (_tables.TryGetValue(gfn, out GuestTable? t) && t.AsTable.Remove((space, slot)))
-            Release(gfn);
+        if (!_tables.TryGetValue(gfn, out GuestTable? t))
+            return;
+
+        // A kernel's page tables are behind a slot of every address space (hundreds of users each), and a guest cycling
+        // through more spaces than the cache holds drops one at every switch: so a plain loop over references and
+        // ints, no equality comparer, and the last user moved into the gap rather than the rest shifted down.
+        Span<(ShadowSpace Space, int Slot)> users = CollectionsMarshal.AsSpan(t.AsTable);
+        for (int i = 0; i < users.Length; i++)
+        {
+            if (users[i].Slot == slot && ReferenceEquals(users[i].Space, space))
+            {
+                RemoveAtBySwap(t.AsTable, i);
+                Release(gfn);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Remove item <paramref name="i"/> by moving the last one into its place (the users of a table have no order).</summary>
+    private static void RemoveAtBySwap<T>(List<T> list, int i)
+    {
+        int last = list.Count - 1;
+        list[i] = list[last];
+        list.RemoveAt(last);
     }
 
     /// <summary>A walk went through <paramref name="gfn"/>: it is in use as a table, not being recycled.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using MiniHv.Cpu;
 using MiniHv.Hv.Memory;
 
@@ -105,6 +106,8 @@ public sealed unsafe partial class ShadowMmu : IMmu
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentOutOfRangeException.ThrowIfLessThan(cachedSpaces, 1);
         _spaces = new ShadowSpace?[cachedSpaces];
+        _directoryOfSpace = new uint[cachedSpaces];
+        Array.Fill(_directoryOfSpace, NoDirectory);
         for (int id = cachedSpaces - 1; id >= 0; id--)
             _freeIds.Push(id);
         _view = new ProcessorView(cpu, 0);
@@ -170,14 +173,33 @@ public sealed unsafe partial class ShadowMmu : IMmu
 
     /// <summary>
     /// The page-directory frames of the address spaces whose shadows are cached now. Safe to read from another thread
-    /// (the sharing scanner's attribution in a parallel run): a copy published whole at every change.
+    /// (the sharing scanner's attribution in a parallel run): read from a table by space id whose words the guest's
+    /// thread writes one at a time, so a reader sees each space either before or after a change, never a torn list.
     /// </summary>
-    public IReadOnlyList<uint> CachedDirectories => Volatile.Read(ref _cachedDirectories);
+    public IReadOnlyList<uint> CachedDirectories
+    {
+        get
+        {
+            var directories = new List<uint>();
+            foreach (ref uint d in _directoryOfSpace.AsSpan())
+            {
+                uint gfn = Volatile.Read(ref d);
+                if (gfn != NoDirectory)
+                    directories.Add(gfn);
+            }
 
-    private uint[] _cachedDirectories = [];
+            return directories;
+        }
+    }
 
-    // Called by the guest's thread after every change of _byDirectory (space creations and drops, not switches).
-    private void PublishDirectories() => Volatile.Write(ref _cachedDirectories, _byDirectory.Values.Select(s => s.DirectoryGfn).ToArray());
+    private const uint NoDirectory = uint.MaxValue;
+
+    // By space id: the directory frame of each live space, or NoDirectory. Written by the guest's thread at every
+    // creation and drop (not at switches), in O(1): a guest cycling through more spaces than the cache holds does that
+    // thousands of times a second.
+    private readonly uint[] _directoryOfSpace;
+
+    private void PublishDirectory(ShadowSpace space) => Volatile.Write(ref _directoryOfSpace[space.Id], space.Live ? space.DirectoryGfn : NoDirectory);
 
     /// <inheritdoc/>
     public bool TagsTlbByAddressSpace => true;
@@ -370,7 +392,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         if (walk.Dirty && !isTable && _p2m.IsWritable(gfn))
             flags |= ShadowEntryTable.Direct;
 
-        int[] slot = space.Entries[slotIndex] ??= NewSlot();
+        int[] slot = SlotOf(space, slotIndex);
         int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
         int e = slot[index];
         if (e != 0 && _entries.Gfn(e) == gfn)
@@ -388,6 +410,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
                 RemoveEntry(space, e);
             slot[index] = _entries.Add(space.Id, lp, gfn, _p2m.GetMfn(gfn).Value, flags);
             space.EntryCount++;
+            space.EntryBits[slotIndex]![index >> 6] |= 1ul << index;
             Stats.ShadowFills++;
         }
 
@@ -413,7 +436,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
             | (walk.Writable ? ShadowEntryTable.Writable : 0)
             | (walk.Dirty ? ShadowEntryTable.Dirty | ShadowEntryTable.Direct : 0)
             | (walk.NoExecute ? ShadowEntryTable.NoExecute : 0));
-        int[] slot = space.Entries[slotIndex] ??= NewSlot();
+        int[] slot = SlotOf(space, slotIndex);
         int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
         int e = slot[index];
         if (e != 0 && _entries.Gfn(e) == gfn)
@@ -426,6 +449,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
             RemoveEntry(space, e);
         slot[index] = _entries.Add(space.Id, lp, gfn, ShadowEntryTable.NoFrame, flags);
         space.EntryCount++;
+        space.EntryBits[slotIndex]![index >> 6] |= 1ul << index;
         Stats.ShadowFills++;
     }
 
@@ -447,6 +471,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         if (old != ShadowSpace.NoTable)
             DropSlot(space, slotIndex);
         tables[slotIndex] = tableGfn;
+        space.MarkSlotInUse(slotIndex);
         if (tableGfn != ShadowSpace.LargePage && _tables.AddTable(tableGfn, space, slotIndex))
             Protect(tableGfn);
     }
@@ -560,9 +585,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         }
     }
 
-    private static bool SlotInUse(ShadowSpace space, int slot)
-        => space.TableGfn[slot] != ShadowSpace.NoTable || space.Entries[slot] != null
-            || (space.Pae && space.HighTableGfn[slot] != ShadowSpace.NoTable);
+    private static bool SlotInUse(ShadowSpace space, int slot) => (space.SlotsInUse[slot >> 6] & (1ul << slot)) != 0;
 
     private ShadowSpace CreateSpace(uint root, uint key, bool pae)
     {
@@ -586,7 +609,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         space.Live = true;
         space.Loaded = false;
         _byDirectory.Add(key, space);
-        PublishDirectories();
+        PublishDirectory(space);
         if (!pae && _tables.AddDirectory(root, space))
             Protect(root); // a PAE space protects its page directories as it loads its PDPTEs
 
@@ -596,10 +619,12 @@ public sealed unsafe partial class ShadowMmu : IMmu
 
     private void DropSpace(ShadowSpace space)
     {
-        for (int slot = 0; slot < ShadowSpace.SlotCount; slot++)
+        ulong[] inUse = space.SlotsInUse;
+        for (int word = 0; word < inUse.Length; word++)
         {
-            if (SlotInUse(space, slot))
-                DropSlot(space, slot, flush: false);
+            // DropSlot clears the slot's bit, so each pass takes the lowest one left.
+            while (inUse[word] != 0)
+                DropSlot(space, (word << 6) | BitOperations.TrailingZeroCount(inUse[word]), flush: false);
         }
 
         if (space.Pae)
@@ -617,8 +642,8 @@ public sealed unsafe partial class ShadowMmu : IMmu
         }
 
         _byDirectory.Remove(space.Key);
-        PublishDirectories();
         space.Live = false;
+        PublishDirectory(space);
         space.EntryCount = 0;
         _freeIds.Push(space.Id);
         foreach (ProcessorView view in _views)
@@ -678,21 +703,26 @@ public sealed unsafe partial class ShadowMmu : IMmu
         int dropped = 0;
         if (entries != null)
         {
-            for (int i = 0; i < entries.Length; i++)
+            ulong[] bits = space.EntryBits[slotIndex]!;
+            for (int word = 0; word < bits.Length; word++)
             {
-                int e = entries[i];
-                if (e != 0)
+                for (ulong w = bits[word]; w != 0; w &= w - 1)
                 {
-                    _entries.Remove(e);
+                    int i = (word << 6) | BitOperations.TrailingZeroCount(w);
+                    _entries.Remove(entries[i]);
                     entries[i] = 0;
                     dropped++;
                 }
+
+                bits[word] = 0;
             }
 
             space.Entries[slotIndex] = null;
             space.EntryCount -= dropped;
             _freeSlots.Push(entries);
         }
+
+        space.MarkSlotFree(slotIndex);
 
         uint table = space.TableGfn[slotIndex];
         if (table != ShadowSpace.NoTable && table != ShadowSpace.LargePage)
@@ -715,7 +745,15 @@ public sealed unsafe partial class ShadowMmu : IMmu
         }
     }
 
-    private int[] NewSlot() => _freeSlots.Count > 0 ? _freeSlots.Pop() : new int[ShadowSpace.PagesPerSlot];
+    /// <summary>The entries of <paramref name="slotIndex"/>, allocated (from the pool of dropped slots) when first used.</summary>
+    private int[] SlotOf(ShadowSpace space, int slotIndex)
+    {
+        if (space.Entries[slotIndex] is int[] slot)
+            return slot;
+        space.MarkSlotInUse(slotIndex);
+        space.EntryBits[slotIndex] ??= new ulong[ShadowSpace.PagesPerSlot / 64];
+        return space.Entries[slotIndex] = _freeSlots.Count > 0 ? _freeSlots.Pop() : new int[ShadowSpace.PagesPerSlot];
+    }
 
     /// <summary>Drop the entry of linear page <paramref name="lp"/>, if any; true when there was one.</summary>
     private bool DropEntry(ShadowSpace space, uint lp)
@@ -731,7 +769,9 @@ public sealed unsafe partial class ShadowMmu : IMmu
     private void RemoveEntry(ShadowSpace space, int e)
     {
         uint lp = _entries.LinearPage(e);
-        space.Entries[lp >> 10]![lp & (ShadowSpace.PagesPerSlot - 1)] = 0;
+        int index = (int)(lp & (ShadowSpace.PagesPerSlot - 1));
+        space.Entries[lp >> 10]![index] = 0;
+        space.EntryBits[lp >> 10]![index >> 6] &= ~(1ul << index);
         space.EntryCount--;
         _entries.Remove(e);
         FlushFromTlbs(space, lp);

@@ -70,6 +70,22 @@ internal sealed class ShadowSpace
     /// <summary>Entries in this space.</summary>
     public int EntryCount { get; set; }
 
+    /// <summary>
+    /// Per slot: one bit per page that has an entry, so that dropping the slot finds its entries without scanning its
+    /// 1024 pages. Allocated with the slot's first entry and kept, all zero, when the slot is dropped.
+    /// </summary>
+    public readonly ulong[]?[] EntryBits = new ulong[SlotCount][];
+
+    /// <summary>
+    /// One bit per slot that has entries or a bound table, so that dropping the whole space (an eviction, thousands a
+    /// second when a guest cycles through more address spaces than the cache holds) visits only those.
+    /// </summary>
+    public readonly ulong[] SlotsInUse = new ulong[SlotCount / 64];
+
+    public void MarkSlotInUse(int slot) => SlotsInUse[slot >> 6] |= 1ul << slot;
+
+    public void MarkSlotFree(int slot) => SlotsInUse[slot >> 6] &= ~(1ul << slot);
+
     private static int[] CreateTlbSets()
     {
         var sets = new int[ShadowMmu.MaxProcessors];

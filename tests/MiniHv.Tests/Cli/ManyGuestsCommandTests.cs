@@ -64,6 +64,8 @@ public class ManyGuestsCommandTests
             Assert.That(shadow.GetProperty("cr3_switches").GetInt64(), Is.GreaterThan(10), "forktree switches between environments");
             Assert.That(shadow.GetProperty("cr3_switch_hits").GetInt64(), Is.GreaterThan(0));
             Assert.That(shadow.GetProperty("shadow_fills").GetInt64(), Is.GreaterThan(0));
+            Assert.That(shadow.GetProperty("tlb_fills").GetInt64(), Is.GreaterThan(shadow.GetProperty("cr3_switch_hits").GetInt64()),
+                "software-TLB misses that asked the shadow: at least one after each switch, whose TLB set may hold nothing");
             JsonElement hidden = shadow.GetProperty("hidden_faults");
             Assert.That(hidden.GetProperty("page_table_write").GetInt64(), Is.GreaterThan(0), "fork writes page tables");
             Assert.That(hidden.GetProperty("zero_frame_break").GetInt64(), Is.EqualTo(g.GetProperty("memory").GetProperty("private_frames").GetInt64()),

@@ -351,6 +351,70 @@ public class ShadowMmuTests
     }
 
     [Test]
+    public void TableBehindEverySpace_ChangedAfterManyEvictions_ReachesEveryCachedSpace()
+    {
+        // One guest page table behind a slot of every address space, as a kernel's tables are: cycling through more
+        // spaces than the cache holds drops and adds its users thousands of times. A store to it must still reach every
+        // space that remains cached, or one of them would keep translating through the old entry.
+        var (m, _, pt) = Machine();
+        using (m)
+        {
+            const uint Old = 0x700000, New = 0x701000;
+            m.Memory.Write32(Old, 0x11110001);
+            m.Memory.Write32(New, 0x22220002);
+            pt.Map(Target, Old, P | RW);
+            uint pte = pt.PteAddress(Target);
+            int n = ShadowMmu.CachedSpaces + 64;
+            uint[] dirs = CopiesOfTheDirectory(m, n);
+            foreach (uint d in dirs)
+                m.Memory.Write32(d + ((Target >> 22) * 4), pt.Pde(Target));
+            var stop = Run(m, pt, a =>
+            {
+                var pass = a.CreateLabel();
+                var space = a.CreateLabel();
+                var check = a.CreateLabel();
+                var fresh = a.CreateLabel();
+                a.mov(ebp, 2);
+                a.Label(ref pass);
+                a.xor(esi, esi);
+                a.Label(ref space);
+                a.mov(edx, esi);
+                a.shl(edx, 12);
+                a.add(edx, dirs[0]);
+                a.mov(cr3, edx);
+                a.mov(eax, __dword_ptr[Target]);
+                a.inc(esi);
+                a.cmp(esi, n);
+                a.jb(space);
+                a.dec(ebp);
+                a.jnz(pass);
+
+                a.mov(__dword_ptr[pte], New | P | RW);
+
+                // Every space still cached, in turn: count those that read the old frame.
+                a.xor(edi, edi);
+                a.mov(esi, n - ShadowMmu.CachedSpaces);
+                a.Label(ref check);
+                a.mov(edx, esi);
+                a.shl(edx, 12);
+                a.add(edx, dirs[0]);
+                a.mov(cr3, edx);
+                a.cmp(__dword_ptr[Target], 0x22220002);
+                a.je(fresh);
+                a.inc(edi);
+                a.Label(ref fresh);
+                a.inc(esi);
+                a.cmp(esi, n);
+                a.jb(check);
+            });
+            Assert.That(stop, Is.EqualTo(StopReason.Halted), () => $"{m.Cpu.LastFault}");
+            Assert.That(m.Shadow!.Stats.ShadowsDropped, Is.GreaterThan(n), "spaces were evicted all along");
+            Assert.That(m.Shadow.Stats.Cr3SwitchHits, Is.GreaterThanOrEqualTo(ShadowMmu.CachedSpaces), "the checks ran in cached spaces");
+            Assert.That(m.Cpu.Edi, Is.Zero, "cached spaces that still read the old frame");
+        }
+    }
+
+    [Test]
     public void ReverseMap_FindsEveryMappingOfAFrame_InEveryAddressSpace()
     {
         var (m, _, pt) = Machine();

@@ -175,7 +175,8 @@ internal sealed record ShadowCounters(
     long ShadowsDropped,
     long Shootdowns,
     long TablesUnshadowed,
-    long InvlpgDrops);
+    long InvlpgDrops,
+    long TlbFills);
 
 /// <summary>Faults the hypervisor resolves without the guest seeing them, by cause.</summary>
 internal sealed record HiddenFaults(long PageTableWrite, long ZeroFrameBreak, long CowBreak, long AdUpdate, long SwapIn = 0)

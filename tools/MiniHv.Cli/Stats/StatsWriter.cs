@@ -129,6 +129,7 @@ internal static class StatsWriter
         ShadowStats s = mmu.Stats;
         var hidden = new HiddenFaults(s.PageTableWrites, vm.Memory.ZeroFrameBreaks, vm.Memory.CopyOnWriteBreaks, s.AdUpdates, vm.Memory.SwapIns);
         return new ShadowCounters(vm.Instructions, vm.GuestPageFaults, hidden, s.ShadowFills, s.Cr3Switches, s.Cr3SwitchHits,
-            s.Cr3FirstVisits, s.Cr3HitRate, s.Cr3RevisitHitRate, s.ShadowsCreated, s.ShadowsDropped, s.Shootdowns, s.TablesUnshadowed, s.InvlpgDrops);
+            s.Cr3FirstVisits, s.Cr3HitRate, s.Cr3RevisitHitRate, s.ShadowsCreated, s.ShadowsDropped, s.Shootdowns, s.TablesUnshadowed, s.InvlpgDrops,
+            vm.Processors.Sum(p => p.Cpu.TlbFills));
     }
 }
