@@ -102,6 +102,10 @@ internal static unsafe class FpuInsnBuilder
             case Mnemonic.Fcos: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FCos);
             case Mnemonic.Fsincos: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FSinCos);
             case Mnemonic.Fptan: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FPtan);
+            case Mnemonic.F2xm1: return Set(ref d, &Cpu.FpuTranscendental, Cpu.F2xm1);
+            case Mnemonic.Fyl2x: return Set(ref d, &Cpu.FpuTranscendental, Cpu.FYl2x);
+            case Mnemonic.Fyl2xp1: return Set(ref d, &Cpu.FpuTranscendental, Cpu.FYl2xp1);
+            case Mnemonic.Fpatan: return Set(ref d, &Cpu.FpuTranscendental, Cpu.FPatan);
 
             case Mnemonic.Fldcw: return Set(ref d, &Cpu.FpuControl, Cpu.FLdcw);
             case Mnemonic.Fnstcw: return Set(ref d, &Cpu.FpuControl, Cpu.FStcw);
