@@ -10,10 +10,10 @@ namespace MiniHv.Cpu;
 /// </summary>
 internal static unsafe class FpuInsnBuilder
 {
-    /// <summary>True for the instructions this builder handles (the x87 escape opcodes and WAIT).</summary>
+    /// <summary>True for the instructions this builder handles (the x87 escape opcodes, WAIT, FXSAVE and FXRSTOR).</summary>
     public static bool IsX87(in Instruction ins)
     {
-        if (ins.Mnemonic == Mnemonic.Wait)
+        if (ins.Mnemonic is Mnemonic.Wait or Mnemonic.Fxsave or Mnemonic.Fxrstor)
             return true;
         var op = ins.Code.ToOpCode();
         uint first = op.OpCodeLength == 2 ? op.OpCode >> 8 : op.OpCode;
@@ -102,6 +102,13 @@ internal static unsafe class FpuInsnBuilder
             case Mnemonic.Fcos: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FCos);
             case Mnemonic.Fsincos: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FSinCos);
             case Mnemonic.Fptan: return Set(ref d, &Cpu.FpuTrigonometry, Cpu.FPtan);
+            case Mnemonic.F2xm1: return Set(ref d, &Cpu.FpuTranscendental, Cpu.F2xm1);
+            case Mnemonic.Fyl2x: return Set(ref d, &Cpu.FpuTranscendental, Cpu.FYl2x);
+            case Mnemonic.Fyl2xp1: return Set(ref d, &Cpu.FpuTranscendental, Cpu.FYl2xp1);
+            case Mnemonic.Fpatan: return Set(ref d, &Cpu.FpuTranscendental, Cpu.FPatan);
+
+            case Mnemonic.Fxsave: return Set(ref d, &Cpu.FpuExtendedState, Cpu.FxSave);
+            case Mnemonic.Fxrstor: return Set(ref d, &Cpu.FpuExtendedState, Cpu.FxRstor);
 
             case Mnemonic.Fldcw: return Set(ref d, &Cpu.FpuControl, Cpu.FLdcw);
             case Mnemonic.Fnstcw: return Set(ref d, &Cpu.FpuControl, Cpu.FStcw);

@@ -1,4 +1,4 @@
-/* x87: every x87 instruction form of a Pentium Pro (but FPATAN, F2XM1, FYL2X and FYL2XP1) over a matrix of operands
+/* x87: every x87 instruction form of a Pentium Pro over a matrix of operands
    (signed zeros, denormals, infinities, quiet and signaling NaNs, an unnormal, the largest and smallest
    finite values, values on rounding boundaries at 24, 53 and 64 bits) under every rounding control and
    every precision control, all exceptions masked.  Per form it prints one line: an FNV-1a hash of every
@@ -10,8 +10,11 @@
    the forms with a double or integer memory operand, which QEMU rounds to the precision control as it
    converts them (the SDM: exactly); FSCALE leaves out the cases where both operands are NaNs, where
    QEMU returns ST(1)'s rather than following the SDM's table 4-7; FPREM1's quotient bits (C0 C3 C1),
-   which QEMU leaves clear, are not hashed.  Stack overflow and underflow are not exercised: QEMU 7.2
-   does not detect them (the unit tests check MiniHv's). */
+   which QEMU leaves clear, are not hashed.  F2XM1, FYL2X, FYL2XP1 and FPATAN also take the operands in
+   their ranges (extras below); FPATAN leaves out the three pairs in fpatan_misrounded, which QEMU 7.2
+   rounds to the wrong neighbour in round-to-nearest (MiniHv gives the correctly rounded result; the
+   unit tests check those).  Stack overflow and underflow are not exercised: QEMU 7.2 does not detect
+   them (the unit tests check MiniHv's). */
 #include "kern.h"
 
 struct x80 {
@@ -34,6 +37,30 @@ static const struct x80 values[] = {
     X(0x4000, 0x4000000000000000), X(0x3C00, 0xAAAAAAAAAAAAAAAB),    /* unnormal, a small odd value */
 };
 #define NVALUES (sizeof values / sizeof values[0])
+
+/* More operands for F2XM1 (|x| <= 1), FYL2XP1 (1 + x within [sqrt(1/2), sqrt(2)]) and the others. */
+static const struct x80 extras[] = {
+    X(0x3FFE, 0x8000000000000000), X(0xBFFE, 0x8000000000000000),    /* 1/2, -1/2 */
+    X(0x3FFD, 0x95F619980C4336F7), X(0xBFFD, 0x95F619980C4336F7),    /* +-(1 - sqrt(1/2)) */
+    X(0x3FFD, 0xD413CCCFE7799211), X(0x3FFE, 0xB504F333F9DE6484),    /* sqrt(2) - 1, sqrt(1/2) */
+    X(0x3FBF, 0x8000000000000000), X(0xBFFE, 0xFFFFFFFFFFFFFFFF),    /* 2^-64, -(1 - 2^-64) */
+    X(0x3FE0, 0xC90FDAA22168C235), X(0xBFF0, 0xAAAAAAAAAAAAAAAB),    /* pi * 2^-32, -(2/3) * 2^-15 */
+};
+#define NEXTRAS (sizeof extras / sizeof extras[0])
+
+/* FPATAN's (ST(0), ST(1)) pairs whose exact result lies within a hair of halfway between two extended
+   values, where QEMU 7.2's result is the farther one: atan2(+-(1 - 2^-64), 3) is 0.5002 ulp above
+   +-3ffd:a4bc7d1934f70923, and atan2(2^-64, 1 - 2^-64) just over half an ulp above 3fbf:8000000000000000. */
+static const struct x80 fpatan_misrounded[][2] = {
+    { X(0x4000, 0xC000000000000000), X(0x3FFE, 0xFFFFFFFFFFFFFFFF) },
+    { X(0x4000, 0xC000000000000000), X(0xBFFE, 0xFFFFFFFFFFFFFFFF) },
+    { X(0x3FFE, 0xFFFFFFFFFFFFFFFF), X(0x3FBF, 0x8000000000000000) },
+};
+
+static const struct x80 *operand(unsigned k)
+{
+    return k < NVALUES ? &values[k] : &extras[k - NVALUES];
+}
 
 /* Memory operands: single, double, 16/32/64-bit integers and packed BCD, edge values of each. */
 static const uint32_t f32s[] = { 0, 0x80000000u, 0x3F800000, 0xBFC00000u, 0x7F7FFFFF, 0x00800000, 0x00000001,
@@ -120,6 +147,8 @@ FORM(frndint_, "frndint")                FORM(fxtract_, "fxtract")
 FORM(fchs_, "fchs")                      FORM(fabs_, "fabs")
 FORM(fsin_, "fsin")                      FORM(fcos_, "fcos")
 FORM(fsincos_, "fsincos")                FORM(fptan_, "fptan")
+FORM(f2xm1_, "f2xm1")                    FORM(fyl2x_, "fyl2x")
+FORM(fyl2xp1_, "fyl2xp1")                FORM(fpatan_, "fpatan")
 FORM(fxam_, "fxam")                      FORM(ftst_, "ftst")
 FORM(fcom_, "fcom %%st(1)")               FORM(fcomp_, "fcomp %%st(1)")
 FORM(fcompp_, "fcompp")                  FORM(fucom_, "fucom %%st(1)")
@@ -155,6 +184,8 @@ enum shape {
     STORE,      /* a over the values; the stored bytes are hashed */
     LOAD,       /* every memory operand of every kind once (b = 1) */
     FLAGS,      /* PAIRS, EFLAGS' ZF PF CF hashed too */
+    XPAIRS,     /* a and b over the values and the extras */
+    XSINGLE,    /* a over the values and the extras (b = 1) */
 };
 
 
@@ -175,7 +206,8 @@ static const struct form forms[] = {
     F(fscale_, PAIRS), F64(fprem_, PAIRS, 0), F64(fprem1_, PAIRS, 0x4300), F(fsqrt_, SINGLE),
     F64(frndint_, SINGLE, ARITH), F(fxtract_, SINGLE), F(fchs_, SINGLE), F(fabs_, SINGLE),
     FC(fxam_, SINGLE, 0), FC(fsin_, SINGLE, TRIG), FC(fcos_, SINGLE, TRIG), FC(fsincos_, SINGLE, TRIG),
-    FC(fptan_, SINGLE, TRIG), FC(ftst_, SINGLE, 0),
+    FC(fptan_, SINGLE, TRIG), F(f2xm1_, XSINGLE), F(fyl2x_, XPAIRS), F(fyl2xp1_, XPAIRS), F(fpatan_, XPAIRS),
+    FC(ftst_, SINGLE, 0),
     FC(fcom_, PAIRS, 0), FC(fcomp_, PAIRS, 0), FC(fcompp_, PAIRS, 0), FC(fucom_, PAIRS, 0), FC(fucompp_, PAIRS, 0),
     F(fxch_, PAIRS), F(fst_sti, SINGLE), F(fstp_sti, SINGLE), F(ffree_, SINGLE), F(fincstp_, SINGLE),
     F(fdecstp_, SINGLE), F(fld_sti, SINGLE),
@@ -232,6 +264,15 @@ static int is_nan(const struct x80 *v)
     return (v->se & 0x7FFF) == 0x7FFF && (v->m << 1) != 0;
 }
 
+static int misrounded(const struct x80 *a, const struct x80 *b)
+{
+    for (unsigned k = 0; k < sizeof fpatan_misrounded / sizeof fpatan_misrounded[0]; k++)
+        if (a->se == fpatan_misrounded[k][0].se && a->m == fpatan_misrounded[k][0].m
+            && b->se == fpatan_misrounded[k][1].se && b->m == fpatan_misrounded[k][1].m)
+            return 1;
+    return 0;
+}
+
 static int same(const char *a, const char *b)
 {
     while (*a && *a == *b) {
@@ -270,6 +311,23 @@ static void run_form(const struct form *f)
                     xb = values[j];
                     run_case(f, k);
                 }
+            break;
+        case XPAIRS:
+            for (unsigned i = 0; i < NVALUES + NEXTRAS; i++)
+                for (unsigned j = 0; j < NVALUES + NEXTRAS; j++) {
+                    if (f->fn == fpatan_ && misrounded(operand(i), operand(j)))
+                        continue;
+                    xa = *operand(i);
+                    xb = *operand(j);
+                    run_case(f, k);
+                }
+            break;
+        case XSINGLE:
+            for (unsigned i = 0; i < NVALUES + NEXTRAS; i++) {
+                xa = *operand(i);
+                xb = values[2];
+                run_case(f, k);
+            }
             break;
         case SINGLE:
         case STORE:
