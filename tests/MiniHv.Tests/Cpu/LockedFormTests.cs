@@ -1,5 +1,6 @@
 using Iced.Intel;
 using MiniHv.Cpu;
+using MiniHv.Hv.Machine;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace MiniHv.Tests.Cpu;
@@ -141,6 +142,59 @@ public class LockedFormTests
         bool split = (address & 7) + (uint)form.Size > 8;
         if (!form.BitOffset)
             Assert.That(locked.Cpu.SplitLocks, Is.EqualTo(split ? Values.Length * 4 : 0));
+    }
+
+    private const uint P = PageTables.P, RW = PageTables.RW, US = PageTables.US;
+    private const uint UserCode = 0x400000, UserStack = 0x7F000, Writable = 0x5FF000, ReadOnly = 0x600000, Unmapped = 0x800000;
+
+    // A read-only page, a page not present, and an operand that starts on a writable page and ends on the read-only one.
+    private static readonly uint[] FaultingAddresses = [ReadOnly + 0x10, Unmapped + 0x10, ReadOnly - 2];
+
+    public static IEnumerable<TestCaseData> FormsOnPagesTheyCannotWrite()
+        => from f in Forms()
+           where f.Size is 4 or 8 || f.Name is "inc byte [m]" or "xadd word [m], ecx" or "btc word [m], ecx"
+           from address in FaultingAddresses
+           where address != ReadOnly - 2 || f.Size >= 4 // a shorter operand there stays on the writable page
+           from paging in new[] { PagingMode.Walk, PagingMode.Shadow }
+           select new TestCaseData(f, address, paging).SetName($"Locked_{f.Name} at {address:x} ({paging})_FaultsAsUnlocked");
+
+    /// <summary>Run the form in ring 3 with paging on, and describe how it ended: the exception, its frame, CR2, registers and the memory.</summary>
+    private static string RunInUserMode(Form form, uint address, PagingMode paging, bool locked)
+    {
+        using var m = new TestMachine(paging);
+        var t = new SystemTables(m);
+        var pt = new PageTables(m);
+        pt.Map(UserCode, UserCode, P | US);
+        pt.Map(UserStack, UserStack, P | RW | US);
+        pt.Map(Writable, Writable, P | RW | US);
+        pt.Map(ReadOnly, ReadOnly, P | US);
+        m.Memory.Write64(ReadOnly - 8, 0x1122334455667788);
+        m.Memory.Write64(ReadOnly, 0x99AABBCCDDEEFF00);
+        m.Memory.Write64(ReadOnly + 0x10, 0xCAFEF00DDEADBEEF);
+        m.Assemble(UserCode, a =>
+        {
+            form.Emit(locked ? a.@lock : a, address);
+            a.hlt();
+        });
+        t.EnterUserMode(UserCode, UserStack);
+        pt.Enable();
+        m.Cpu.Eax = 0xDDEEFF00;
+        m.Cpu.Ecx = 0x11111105;
+        m.Cpu.Edx = 0x99AABBCC;
+        m.Cpu.Eflags = 0x2 | MiniHv.Cpu.Cpu.CF;
+        var stop = m.Cpu.Run(100);
+        var c = m.Cpu;
+        return $"{stop} vector {t.HaltedInVector()} frame {t.Stack(0):x} {t.Stack(1):x} {t.Stack(3) & Exec.ArithFlags:x} cr2 {c.Cr2:x}"
+            + $" eax {c.Eax:x} ecx {c.Ecx:x} edx {c.Edx:x} ebx {c.Ebx:x} instructions {c.InstructionsExecuted}"
+            + $" memory {m.Memory.Read64(ReadOnly - 8):x} {m.Memory.Read64(ReadOnly):x} {m.Memory.Read64(ReadOnly + 0x10):x}";
+    }
+
+    [TestCaseSource(nameof(FormsOnPagesTheyCannotWrite))]
+    public void LockedForm_OnAPageItCannotWrite_FaultsAsTheUnlockedForm(Form form, uint address, PagingMode paging)
+    {
+        string expected = RunInUserMode(form, address, paging, locked: false);
+        Assert.That(expected, Does.StartWith("Halted vector 14 "), "the unlocked form page-faults");
+        Assert.That(RunInUserMode(form, address, paging, locked: true), Is.EqualTo(expected));
     }
 
     [Test]
