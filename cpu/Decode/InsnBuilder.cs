@@ -43,7 +43,28 @@ internal static unsafe class InsnBuilder
 
         bool ends = ins.FlowControl != FlowControl.Next;
         ends |= Select(ref d, in ins);
+        if (ins.HasLockPrefix || (ins.Mnemonic == Mnemonic.Xchg && (d.Form & Cpu.FormOp0Mem) != 0))
+            SelectLocked(ref d, in ins);
         return ends;
+    }
+
+    /// <summary>A locked read-modify-write of memory (XCHG with memory is locked without the prefix) gets its atomic handler.</summary>
+    private static void SelectLocked(ref Insn d, in Instruction ins)
+    {
+        switch (ins.Mnemonic)
+        {
+            case Mnemonic.Add or Mnemonic.Or or Mnemonic.Adc or Mnemonic.Sbb or Mnemonic.And or Mnemonic.Sub or Mnemonic.Xor:
+                d.Exec = &Cpu.LockedAlu;
+                break;
+            case Mnemonic.Inc or Mnemonic.Dec: d.Exec = &Cpu.LockedIncDec; break;
+            case Mnemonic.Neg: d.Exec = &Cpu.LockedNeg; break;
+            case Mnemonic.Not: d.Exec = &Cpu.LockedNot; break;
+            case Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc: d.Exec = &Cpu.LockedBitTest; break;
+            case Mnemonic.Xchg: d.Exec = &Cpu.LockedXchg; break;
+            case Mnemonic.Cmpxchg: d.Exec = &Cpu.LockedCmpxchg; break;
+            case Mnemonic.Cmpxchg8b: d.Exec = &Cpu.LockedCmpxchg8b; break;
+            case Mnemonic.Xadd: d.Exec = &Cpu.LockedXadd; break;
+        }
     }
 
     private static bool UsesFpuOrVectorRegisters(in Instruction ins)

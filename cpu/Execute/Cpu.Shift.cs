@@ -158,28 +158,9 @@ public sealed unsafe partial class Cpu
     internal static void BitTest(Cpu c, ref Insn i)
     {
         int size = i.Size;
-        int bits = size * 8;
-        bool imm = (i.Form & FormOp1Imm) != 0;
-        uint offset = imm ? i.Imm : c.GetReg(i.R1, size);
         if ((i.Form & FormOp0Mem) != 0)
         {
-            uint ea = c.EffectiveAddress(ref i);
-            int bit;
-            if (imm)
-            {
-                bit = (int)(offset & (uint)(bits - 1));
-            }
-            else
-            {
-                // A register offset addresses a bit string: whole operands before or after the address.
-                int signedOffset = (int)SignExtend(offset, size);
-                ea += (uint)((signedOffset >> (bits == 32 ? 5 : 4)) * size);
-                if (i.Addr16)
-                    ea &= 0xFFFF;
-                bit = signedOffset & (bits - 1);
-            }
-
-            uint lin = c.Linear(i.Seg, ea, size, i.Op != 0);
+            uint lin = c.BitStringOperand(ref i, out int bit);
             uint v = c.Read(lin, size);
             if (i.Op != 0)
                 c.ProbeWrite(lin, size);
@@ -189,12 +170,35 @@ public sealed unsafe partial class Cpu
         }
         else
         {
-            int bit = (int)(offset & (uint)(bits - 1));
+            int bit = (int)(((i.Form & FormOp1Imm) != 0 ? i.Imm : c.GetReg(i.R1, size)) & (uint)((size * 8) - 1));
             uint v = c.GetReg(i.R0, size);
             c.SetArith((v >> bit) & 1, CF);
             if (i.Op != 0)
                 c.SetReg(i.R0, size, BitOp(i.Op, v, bit));
         }
+    }
+
+    /// <summary>The linear address of the operand that holds a memory bit test's bit, and the bit's place in it.</summary>
+    private uint BitStringOperand(ref Insn i, out int bit)
+    {
+        int size = i.Size;
+        int bits = size * 8;
+        uint ea = EffectiveAddress(ref i);
+        if ((i.Form & FormOp1Imm) != 0)
+        {
+            bit = (int)(i.Imm & (uint)(bits - 1));
+        }
+        else
+        {
+            // A register offset addresses a bit string: whole operands before or after the address.
+            int signedOffset = (int)SignExtend(GetReg(i.R1, size), size);
+            ea += (uint)((signedOffset >> (bits == 32 ? 5 : 4)) * size);
+            if (i.Addr16)
+                ea &= 0xFFFF;
+            bit = signedOffset & (bits - 1);
+        }
+
+        return Linear(i.Seg, ea, size, i.Op != 0);
     }
 
     private static uint BitOp(int op, uint v, int bit) => op switch

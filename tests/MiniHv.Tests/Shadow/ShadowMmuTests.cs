@@ -611,6 +611,35 @@ public class ShadowMmuTests
     }
 
     [Test]
+    public void XchgOfAPte_IsAPageTableWrite_AndTheNewMappingIsSeen()
+    {
+        // Kernels swap PTEs with XCHG (and set their bits with LOCK OR): the locked store into a tracked table is a
+        // hidden fault like a plain one, and the shadow follows it.
+        var (m, _, pt) = Machine();
+        using (m)
+        {
+            pt.Map(Target, FrameA, P | RW);
+            pt.Map(Target + 0x1000, FrameC, P | RW);
+            uint pte = pt.PteAddress(Target);
+            var stop = Run(m, pt, a =>
+            {
+                a.mov(ecx, __dword_ptr[Target]);                 // a shadow is built from the table: it is tracked now
+                a.mov(eax, FrameB | P | RW);
+                a.xchg(__dword_ptr[pte], eax);
+                a.invlpg(__byte_ptr[Target]);
+                a.mov(ebx, __dword_ptr[Target]);
+                a.@lock.or(__dword_ptr[pte + 4], US);          // the next PTE: a locked OR on the same table
+                a.mov(edx, __dword_ptr[Target + 0x1000]);
+            });
+            Assert.That(stop, Is.EqualTo(StopReason.Halted), () => $"{m.Cpu.LastFault}");
+            Assert.That((m.Cpu.Ecx, m.Cpu.Ebx, m.Cpu.Edx), Is.EqualTo((0xAAAA0001u, 0xBBBB0002u, 0xCCCC0003u)));
+            Assert.That(m.Cpu.Eax & ~(A | D), Is.EqualTo(FrameA | P | RW), "XCHG returned the old entry");
+            Assert.That(pt.Pte(Target + 0x1000) & ~(A | D), Is.EqualTo(FrameC | P | RW | US));
+            Assert.That(m.Shadow!.Stats.PageTableWrites, Is.EqualTo(2), "both stores to the table were hidden faults");
+        }
+    }
+
+    [Test]
     public void DevicePage_GuestStoreToItsPte_DropsTheShadowEntry()
     {
         var (m, _, pt) = Machine();

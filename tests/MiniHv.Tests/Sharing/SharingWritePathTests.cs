@@ -111,6 +111,49 @@ public class SharingWritePathTests
         w.AssertBrokenForAOnly(FrameA >> 12, original);
     }
 
+    [TestCase("lock add")]
+    [TestCase("xchg")]
+    [TestCase("lock cmpxchg8b")]
+    [TestCase("lock add across 8 bytes")]
+    public void LockedReadModifyWrite_BreaksTheSharing_AndLandsInThePrivateCopy(string form)
+    {
+        // A locked operation updates host memory with a compare-exchange: it must still take the hidden fault
+        // first, and its update must land in A's copy, never in the frame B keeps.
+        using var w = new World();
+        byte[] original = w.Bytes(FrameA >> 12);
+        w.ShareWithB(FrameA >> 12);
+        var stop = w.Run(a =>
+        {
+            a.mov(eax, 0x1000);
+            a.mov(ecx, 0xC0DE0002);
+            a.xor(edx, edx);
+            a.mov(ebx, 0x55);
+            switch (form)
+            {
+                case "lock add": a.@lock.add(__dword_ptr[Target + 8], eax); break;
+                case "xchg": a.xchg(__dword_ptr[Target + 8], eax); break;
+                case "lock cmpxchg8b":
+                    a.mov(eax, 0xC0DE0002);
+                    a.mov(edx, 0xC0DE0003);
+                    a.@lock.cmpxchg8b(__qword_ptr[Target + 8]);
+                    break;
+                default: a.@lock.add(__dword_ptr[Target + 6], eax); break;
+            }
+
+            a.mov(esi, __dword_ptr[form == "lock add across 8 bytes" ? Target + 6 : Target + 8]);
+        });
+        Assert.That(stop, Is.EqualTo(StopReason.Halted), () => $"{w.M.Cpu.LastFault}");
+        uint expected = form switch
+        {
+            "lock add" => 0xC0DE1002,
+            "xchg" => 0x1000,
+            "lock cmpxchg8b" => 0x55,
+            _ => 0x0002D0DE, // the dword at +6 is the top half of 0xC0DE0001 and the bottom half of 0xC0DE0002
+        };
+        Assert.That(w.M.Cpu.Esi, Is.EqualTo(expected), "A reads its own update");
+        w.AssertBrokenForAOnly(FrameA >> 12, original);
+    }
+
     [Test]
     public void StringInstruction_BreaksTheSharing()
     {
