@@ -120,19 +120,24 @@ public sealed unsafe partial class Cpu
     /// so a fault in it is reported at its instruction with the exact count. Returns the instructions retired in
     /// the block it stopped in; <c>_chainRetired</c> then holds those retired before that block.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as ChainBlocks: under jit it is the hottest loop, and its
+    // quickly jitted form, which calls LinkedSuccessor and the block's getters rather than inlining them, ran for
+    // seconds before the runtime's tiering got to it
     private int ChainCompiled(Block block, Insn* first, uint start, CompiledBlock code, int max, int total)
     {
+        Block entered = block;
+        int n;
         while (true)
         {
-            int n = code.Code(this, first, start, max - total);
+            n = code.Code(this, first, start, max - total);
             int passes = _chainRetired - total; // whole passes of a block that looped in place
             total = _chainRetired;
             InstructionsCompiled += n + passes;
             if (n != block.Count || AbortBlock || !block.Valid || total + n >= max)
-                return n;
+                break;
             Block? next = LinkedSuccessor(block, EipValue);
             if (next == null || !next.Valid || next.Compiled is not { } nextCode || nextCode.Count > max - total - n)
-                return n;
+                break;
 
             // Compiled code exists for 32-bit blocks only, so the chain stays 32-bit (_chain16 false).
             total += n;
@@ -141,11 +146,16 @@ public sealed unsafe partial class Cpu
             code = nextCode;
             first = next.First;
             start = EipValue;
-            _chainedTo = next;
             _chainFirst = first;
             _chainStart = start;
             _chainRetired = total;
         }
+
+        // Stored once per chain rather than at every step: a reference stored into the CPU costs a GC write
+        // barrier. Only EnterBlock reads it, after the chain; the fault path needs only the fields above.
+        if (block != entered)
+            _chainedTo = block;
+        return n;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
