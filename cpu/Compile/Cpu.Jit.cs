@@ -41,8 +41,14 @@ public sealed unsafe partial class Cpu
     /// <summary>Forget the compiled code kept for reuse across CPUs, so that the next guest compiles its blocks as in a fresh process (for benchmarks of short runs).</summary>
     public static void ForgetSharedCompiledCode() => CompileQueue.ForgetSharedCode();
 
-    /// <summary>How many times a block runs interpreted before it is queued for compilation.</summary>
-    public int JitThreshold { get; set; } = 50;
+    /// <summary>
+    /// How many times a block runs interpreted before it is queued for compilation. A compile costs the compile
+    /// thread about a millisecond, and compiled code saves a few nanoseconds per run of a block on kernel paths, so
+    /// only blocks that go on running for a long time repay it: at 50, the Linux boot compiled 567 blocks and ran
+    /// 19% of its instructions compiled, and short kernel-bound runs spent more compiling than they saved
+    /// (docs/performance.md, "Block compiler as the default").
+    /// </summary>
+    public int JitThreshold { get; set; } = 1000;
 
     /// <summary>Compile on the guest's thread the moment a block turns hot (tests: exact and immediate, no compile thread).</summary>
     internal bool CompileInline { get; set; }
