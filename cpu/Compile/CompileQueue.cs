@@ -43,6 +43,7 @@ internal static class CompileQueue
 
     private static void Work()
     {
+        CompileThreadNiceness.LowerCallingThread();
         foreach (var (cpu, block) in Pending.GetConsumingEnumerable())
         {
             // A guest that has ended (or a block dropped since) leaves its requests behind: compiling them would

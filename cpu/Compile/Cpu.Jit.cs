@@ -41,8 +41,14 @@ public sealed unsafe partial class Cpu
     /// <summary>Forget the compiled code kept for reuse across CPUs, so that the next guest compiles its blocks as in a fresh process (for benchmarks of short runs).</summary>
     public static void ForgetSharedCompiledCode() => CompileQueue.ForgetSharedCode();
 
-    /// <summary>How many times a block runs interpreted before it is queued for compilation.</summary>
-    public int JitThreshold { get; set; } = 50;
+    /// <summary>
+    /// How many times a block runs interpreted before it is queued for compilation. A compile costs the compile
+    /// thread about a millisecond, and compiled code saves a few nanoseconds per run of a block on kernel paths, so
+    /// only blocks that go on running for a long time repay it: at 50, the Linux boot compiled 567 blocks and ran
+    /// 19% of its instructions compiled, and short kernel-bound runs spent more compiling than they saved
+    /// (docs/performance.md, "Block compiler as the default").
+    /// </summary>
+    public int JitThreshold { get; set; } = 1000;
 
     /// <summary>Compile on the guest's thread the moment a block turns hot (tests: exact and immediate, no compile thread).</summary>
     internal bool CompileInline { get; set; }
@@ -120,19 +126,24 @@ public sealed unsafe partial class Cpu
     /// so a fault in it is reported at its instruction with the exact count. Returns the instructions retired in
     /// the block it stopped in; <c>_chainRetired</c> then holds those retired before that block.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as ChainBlocks: under jit it is the hottest loop, and its
+    // quickly jitted form, which calls LinkedSuccessor and the block's getters rather than inlining them, ran for
+    // seconds before the runtime's tiering got to it
     private int ChainCompiled(Block block, Insn* first, uint start, CompiledBlock code, int max, int total)
     {
+        Block entered = block;
+        int n;
         while (true)
         {
-            int n = code.Code(this, first, start, max - total);
+            n = code.Code(this, first, start, max - total);
             int passes = _chainRetired - total; // whole passes of a block that looped in place
             total = _chainRetired;
             InstructionsCompiled += n + passes;
             if (n != block.Count || AbortBlock || !block.Valid || total + n >= max)
-                return n;
+                break;
             Block? next = LinkedSuccessor(block, EipValue);
             if (next == null || !next.Valid || next.Compiled is not { } nextCode || nextCode.Count > max - total - n)
-                return n;
+                break;
 
             // Compiled code exists for 32-bit blocks only, so the chain stays 32-bit (_chain16 false).
             total += n;
@@ -141,11 +152,16 @@ public sealed unsafe partial class Cpu
             code = nextCode;
             first = next.First;
             start = EipValue;
-            _chainedTo = next;
             _chainFirst = first;
             _chainStart = start;
             _chainRetired = total;
         }
+
+        // Stored once per chain rather than at every step: a reference stored into the CPU costs a GC write
+        // barrier. Only EnterBlock reads it, after the chain; the fault path needs only the fields above.
+        if (block != entered)
+            _chainedTo = block;
+        return n;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -110,6 +110,7 @@ public class JitDifferentialTests
         {
             jit.Cpu.Tier = CpuTier.Jit;
             jit.Cpu.CompileInline = true;
+            jit.Cpu.JitThreshold = 50; // these loops run a few thousand times: compile them early, well before the default
             Assert.That(interp.Run(program), Is.EqualTo(StopReason.Halted));
             Assert.That(jit.Run(program), Is.EqualTo(StopReason.Halted));
             Assert.That(jit.Memory.Read32(0x200000), Is.EqualTo(interp.Memory.Read32(0x200000)));
@@ -165,6 +166,7 @@ public class JitDifferentialTests
         {
             jit.Cpu.Tier = CpuTier.Jit;
             jit.Cpu.CompileInline = true;
+            jit.Cpu.JitThreshold = 50; // these loops run a few thousand times: compile them early, well before the default
             Assert.That(interp.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
             Assert.That(jit.Run(ChainedLoop), Is.EqualTo(StopReason.Halted));
             foreach (int r in new[] { 0, 2, 6 })
@@ -194,6 +196,7 @@ public class JitDifferentialTests
         {
             jit.Cpu.Tier = CpuTier.Jit;
             jit.Cpu.CompileInline = true;
+            jit.Cpu.JitThreshold = 50; // these loops run a few thousand times: compile them early, well before the default
             interp.Load(ChainedLoop);
             jit.Load(ChainedLoop);
             interp.Cpu.Esi = jit.Cpu.Esi = 0;
