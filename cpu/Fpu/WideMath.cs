@@ -14,6 +14,11 @@ internal static class WideMath
     // Terms are summed until they are this many bits below the sum's leading bit.
     private const int Stop = WideBinary.Bits + 4;
 
+    // Reduced arguments converge by five bits or more a term, so about 40 terms do; a series still going after
+    // this many was given an argument outside its range (a defect of ours), and stopping the guest with that
+    // error beats spinning its host thread forever.
+    private const int MaxTerms = 1_000;
+
     /// <summary>ln 2 = 2 atanh(1/3).</summary>
     public static readonly WideBinary Ln2 = Atanh(WideBinary.FromInt(1) / WideBinary.FromInt(3)) * WideBinary.FromInt(2);
 
@@ -50,6 +55,7 @@ internal static class WideMath
         var sum = z;
         for (int k = 2; term.Top > sum.Top - Stop; k++)
         {
+            CheckConverging(k);
             term = (term * z).Trim() / WideBinary.FromInt(k);
             sum = (sum + term).Trim();
         }
@@ -87,13 +93,20 @@ internal static class WideMath
             x2 = x2.Negate();
         var power = x;
         var sum = x;
-        for (long k = 3; ; k += 2)
+        for (int k = 3; ; k += 2)
         {
+            CheckConverging(k / 2);
             power = (power * x2).Trim();
             var term = power / WideBinary.FromInt(k);
             sum = (sum + term).Trim();
             if (term.IsZero || term.Top < sum.Top - Stop)
                 return sum;
         }
+    }
+
+    private static void CheckConverging(int terms)
+    {
+        if (terms > MaxTerms)
+            throw new InvalidOperationException($"an x87 series did not converge in {MaxTerms} terms: its argument was outside the range it was reduced to");
     }
 }

@@ -211,4 +211,14 @@ public class FpuTranscendentalTests
         Assert.That(m.Cpu.Fpu.St(0).ToString(), Is.EqualTo("bfff:8000000000000000"));
         Assert.That(m.Cpu.Fpu.St(1).ToString(), Is.EqualTo("3fff:8000000000000000"));
     }
+
+    [Test]
+    public void ASeriesGivenAnArgumentOutsideItsRange_StopsWithAnError_InsteadOfSpinning()
+    {
+        // The logarithm is only ever taken of positive values (the handlers deal with the rest); a negative one,
+        // such as FYL2XP1's 1 + x for x < -2 once did, gives atanh an argument beyond 1, whose series diverges.
+        // The guest then stops with an internal error (Vm.Run's catch) rather than hang its host thread.
+        var e = Assert.Throws<InvalidOperationException>(() => WideMath.Log2(WideBinary.FromInt(-3)));
+        Assert.That(e!.Message, Does.Contain("did not converge"));
+    }
 }
