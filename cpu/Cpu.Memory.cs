@@ -106,8 +106,7 @@ public sealed unsafe partial class Cpu
         int n = _fillCount[_tlbSet]++;
         if (n < FillLogLength)
             _fillLog[(_tlbSet * FillLogLength) + n] = (int)(e - _tlbSetBase);
-        uint gfn = e->Gfn;
-        _tlbGfnFilter[(_tlbSet * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] |= 1ul << (int)(gfn & 63);
+        MarkGfn(_tlbSet, e->Gfn);
     }
 
     private bool MayHoldGfn(int set, uint gfn) => (_tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] & (1ul << (int)(gfn & 63))) != 0;
@@ -148,6 +147,91 @@ public sealed unsafe partial class Cpu
             _tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] = 0;
         }
     }
+
+    /// <summary>
+    /// Give tagged set <paramref name="set"/> to another address space, keeping the entries of the 4 MiB slots whose bit
+    /// is set in <paramref name="keptSlots"/> (1,024 bits) and dropping the rest: the MMU answers for those slots
+    /// translating the same in both spaces (a kernel half reached through every space's directory), so the new space
+    /// starts with them warm instead of filling each again.
+    /// </summary>
+    public void FlushTlbSetExceptSlots(int set, ReadOnlySpan<ulong> keptSlots)
+    {
+        if ((uint)set >= TlbSets)
+            throw new ArgumentOutOfRangeException(nameof(set));
+        if (keptSlots.Length != 1024 / 64)
+            throw new ArgumentException("one bit per 4 MiB slot", nameof(keptSlots));
+        TranslationEpoch++;
+        TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
+        int filled = _fillCount[set];
+        int* log = stackalloc int[FillLogLength];
+        int kept = 0;
+        if (filled > FillLogLength)
+        {
+            // The log overflowed, so any entry may be valid: look at them all.
+            for (int i = 0; i < EntriesPerSet; i++)
+                KeepOrDrop(entries + i, i, keptSlots, log, ref kept);
+        }
+        else
+        {
+            // Every entry valid now was filled since the set was last emptied, so it is in the log.
+            for (int i = 0; i < filled; i++)
+            {
+                int index = _fillLog[(set * FillLogLength) + i];
+                KeepOrDrop(entries + index, index, keptSlots, log, ref kept);
+            }
+        }
+
+        // The filter and the log start again from the entries kept (a kept entry was marked, so it is logged once).
+        Array.Clear(_tlbGfnFilter, set * FilterWordsPerSet, FilterWordsPerSet);
+        int logged = Math.Min(kept, FillLogLength);
+        for (int i = 0; i < logged; i++)
+        {
+            TlbEntry* e = entries + log[i];
+            _fillLog[(set * FillLogLength) + i] = log[i];
+            MarkGfn(set, e->Gfn);
+        }
+
+        for (int i = 0; i < EntriesPerSet && kept > FillLogLength; i++)
+        {
+            // More kept than the log holds: every entry's frame goes into the filter, and the next flush scans the set.
+            if (entries[i].Tag != TlbEntry.Invalid)
+                MarkGfn(set, entries[i].Gfn);
+        }
+
+        for (int i = 0; i < logged; i++)
+            entries[log[i]].Tag &= ~KeptMark;
+        if (kept > FillLogLength)
+        {
+            for (int i = 0; i < EntriesPerSet; i++)
+                entries[i].Tag &= ~KeptMark;
+        }
+
+        _fillCount[set] = kept;
+    }
+
+    // Marks an entry already kept by FlushTlbSetExceptSlots, so that one filled twice (and logged twice) is logged once.
+    private const uint KeptMark = 4;
+
+    private static void KeepOrDrop(TlbEntry* e, int index, ReadOnlySpan<ulong> keptSlots, int* log, ref int kept)
+    {
+        uint tag = e->Tag;
+        if (tag == TlbEntry.Invalid || (tag & KeptMark) != 0)
+            return;
+        int slot = (int)(tag >> 22);
+        if ((keptSlots[slot >> 6] & (1ul << slot)) == 0)
+        {
+            e->Tag = TlbEntry.Invalid;
+            return;
+        }
+
+        e->Tag = tag | KeptMark;
+        if (kept < FillLogLength)
+            log[kept] = index;
+        kept++;
+    }
+
+    private void MarkGfn(int set, uint gfn)
+        => _tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] |= 1ul << (int)(gfn & 63);
 
     /// <summary>Drop the cached translations of one linear page in the set in use (INVLPG).</summary>
     public void FlushTlbPage(uint linear) => FlushTlbPage(_tlbSet, linear);
