@@ -87,11 +87,14 @@ public class TlbHandOverTests
             Switch(a, s);
     }
 
-    /// <summary>Visit every other space and add what it reads at Target into ESI.</summary>
+    /// <summary>
+    /// Visit every other space, the most recently used first (so the space holding the first space's old set reads before
+    /// its set changes hands again), and add what it reads at Target into ESI.
+    /// </summary>
     private static void SumTargetOverTheOtherSpaces(Assembler a)
     {
         a.xor(esi, esi);
-        for (int s = 1; s <= OtherSpaces; s++)
+        for (int s = OtherSpaces; s >= 1; s--)
         {
             Switch(a, s);
             a.add(esi, __dword_ptr[Target]);
