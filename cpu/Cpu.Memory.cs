@@ -94,6 +94,17 @@ public sealed unsafe partial class Cpu
     private readonly int[] _fillLog = new int[TlbSets * FillLogLength];
     private readonly int[] _fillCount = new int[TlbSets];
 
+    // Per set, one bit per 4 MiB slot (16 words) that may have entries: set at each fill, cleared with the set, so that
+    // the MMU handing a set to another space compares only the slots the set holds.
+    private const int SlotWords = 1024 / 64;
+    private readonly ulong[] _slotsFilled = new ulong[TlbSets * SlotWords];
+
+    // FlushTlbSetExceptSlots' list of the entries it keeps, logged again once it is done.
+    private readonly int[] _keptLog = new int[FillLogLength];
+
+    /// <summary>The 4 MiB slots (one bit each, 1,024) in which tagged set <paramref name="set"/> may hold entries.</summary>
+    public ReadOnlySpan<ulong> SlotsInTlbSet(int set) => _slotsFilled.AsSpan(set * SlotWords, SlotWords);
+
     /// <summary>TLB entries filled since the CPU was made: each one a miss that asked the MMU.</summary>
     public long TlbFills { get; private set; }
 
@@ -107,6 +118,7 @@ public sealed unsafe partial class Cpu
         if (n < FillLogLength)
             _fillLog[(_tlbSet * FillLogLength) + n] = (int)(e - _tlbSetBase);
         MarkGfn(_tlbSet, e->Gfn);
+        _slotsFilled[(_tlbSet * SlotWords) + (int)(e->Tag >> 28)] |= 1ul << (int)((e->Tag >> 22) & 63);
     }
 
     private bool MayHoldGfn(int set, uint gfn) => (_tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] & (1ul << (int)(gfn & 63))) != 0;
@@ -119,6 +131,7 @@ public sealed unsafe partial class Cpu
             _tlbBlock[i].Tag = TlbEntry.Invalid;
         Array.Clear(_tlbGfnFilter);
         Array.Clear(_fillCount);
+        Array.Clear(_slotsFilled);
     }
 
     /// <summary>Drop every cached translation of one tagged set (its address space changed, or the set gets another).</summary>
@@ -130,6 +143,7 @@ public sealed unsafe partial class Cpu
         TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
         int filled = _fillCount[set];
         _fillCount[set] = 0;
+        Array.Clear(_slotsFilled, set * SlotWords, SlotWords);
         if (filled > FillLogLength)
         {
             for (int i = 0; i < EntriesPerSet; i++)
@@ -158,62 +172,58 @@ public sealed unsafe partial class Cpu
     {
         if ((uint)set >= TlbSets)
             throw new ArgumentOutOfRangeException(nameof(set));
-        if (keptSlots.Length != 1024 / 64)
+        if (keptSlots.Length != SlotWords)
             throw new ArgumentException("one bit per 4 MiB slot", nameof(keptSlots));
         TranslationEpoch++;
         TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
         int filled = _fillCount[set];
-        int* log = stackalloc int[FillLogLength];
         int kept = 0;
         if (filled > FillLogLength)
         {
             // The log overflowed, so any entry may be valid: look at them all.
             for (int i = 0; i < EntriesPerSet; i++)
-                KeepOrDrop(entries + i, i, keptSlots, log, ref kept);
+                KeepOrDrop(entries, i, keptSlots, ref kept);
         }
         else
         {
             // Every entry valid now was filled since the set was last emptied, so it is in the log.
             for (int i = 0; i < filled; i++)
-            {
-                int index = _fillLog[(set * FillLogLength) + i];
-                KeepOrDrop(entries + index, index, keptSlots, log, ref kept);
-            }
+                KeepOrDrop(entries, _fillLog[(set * FillLogLength) + i], keptSlots, ref kept);
         }
 
-        // The filter and the log start again from the entries kept (a kept entry was marked, so it is logged once).
+        // The filter, the log and the slots start again from the entries kept (each marked, so logged once).
         Array.Clear(_tlbGfnFilter, set * FilterWordsPerSet, FilterWordsPerSet);
         int logged = Math.Min(kept, FillLogLength);
         for (int i = 0; i < logged; i++)
         {
-            TlbEntry* e = entries + log[i];
-            _fillLog[(set * FillLogLength) + i] = log[i];
+            TlbEntry* e = entries + _keptLog[i];
+            e->Tag &= ~KeptMark;
+            _fillLog[(set * FillLogLength) + i] = _keptLog[i];
             MarkGfn(set, e->Gfn);
         }
 
-        for (int i = 0; i < EntriesPerSet && kept > FillLogLength; i++)
-        {
-            // More kept than the log holds: every entry's frame goes into the filter, and the next flush scans the set.
-            if (entries[i].Tag != TlbEntry.Invalid)
-                MarkGfn(set, entries[i].Gfn);
-        }
-
-        for (int i = 0; i < logged; i++)
-            entries[log[i]].Tag &= ~KeptMark;
         if (kept > FillLogLength)
         {
+            // More kept than the log holds: every entry's frame goes into the filter, and the next flush scans the set.
             for (int i = 0; i < EntriesPerSet; i++)
+            {
                 entries[i].Tag &= ~KeptMark;
+                if (entries[i].Tag != TlbEntry.Invalid)
+                    MarkGfn(set, entries[i].Gfn);
+            }
         }
 
         _fillCount[set] = kept;
+        for (int w = 0; w < SlotWords; w++)
+            _slotsFilled[(set * SlotWords) + w] &= keptSlots[w];
     }
 
     // Marks an entry already kept by FlushTlbSetExceptSlots, so that one filled twice (and logged twice) is logged once.
     private const uint KeptMark = 4;
 
-    private static void KeepOrDrop(TlbEntry* e, int index, ReadOnlySpan<ulong> keptSlots, int* log, ref int kept)
+    private void KeepOrDrop(TlbEntry* entries, int index, ReadOnlySpan<ulong> keptSlots, ref int kept)
     {
+        TlbEntry* e = entries + index;
         uint tag = e->Tag;
         if (tag == TlbEntry.Invalid || (tag & KeptMark) != 0)
             return;
@@ -226,7 +236,7 @@ public sealed unsafe partial class Cpu
 
         e->Tag = tag | KeptMark;
         if (kept < FillLogLength)
-            log[kept] = index;
+            _keptLog[kept] = index;
         kept++;
     }
 

@@ -571,7 +571,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
                 previous.TlbSets[index] = -1;
             owners[set] = space;
             space.TlbSets[index] = set;
-            if (previous != null && FindSlotsTranslatedAlike(previous, space, _keptSlots))
+            if (previous != null && FindSlotsTranslatedAlike(previous, space, _view.Processor.SlotsInTlbSet(set), _keptSlots))
                 _view.Processor.FlushTlbSetExceptSlots(set, _keptSlots);
             else
                 _view.Processor.FlushTlbSet(set);
@@ -581,7 +581,8 @@ public sealed unsafe partial class ShadowMmu : IMmu
     }
 
     /// <summary>
-    /// Set in <paramref name="alike"/> the slots where <paramref name="from"/>'s TLB entries are right for
+    /// Set in <paramref name="alike"/> the slots (of those the set holds entries in, <paramref name="inSet"/>) where
+    /// <paramref name="from"/>'s TLB entries are right for
     /// <paramref name="to"/> too: both bound to the same guest page table through directory entries with the same R/W and
     /// U/S bits. A walk through <paramref name="to"/> would then give each such entry's translation and change nothing the
     /// guest can see: its directory entry is accessed (the bind walked it, and a store clearing the bit drops the slot),
@@ -590,7 +591,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
     /// one: a store to the table (<see cref="WriteCompleted"/>), or the slot dropped while bound (<see cref="DropSlot"/>).
     /// PAE spaces and 4 MiB pages (whose dirty bit is each directory's own) keep nothing. False when no slot is alike.
     /// </summary>
-    private static bool FindSlotsTranslatedAlike(ShadowSpace from, ShadowSpace to, ulong[] alike)
+    private static bool FindSlotsTranslatedAlike(ShadowSpace from, ShadowSpace to, ReadOnlySpan<ulong> inSet, ulong[] alike)
     {
         Array.Clear(alike);
         if (from.Pae || to.Pae)
@@ -598,7 +599,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         bool any = false;
         for (int word = 0; word < alike.Length; word++)
         {
-            for (ulong w = from.SlotsInUse[word] & to.SlotsInUse[word]; w != 0; w &= w - 1)
+            for (ulong w = inSet[word] & from.SlotsInUse[word] & to.SlotsInUse[word]; w != 0; w &= w - 1)
             {
                 int slot = (word << 6) | BitOperations.TrailingZeroCount(w);
                 uint table = to.TableGfn[slot];
