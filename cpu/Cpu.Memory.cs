@@ -180,37 +180,25 @@ public sealed unsafe partial class Cpu
         int kept = 0;
         if (filled > FillLogLength)
         {
-            // The log overflowed, so any entry may be valid: look at them all.
+            // The log overflowed, so any entry may be valid: look at them all, and build the filter anew.
+            Array.Clear(_tlbGfnFilter, set * FilterWordsPerSet, FilterWordsPerSet);
             for (int i = 0; i < EntriesPerSet; i++)
-                KeepOrDrop(entries, i, keptSlots, ref kept);
+                KeepOrDrop(set, entries, i, keptSlots, ref kept, clearFilter: false);
         }
         else
         {
             // Every entry valid now was filled since the set was last emptied, so it is in the log.
             for (int i = 0; i < filled; i++)
-                KeepOrDrop(entries, _fillLog[(set * FillLogLength) + i], keptSlots, ref kept);
+                KeepOrDrop(set, entries, _fillLog[(set * FillLogLength) + i], keptSlots, ref kept, clearFilter: true);
         }
 
-        // The filter, the log and the slots start again from the entries kept (each marked, so logged once).
-        Array.Clear(_tlbGfnFilter, set * FilterWordsPerSet, FilterWordsPerSet);
-        int logged = Math.Min(kept, FillLogLength);
-        for (int i = 0; i < logged; i++)
+        // The log and the filter bits (a dropped entry cleared its word) start again from the entries kept.
+        for (int i = 0; i < kept; i++)
         {
             TlbEntry* e = entries + _keptLog[i];
             e->Tag &= ~KeptMark;
             _fillLog[(set * FillLogLength) + i] = _keptLog[i];
             MarkGfn(set, e->Gfn);
-        }
-
-        if (kept > FillLogLength)
-        {
-            // More kept than the log holds: every entry's frame goes into the filter, and the next flush scans the set.
-            for (int i = 0; i < EntriesPerSet; i++)
-            {
-                entries[i].Tag &= ~KeptMark;
-                if (entries[i].Tag != TlbEntry.Invalid)
-                    MarkGfn(set, entries[i].Gfn);
-            }
         }
 
         _fillCount[set] = kept;
@@ -221,23 +209,27 @@ public sealed unsafe partial class Cpu
     // Marks an entry already kept by FlushTlbSetExceptSlots, so that one filled twice (and logged twice) is logged once.
     private const uint KeptMark = 4;
 
-    private void KeepOrDrop(TlbEntry* entries, int index, ReadOnlySpan<ulong> keptSlots, ref int kept)
+    /// <summary>
+    /// Keep entry <paramref name="index"/> when its slot is in <paramref name="keptSlots"/> and the log has room (the
+    /// rest are filled again if used: a full log would make every later hand-over scan the whole set), else drop it.
+    /// </summary>
+    private void KeepOrDrop(int set, TlbEntry* entries, int index, ReadOnlySpan<ulong> keptSlots, ref int kept, bool clearFilter)
     {
         TlbEntry* e = entries + index;
         uint tag = e->Tag;
-        if (tag == TlbEntry.Invalid || (tag & KeptMark) != 0)
-            return;
+        if ((tag & KeptMark) != 0)
+            return; // logged twice, kept already
         int slot = (int)(tag >> 22);
-        if ((keptSlots[slot >> 6] & (1ul << slot)) == 0)
+        if (tag == TlbEntry.Invalid || (keptSlots[slot >> 6] & (1ul << slot)) == 0 || kept == FillLogLength)
         {
             e->Tag = TlbEntry.Invalid;
+            if (clearFilter)
+                _tlbGfnFilter[(set * FilterWordsPerSet) + (int)((e->Gfn >> 6) & 1023)] = 0;
             return;
         }
 
         e->Tag = tag | KeptMark;
-        if (kept < FillLogLength)
-            _keptLog[kept] = index;
-        kept++;
+        _keptLog[kept++] = index;
     }
 
     private void MarkGfn(int set, uint gfn)
