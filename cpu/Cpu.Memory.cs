@@ -187,17 +187,19 @@ public sealed unsafe partial class Cpu
         }
         else
         {
-            // Every entry valid now was filled since the set was last emptied, so it is in the log.
-            for (int i = 0; i < filled; i++)
+            // Every entry valid now was filled since the set was last emptied, so it is in the log. The newest first:
+            // those are the ones the kernel uses now, so they are kept when there are more than KeptLimit.
+            for (int i = filled - 1; i >= 0; i--)
                 KeepOrDrop(set, entries, _fillLog[(set * FillLogLength) + i], keptSlots, ref kept, clearFilter: true);
         }
 
-        // The log and the filter bits (a dropped entry cleared its word) start again from the entries kept.
+        // The log (oldest first again) and the filter bits (a dropped entry cleared its word) start again from the entries kept.
         for (int i = 0; i < kept; i++)
         {
-            TlbEntry* e = entries + _keptLog[i];
+            int index = _keptLog[kept - 1 - i];
+            TlbEntry* e = entries + index;
             e->Tag &= ~KeptMark;
-            _fillLog[(set * FillLogLength) + i] = _keptLog[i];
+            _fillLog[(set * FillLogLength) + i] = index;
             MarkGfn(set, e->Gfn);
         }
 
@@ -205,6 +207,9 @@ public sealed unsafe partial class Cpu
         for (int w = 0; w < SlotWords; w++)
             _slotsFilled[(set * SlotWords) + w] &= keptSlots[w];
     }
+
+    // The most entries a hand-over keeps: each costs a look at every hand-over, and the kernel's hot pages are fewer.
+    private const int KeptLimit = 128;
 
     // Marks an entry already kept by FlushTlbSetExceptSlots, so that one filled twice (and logged twice) is logged once.
     private const uint KeptMark = 4;
@@ -220,7 +225,7 @@ public sealed unsafe partial class Cpu
         if ((tag & KeptMark) != 0)
             return; // logged twice, kept already
         int slot = (int)(tag >> 22);
-        if (tag == TlbEntry.Invalid || (keptSlots[slot >> 6] & (1ul << slot)) == 0 || kept == FillLogLength)
+        if (tag == TlbEntry.Invalid || (keptSlots[slot >> 6] & (1ul << slot)) == 0 || kept == KeptLimit)
         {
             e->Tag = TlbEntry.Invalid;
             if (clearFilter)
