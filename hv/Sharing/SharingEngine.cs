@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
 
@@ -233,6 +234,7 @@ public sealed class SharingEngine
     /// hashes without the lock, then takes it to look the checksums up and request merges. Returns the
     /// frames hashed and the frames visited (passed over or hashed).
     /// </summary>
+    [SkipLocalsInit] // the two buffers are written before they are read, for the frames found backed
     public unsafe (int Hashed, int Visited) ScanBatch(int frames)
     {
         if (!_concurrent)
@@ -248,39 +250,43 @@ public sealed class SharingEngine
             g = _guests[_cursorGuest];
             from = _cursorGfn;
             to = (uint)Math.Min(g.Frames, (long)from + frames);
-            for (uint n = from; n < Math.Max(to, from + 1); n++)
-                Advance(); // to the next guest's first frame at most: a batch never spans two guests
+            AdvancePast(to); // to the next guest's first frame at most: a batch never spans two guests
         }
 
-        Span<ulong> checksums = stackalloc ulong[(int)(to > from ? to - from : 0)];
-        Span<uint> hashedMfns = stackalloc uint[checksums.Length];
+        int visited = (int)Math.Max(1, to - from);
         bool live = !g.Retired && g.IsRunning();
-        bool anyBacked = false;
-        for (uint gfn = from; live && gfn < to; gfn++)
+        uint[] entries = g.Memory.P2m.Entries;
+
+        // Most frames of a guest are untouched (entry 0: on the zero frame, never written). One vector search
+        // passes over a stretch of them; the loops below start at the first frame that has a machine frame.
+        int firstBacked = live && to > from ? entries.AsSpan((int)from, (int)(to - from)).IndexOfAnyExcept(0u) : -1;
+        bool roundEnded = Volatile.Read(ref _roundEnded);
+        if (firstBacked < 0 && !roundEnded)
+        {
+            // Nothing to look up, so no need for the lock the guests' breaks take.
+            Interlocked.Add(ref _unlockedScanTicks, Stopwatch.GetTimestamp() - start);
+            return (0, visited);
+        }
+
+        uint first = firstBacked < 0 ? to : from + (uint)firstBacked;
+        Span<ulong> checksums = stackalloc ulong[(int)(to - first)];
+        Span<uint> hashedMfns = stackalloc uint[checksums.Length];
+        for (uint gfn = first; gfn < to; gfn++)
         {
             // One read of the entry: the P2M may change under us, and what we hash is only a hint.
-            uint entry = Volatile.Read(ref g.Memory.P2m.Entries[gfn]);
-            hashedMfns[(int)(gfn - from)] = entry;
-            anyBacked |= entry != 0;
+            uint entry = Volatile.Read(ref entries[gfn]);
+            hashedMfns[(int)(gfn - first)] = entry;
             if ((entry & P2m.WritableBit) == 0 || (g.Flags[gfn] & SharingGuest.Queued) != 0)
                 continue;
-            checksums[(int)(gfn - from)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
+            checksums[(int)(gfn - first)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
         }
 
         int hashed = 0;
-        bool roundEnded = Volatile.Read(ref _roundEnded);
-        if (!anyBacked && !roundEnded)
-        {
-            // Nothing but untouched frames: nothing to look up, so no need for the lock the guests' breaks take.
-            Interlocked.Add(ref _unlockedScanTicks, Stopwatch.GetTimestamp() - start);
-            return (0, (int)Math.Max(1, to - from));
-        }
-
         lock (_sync)
         {
-            for (uint gfn = from; live && !g.Retired && gfn < to; gfn++)
+            for (uint gfn = first; !g.Retired && gfn < to; gfn++)
             {
-                uint entry = hashedMfns[(int)(gfn - from)];
+                uint entry = hashedMfns[(int)(gfn - first)];
                 if ((entry & P2m.WritableBit) == 0)
                 {
                     PassOver(g, gfn);
@@ -291,7 +297,7 @@ public sealed class SharingEngine
                 if ((g.Flags[gfn] & SharingGuest.Queued) != 0 || g.Memory.P2m.Entries[gfn] != entry)
                     continue;
                 var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize);
-                Consider(g, gfn, bytes, checksums[(int)(gfn - from)]);
+                Consider(g, gfn, bytes, checksums[(int)(gfn - first)]);
                 hashed++;
             }
 
@@ -302,7 +308,7 @@ public sealed class SharingEngine
 
         if (roundEnded)
             RoundCompleted?.Invoke();
-        return (hashed, (int)Math.Max(1, to - from));
+        return (hashed, visited);
     }
 
     /// <summary>
@@ -550,9 +556,15 @@ public sealed class SharingEngine
         return true;
     }
 
-    private void Advance()
+    private void Advance() => MoveCursorTo(_cursorGfn + 1);
+
+    /// <summary>The cursor past the frames before <paramref name="end"/> of its guest (at least one frame): at the guest's end, on to the next guest's first frame.</summary>
+    private void AdvancePast(uint end) => MoveCursorTo(Math.Max(end, _cursorGfn + 1));
+
+    private void MoveCursorTo(uint gfn)
     {
-        if (++_cursorGfn < _guests[_cursorGuest].Frames)
+        _cursorGfn = gfn;
+        if (gfn < _guests[_cursorGuest].Frames)
             return;
         _cursorGfn = 0;
         if (++_cursorGuest < _guests.Count)
