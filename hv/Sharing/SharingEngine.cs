@@ -62,6 +62,9 @@ public sealed class SharingEngine
     /// <summary>The most frames one <see cref="ScanBatch"/> takes: the lock is held for about that many lookups.</summary>
     public const int MaxBatch = 256;
 
+    /// <summary>Quanta in a row a guest may put its merge requests off because a scanner held the lock, before it waits for the lock.</summary>
+    public const int MaxDeferredApplies = 8;
+
     private readonly MachineMemory _machine;
     private readonly List<SharingGuest> _guests = new();
     private readonly List<StableFrame?> _stable = new();
@@ -320,8 +323,20 @@ public sealed class SharingEngine
         if (!_byMemory.TryGetValue(memory, out SharingGuest? g) || Volatile.Read(ref g.RequestCount) == 0)
             return;
         long start = Stopwatch.GetTimestamp();
-        lock (_sync)
+
+        // The requests can wait for a later quantum; the guest need not wait for the lock. A scanner thread the host
+        // has descheduled while it holds the lock would otherwise stop this guest for the rest of the host's time
+        // slice. A guest that found the lock taken too often in a row waits for it, so its requests are done.
+        if (!Monitor.TryEnter(_sync))
         {
+            if (++g.DeferredApplies < MaxDeferredApplies)
+                return;
+            Monitor.Enter(_sync);
+        }
+
+        try
+        {
+            g.DeferredApplies = 0;
             MergeRequest[] requests = g.Requests.ToArray();
             g.Requests.Clear();
             Volatile.Write(ref g.RequestCount, 0);
@@ -333,6 +348,10 @@ public sealed class SharingEngine
             }
 
             Stats.MergeStallTime += Stopwatch.GetElapsedTime(start);
+        }
+        finally
+        {
+            Monitor.Exit(_sync);
         }
     }
 
