@@ -54,7 +54,8 @@ namespace MiniHv.Hv.Sharing;
 /// the partners' joining it one request to each partner, checked against the now read-only stable frame.
 /// So no write is ever lost and a guest only ever reads its frame's old content or the equal merged one.
 /// The indexes and counters are the engine's, under one lock that the guests take only for a break of a
-/// frame the engine merged, and between quanta when a request waits.
+/// frame the engine merged, and between quanta when a request waits; a guest that finds a scanner holding it
+/// then puts its requests off to a later quantum (at most <see cref="MaxDeferredApplies"/> in a row).
 /// </para>
 /// </remarks>
 public sealed class SharingEngine
