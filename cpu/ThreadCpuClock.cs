@@ -4,12 +4,13 @@ using System.Runtime.InteropServices;
 namespace MiniHv.Cpu;
 
 /// <summary>
-/// The calling thread's CPU time, for the compile statistics. The wall time of a compile on a busy host also counts
-/// the time the compile thread, at its lower priority (<see cref="CompileThreadNiceness"/>), waited for a core,
-/// which is not what the compile cost. On Linux this is clock_gettime(CLOCK_THREAD_CPUTIME_ID); elsewhere, or where
-/// that call fails, the wall clock (<see cref="MeasuresCpuTime"/> says which).
+/// The calling thread's CPU time, for what a helper thread cost (the block compiler's compiles, the sharing
+/// scanner): on a busy host their wall time also counts the time they waited for a core (the compile thread runs at
+/// a lower priority, <see cref="CompileThreadNiceness"/>), which is not what the work cost. On Linux this is
+/// clock_gettime(CLOCK_THREAD_CPUTIME_ID); elsewhere, or where that call fails, the wall clock
+/// (<see cref="MeasuresCpuTime"/> says which).
 /// </summary>
-internal static class ThreadCpuClock
+public static class ThreadCpuClock
 {
     private const int ClockThreadCpuTimeId = 3; // Linux's CLOCK_THREAD_CPUTIME_ID
 
