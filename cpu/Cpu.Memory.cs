@@ -270,12 +270,7 @@ public sealed unsafe partial class Cpu
             if (!MayHoldGfn(set, gfn))
                 continue;
             TranslationEpoch++;
-            TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
-            for (int i = 0; i < EntriesPerSet; i++)
-            {
-                if (entries[i].Gfn == gfn)
-                    entries[i].Tag = TlbEntry.Invalid;
-            }
+            DropEntriesOfFrame(set, gfn, writesOnly: false);
         }
     }
 
@@ -284,18 +279,34 @@ public sealed unsafe partial class Cpu
     {
         for (int set = 0; set < TlbSets; set++)
         {
-            if (!MayHoldGfn(set, gfn))
-                continue;
-            TlbEntry* supWrite = _tlbBlock + (set * EntriesPerSet) + TlbEntries;
-            TlbEntry* userWrite = supWrite + (2 * TlbEntries);
-            for (int i = 0; i < TlbEntries; i++)
-            {
-                if (supWrite[i].Gfn == gfn)
-                    supWrite[i].Tag = TlbEntry.Invalid;
-                if (userWrite[i].Gfn == gfn)
-                    userWrite[i].Tag = TlbEntry.Invalid;
-            }
+            if (MayHoldGfn(set, gfn))
+                DropEntriesOfFrame(set, gfn, writesOnly: true);
         }
+    }
+
+    /// <summary>Invalidates the entries of <paramref name="set"/> that map <paramref name="gfn"/> (with <paramref name="writesOnly"/>, its write entries).</summary>
+    private void DropEntriesOfFrame(int set, uint gfn, bool writesOnly)
+    {
+        TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
+        int filled = _fillCount[set];
+        if (filled > FillLogLength)
+        {
+            for (int i = 0; i < EntriesPerSet; i++)
+                DropIfFrame(entries, i, gfn, writesOnly);
+            return;
+        }
+
+        // Every entry valid now was filled since the set was last emptied, so it is in the log: a break or a merge
+        // (thousands a second beside a scanner) looks at those few entries, not at the whole set.
+        for (int i = 0; i < filled; i++)
+            DropIfFrame(entries, _fillLog[(set * FillLogLength) + i], gfn, writesOnly);
+    }
+
+    private static void DropIfFrame(TlbEntry* entries, int index, uint gfn, bool writesOnly)
+    {
+        // A set's four tables in order: supervisor read, supervisor write, user read, user write.
+        if (entries[index].Gfn == gfn && (!writesOnly || ((index / TlbEntries) & 1) != 0))
+            entries[index].Tag = TlbEntry.Invalid;
     }
 
     // ---- Translation -----------------------------------------------------------------------

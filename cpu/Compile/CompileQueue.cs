@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 
 namespace MiniHv.Cpu;
 
@@ -50,7 +49,7 @@ internal static class CompileQueue
             // only delay the running guests' blocks.
             if (!block.Valid || cpu.CompilerClosed)
                 continue;
-            long t0 = Stopwatch.GetTimestamp();
+            TimeSpan t0 = ThreadCpuClock.Now(); // CPU time: at nice 10 on a busy host, wall time would count the waits for a core
             // Only 32-bit blocks have code, and the bitness is not among an instruction's fields.
             int hash = 0;
             CompiledBlock? code = block.Bitness == 32 ? ByContent.Find(block.Insns, out hash) : null;
@@ -62,7 +61,7 @@ internal static class CompileQueue
                     ByContent.Add(hash, block.Insns, code);
             }
 
-            cpu.Install(block, code, Stopwatch.GetElapsedTime(t0), reused);
+            cpu.Install(block, code, ThreadCpuClock.Now() - t0, reused);
         }
     }
 }

@@ -175,8 +175,8 @@ public sealed unsafe partial class Cpu
             return;
         }
 
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        Install(block, BlockCompiler.Compile(block), System.Diagnostics.Stopwatch.GetElapsedTime(t0));
+        TimeSpan t0 = ThreadCpuClock.Now();
+        Install(block, BlockCompiler.Compile(block), ThreadCpuClock.Now() - t0);
     }
 
     // What compiled code reaches inside the CPU beyond its internal fields, named here (inside the class) so that a
@@ -200,7 +200,7 @@ public sealed unsafe partial class Cpu
 
     private void CloseCompiler() => _compilerClosed = true;
 
-    /// <summary>Called with a block's finished compile (null: nothing in it the compiler handles).</summary>
+    /// <summary>Called with a block's finished compile (null: nothing in it the compiler handles) and the compiling thread's CPU time for it.</summary>
     internal void Install(Block block, CompiledBlock? code, TimeSpan elapsed, bool reused = false)
     {
         lock (_jitStatsLock)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
@@ -102,17 +103,26 @@ public static class SharedContentAttribution
     {
         if (directory >= memory.FrameCount)
             return;
+
+        // Whole frames peeked, not entries read one by one: this runs on the scanner's thread beside the guest in a
+        // parallel run, and a peek neither swaps a frame in nor otherwise changes the guest's memory.
+        Span<byte> directoryBytes = stackalloc byte[MachineMemory.FrameSize];
+        Span<byte> tableBytes = stackalloc byte[MachineMemory.FrameSize];
+        memory.PeekFrame(directory, directoryBytes);
+        ReadOnlySpan<uint> pdes = MemoryMarshal.Cast<byte, uint>(directoryBytes);
+        ReadOnlySpan<uint> ptes = MemoryMarshal.Cast<byte, uint>(tableBytes);
         for (uint pdi = 0; pdi < (KernelViews >> 22); pdi++)
         {
-            uint pde = memory.ReadUInt32((directory << 12) + (pdi * 4));
+            uint pde = pdes[(int)pdi];
             if ((pde & (P | US)) != (P | US) || (pse && (pde & PS) != 0))
                 continue;
             uint table = pde >> 12;
             if (table >= memory.FrameCount)
                 continue;
+            memory.PeekFrame(table, tableBytes);
             for (uint pti = 0; pti < 1024; pti++)
             {
-                uint pte = memory.ReadUInt32((table << 12) + (pti * 4));
+                uint pte = ptes[(int)pti];
                 uint gfn = pte >> 12;
                 if ((pte & (P | US)) != (P | US) || gfn >= memory.FrameCount)
                     continue;

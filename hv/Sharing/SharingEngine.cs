@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
 
@@ -53,13 +54,17 @@ namespace MiniHv.Hv.Sharing;
 /// the partners' joining it one request to each partner, checked against the now read-only stable frame.
 /// So no write is ever lost and a guest only ever reads its frame's old content or the equal merged one.
 /// The indexes and counters are the engine's, under one lock that the guests take only for a break of a
-/// frame the engine merged, and between quanta when a request waits.
+/// frame the engine merged, and between quanta when a request waits; a guest that finds a scanner holding it
+/// then puts its requests off to a later quantum (at most <see cref="MaxDeferredApplies"/> in a row).
 /// </para>
 /// </remarks>
 public sealed class SharingEngine
 {
     /// <summary>The most frames one <see cref="ScanBatch"/> takes: the lock is held for about that many lookups.</summary>
     public const int MaxBatch = 256;
+
+    /// <summary>Quanta in a row a guest may put its merge requests off because a scanner held the lock, before it waits for the lock.</summary>
+    public const int MaxDeferredApplies = 8;
 
     private readonly MachineMemory _machine;
     private readonly List<SharingGuest> _guests = new();
@@ -233,6 +238,7 @@ public sealed class SharingEngine
     /// hashes without the lock, then takes it to look the checksums up and request merges. Returns the
     /// frames hashed and the frames visited (passed over or hashed).
     /// </summary>
+    [SkipLocalsInit] // the two buffers are written before they are read, for the frames found backed
     public unsafe (int Hashed, int Visited) ScanBatch(int frames)
     {
         if (!_concurrent)
@@ -248,39 +254,43 @@ public sealed class SharingEngine
             g = _guests[_cursorGuest];
             from = _cursorGfn;
             to = (uint)Math.Min(g.Frames, (long)from + frames);
-            for (uint n = from; n < Math.Max(to, from + 1); n++)
-                Advance(); // to the next guest's first frame at most: a batch never spans two guests
+            AdvancePast(to); // to the next guest's first frame at most: a batch never spans two guests
         }
 
-        Span<ulong> checksums = stackalloc ulong[(int)(to > from ? to - from : 0)];
-        Span<uint> hashedMfns = stackalloc uint[checksums.Length];
+        int visited = (int)Math.Max(1, to - from);
         bool live = !g.Retired && g.IsRunning();
-        bool anyBacked = false;
-        for (uint gfn = from; live && gfn < to; gfn++)
+        uint[] entries = g.Memory.P2m.Entries;
+
+        // Most frames of a guest are untouched (entry 0: on the zero frame, never written). One vector search
+        // passes over a stretch of them; the loops below start at the first frame that has a machine frame.
+        int firstBacked = live && to > from ? entries.AsSpan((int)from, (int)(to - from)).IndexOfAnyExcept(0u) : -1;
+        bool roundEnded = Volatile.Read(ref _roundEnded);
+        if (firstBacked < 0 && !roundEnded)
+        {
+            // Nothing to look up, so no need for the lock the guests' breaks take.
+            Interlocked.Add(ref _unlockedScanTicks, Stopwatch.GetTimestamp() - start);
+            return (0, visited);
+        }
+
+        uint first = firstBacked < 0 ? to : from + (uint)firstBacked;
+        Span<ulong> checksums = stackalloc ulong[(int)(to - first)];
+        Span<uint> hashedMfns = stackalloc uint[checksums.Length];
+        for (uint gfn = first; gfn < to; gfn++)
         {
             // One read of the entry: the P2M may change under us, and what we hash is only a hint.
-            uint entry = Volatile.Read(ref g.Memory.P2m.Entries[gfn]);
-            hashedMfns[(int)(gfn - from)] = entry;
-            anyBacked |= entry != 0;
+            uint entry = Volatile.Read(ref entries[gfn]);
+            hashedMfns[(int)(gfn - first)] = entry;
             if ((entry & P2m.WritableBit) == 0 || (g.Flags[gfn] & SharingGuest.Queued) != 0)
                 continue;
-            checksums[(int)(gfn - from)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
+            checksums[(int)(gfn - first)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
         }
 
         int hashed = 0;
-        bool roundEnded = Volatile.Read(ref _roundEnded);
-        if (!anyBacked && !roundEnded)
-        {
-            // Nothing but untouched frames: nothing to look up, so no need for the lock the guests' breaks take.
-            Interlocked.Add(ref _unlockedScanTicks, Stopwatch.GetTimestamp() - start);
-            return (0, (int)Math.Max(1, to - from));
-        }
-
         lock (_sync)
         {
-            for (uint gfn = from; live && !g.Retired && gfn < to; gfn++)
+            for (uint gfn = first; !g.Retired && gfn < to; gfn++)
             {
-                uint entry = hashedMfns[(int)(gfn - from)];
+                uint entry = hashedMfns[(int)(gfn - first)];
                 if ((entry & P2m.WritableBit) == 0)
                 {
                     PassOver(g, gfn);
@@ -291,7 +301,7 @@ public sealed class SharingEngine
                 if ((g.Flags[gfn] & SharingGuest.Queued) != 0 || g.Memory.P2m.Entries[gfn] != entry)
                     continue;
                 var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize);
-                Consider(g, gfn, bytes, checksums[(int)(gfn - from)]);
+                Consider(g, gfn, bytes, checksums[(int)(gfn - first)]);
                 hashed++;
             }
 
@@ -302,7 +312,7 @@ public sealed class SharingEngine
 
         if (roundEnded)
             RoundCompleted?.Invoke();
-        return (hashed, (int)Math.Max(1, to - from));
+        return (hashed, visited);
     }
 
     /// <summary>
@@ -314,8 +324,20 @@ public sealed class SharingEngine
         if (!_byMemory.TryGetValue(memory, out SharingGuest? g) || Volatile.Read(ref g.RequestCount) == 0)
             return;
         long start = Stopwatch.GetTimestamp();
-        lock (_sync)
+
+        // The requests can wait for a later quantum; the guest need not wait for the lock. A scanner thread the host
+        // has descheduled while it holds the lock would otherwise stop this guest for the rest of the host's time
+        // slice. A guest that found the lock taken too often in a row waits for it, so its requests are done.
+        if (!Monitor.TryEnter(_sync))
         {
+            if (++g.DeferredApplies < MaxDeferredApplies)
+                return;
+            Monitor.Enter(_sync);
+        }
+
+        try
+        {
+            g.DeferredApplies = 0;
             MergeRequest[] requests = g.Requests.ToArray();
             g.Requests.Clear();
             Volatile.Write(ref g.RequestCount, 0);
@@ -327,6 +349,10 @@ public sealed class SharingEngine
             }
 
             Stats.MergeStallTime += Stopwatch.GetElapsedTime(start);
+        }
+        finally
+        {
+            Monitor.Exit(_sync);
         }
     }
 
@@ -550,9 +576,15 @@ public sealed class SharingEngine
         return true;
     }
 
-    private void Advance()
+    private void Advance() => MoveCursorTo(_cursorGfn + 1);
+
+    /// <summary>The cursor past the frames before <paramref name="end"/> of its guest (at least one frame): at the guest's end, on to the next guest's first frame.</summary>
+    private void AdvancePast(uint end) => MoveCursorTo(Math.Max(end, _cursorGfn + 1));
+
+    private void MoveCursorTo(uint gfn)
     {
-        if (++_cursorGfn < _guests[_cursorGuest].Frames)
+        _cursorGfn = gfn;
+        if (gfn < _guests[_cursorGuest].Frames)
             return;
         _cursorGfn = 0;
         if (++_cursorGuest < _guests.Count)

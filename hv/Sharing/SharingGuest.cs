@@ -58,6 +58,9 @@ internal sealed class SharingGuest
     /// <summary>How many <see cref="Requests"/> wait: read without the lock, so a guest with none pays nothing.</summary>
     public int RequestCount;
 
+    /// <summary>Quanta in a row this guest's thread found the engine's lock taken and put its requests off (its thread only).</summary>
+    public int DeferredApplies;
+
     /// <summary>Guest frames on a stable frame now.</summary>
     public long FramesOnStable { get; set; }
 

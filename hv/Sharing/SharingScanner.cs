@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Scheduling;
 
@@ -98,33 +97,6 @@ public sealed class SharingScanner : IRunCompanion
         }
     }
 
-    // ---- This thread's CPU time (Linux: clock_gettime(CLOCK_THREAD_CPUTIME_ID)); zero elsewhere. ----
-
-    private const int ClockThreadCpuTime = 3;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec time);
-
-    private static TimeSpan ThreadCpuTime()
-    {
-        if (!OperatingSystem.IsLinux())
-            return TimeSpan.Zero;
-        try
-        {
-            return ClockGetTime(ClockThreadCpuTime, out TimeSpec t) == 0
-                ? TimeSpan.FromTicks((t.Seconds * TimeSpan.TicksPerSecond) + (t.Nanoseconds / 100))
-                : TimeSpan.Zero;
-        }
-        catch (DllNotFoundException)
-        {
-            return TimeSpan.Zero;
-        }
-    }
+    // The scanner's cost is its CPU time; where that cannot be read, there is no figure rather than a wall time.
+    private static TimeSpan ThreadCpuTime() => MiniHv.Cpu.ThreadCpuClock.MeasuresCpuTime ? MiniHv.Cpu.ThreadCpuClock.Now() : TimeSpan.Zero;
 }

@@ -6,7 +6,8 @@ namespace MiniHv.Tests.Cpu;
 
 /// <summary>
 /// The block compiler's background thread: on Linux it runs below the guests' threads, so that on a host with
-/// every core busy it does not take time from the guests (.NET's own thread priority is not applied there).
+/// every core busy it does not take time from the guests (.NET's own thread priority is not applied there), and
+/// what it reports as compile time is its CPU time, not the time it waited for a core.
 /// </summary>
 [TestFixture]
 public class CompileThreadTests
@@ -44,6 +45,27 @@ public class CompileThreadTests
         Assert.That(nice, Is.Not.Null, "the compile thread was started");
         Assert.That(nice, Is.EqualTo(CompileThreadNiceness.Nice));
         Assert.That(NiceIn("/proc/thread-self/stat"), Is.LessThan(CompileThreadNiceness.Nice), "the thread that ran the guest is not lowered");
+    }
+
+    [Test]
+    public void OnLinuxCompileTimeIsCountedInCpuTimeSoWaitingDoesNotCount()
+    {
+        if (!OperatingSystem.IsLinux())
+            Assert.Ignore("the thread CPU clock is read on Linux; elsewhere compile time is wall time");
+
+        Assert.That(ThreadCpuClock.MeasuresCpuTime, Is.True);
+        TimeSpan before = ThreadCpuClock.Now();
+        Thread.Sleep(300); // as a compile thread at nice 10 waits for a core on a busy host
+        TimeSpan waited = ThreadCpuClock.Now() - before;
+        Assert.That(waited, Is.LessThan(TimeSpan.FromMilliseconds(100)), "sleeping took no CPU time");
+
+        before = ThreadCpuClock.Now();
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        long spins = 0;
+        while (ThreadCpuClock.Now() - before < TimeSpan.FromMilliseconds(50) && wall.Elapsed < TimeSpan.FromSeconds(20))
+            spins++;
+        Assert.That(ThreadCpuClock.Now() - before, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(50)),
+            $"working {wall.Elapsed.TotalMilliseconds:F0} ms of wall time ({spins} reads) advanced the thread's CPU time");
     }
 
     // The nice value of this process's thread with that name, or null when there is none.

@@ -64,7 +64,7 @@ internal static class CpuBenchmarks
     /// <summary>What the compiler did in a jit row: the share of instructions it ran and its cost per block (and, for a guest run, the share of its time).</summary>
     private static string JitNote(MiniHv.Cpu.JitStatistics s, TimeSpan? run = null)
         => $"--cpu jit: {s.CompiledShare:P0} of instructions compiled, {s.BlocksCompiled} blocks ({s.BlocksReused} more reused), median {s.MedianCompileMicroseconds:F0} us each"
-            + (run is { } t ? $", compiling {s.CompileShareOf(t):P0} of the run's time (on the compile thread)" : "");
+            + (run is { } t ? $", compiling took the compile thread CPU time worth {s.CompileShareOf(t):P0} of the run's time" : "");
 
     /// <summary>
     /// The same loop interpreted and compiled, the timed runs alternating between the two so that a noisy neighbour
@@ -244,7 +244,7 @@ internal static class CpuBenchmarks
     /// <summary>
     /// The demo as <c>minihv</c> runs it (four guests, deterministic, sharing across them), under each tier in turn,
     /// in seconds; each jit run starts with no compiled code, as a fresh process does. Its note: what compiling
-    /// cost, summed over the guests, as a share of the run's time.
+    /// cost the compile thread in CPU time, summed over the guests, as a share of the run's time.
     /// </summary>
     private static IEnumerable<BenchResult> Demo(int runs)
     {
@@ -263,7 +263,7 @@ internal static class CpuBenchmarks
                 double compile = guests.Sum(j => j.GetProperty("compile_seconds").GetDouble());
                 note = $"--cpu jit: {guests.Sum(j => j.GetProperty("blocks_compiled").GetInt64())} blocks compiled "
                     + $"({guests.Sum(j => j.GetProperty("blocks_reused").GetInt64())} more reused), median "
-                    + $"{guests[0].GetProperty("median_compile_microseconds").GetDouble():F0} us each, compiling {compile / t.TotalSeconds:P0} of the run's time";
+                    + $"{guests[0].GetProperty("median_compile_microseconds").GetDouble():F0} us each, compiling took the compile thread CPU time worth {compile / t.TotalSeconds:P0} of the run's time";
             }
         }
 
