@@ -94,6 +94,17 @@ public sealed unsafe partial class Cpu
     private readonly int[] _fillLog = new int[TlbSets * FillLogLength];
     private readonly int[] _fillCount = new int[TlbSets];
 
+    // Per set, one bit per 4 MiB slot (16 words) that may have entries: set at each fill, cleared with the set, so that
+    // the MMU handing a set to another space compares only the slots the set holds.
+    private const int SlotWords = 1024 / 64;
+    private readonly ulong[] _slotsFilled = new ulong[TlbSets * SlotWords];
+
+    // FlushTlbSetExceptSlots' list of the entries it keeps, logged again once it is done.
+    private readonly int[] _keptLog = new int[FillLogLength];
+
+    /// <summary>The 4 MiB slots (one bit each, 1,024) in which tagged set <paramref name="set"/> may hold entries.</summary>
+    public ReadOnlySpan<ulong> SlotsInTlbSet(int set) => _slotsFilled.AsSpan(set * SlotWords, SlotWords);
+
     /// <summary>TLB entries filled since the CPU was made: each one a miss that asked the MMU.</summary>
     public long TlbFills { get; private set; }
 
@@ -106,8 +117,8 @@ public sealed unsafe partial class Cpu
         int n = _fillCount[_tlbSet]++;
         if (n < FillLogLength)
             _fillLog[(_tlbSet * FillLogLength) + n] = (int)(e - _tlbSetBase);
-        uint gfn = e->Gfn;
-        _tlbGfnFilter[(_tlbSet * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] |= 1ul << (int)(gfn & 63);
+        MarkGfn(_tlbSet, e->Gfn);
+        _slotsFilled[(_tlbSet * SlotWords) + (int)(e->Tag >> 28)] |= 1ul << (int)((e->Tag >> 22) & 63);
     }
 
     private bool MayHoldGfn(int set, uint gfn) => (_tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] & (1ul << (int)(gfn & 63))) != 0;
@@ -120,6 +131,7 @@ public sealed unsafe partial class Cpu
             _tlbBlock[i].Tag = TlbEntry.Invalid;
         Array.Clear(_tlbGfnFilter);
         Array.Clear(_fillCount);
+        Array.Clear(_slotsFilled);
     }
 
     /// <summary>Drop every cached translation of one tagged set (its address space changed, or the set gets another).</summary>
@@ -131,6 +143,7 @@ public sealed unsafe partial class Cpu
         TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
         int filled = _fillCount[set];
         _fillCount[set] = 0;
+        Array.Clear(_slotsFilled, set * SlotWords, SlotWords);
         if (filled > FillLogLength)
         {
             for (int i = 0; i < EntriesPerSet; i++)
@@ -148,6 +161,84 @@ public sealed unsafe partial class Cpu
             _tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] = 0;
         }
     }
+
+    /// <summary>
+    /// Give tagged set <paramref name="set"/> to another address space, keeping the entries of the 4 MiB slots whose bit
+    /// is set in <paramref name="keptSlots"/> (1,024 bits) and dropping the rest: the MMU answers for those slots
+    /// translating the same in both spaces (a kernel half reached through every space's directory), so the new space
+    /// starts with them warm instead of filling each again.
+    /// </summary>
+    public void FlushTlbSetExceptSlots(int set, ReadOnlySpan<ulong> keptSlots)
+    {
+        if ((uint)set >= TlbSets)
+            throw new ArgumentOutOfRangeException(nameof(set));
+        if (keptSlots.Length != SlotWords)
+            throw new ArgumentException("one bit per 4 MiB slot", nameof(keptSlots));
+        TranslationEpoch++;
+        TlbEntry* entries = _tlbBlock + (set * EntriesPerSet);
+        int filled = _fillCount[set];
+        int kept = 0;
+        if (filled > FillLogLength)
+        {
+            // The log overflowed, so any entry may be valid: look at them all, and build the filter anew.
+            Array.Clear(_tlbGfnFilter, set * FilterWordsPerSet, FilterWordsPerSet);
+            for (int i = 0; i < EntriesPerSet; i++)
+                KeepOrDrop(set, entries, i, keptSlots, ref kept, clearFilter: false);
+        }
+        else
+        {
+            // Every entry valid now was filled since the set was last emptied, so it is in the log. The newest first:
+            // those are the ones the kernel uses now, so they are kept when there are more than KeptLimit.
+            for (int i = filled - 1; i >= 0; i--)
+                KeepOrDrop(set, entries, _fillLog[(set * FillLogLength) + i], keptSlots, ref kept, clearFilter: true);
+        }
+
+        // The log (oldest first again) and the filter bits (a dropped entry cleared its word) start again from the entries kept.
+        for (int i = 0; i < kept; i++)
+        {
+            int index = _keptLog[kept - 1 - i];
+            TlbEntry* e = entries + index;
+            e->Tag &= ~KeptMark;
+            _fillLog[(set * FillLogLength) + i] = index;
+            MarkGfn(set, e->Gfn);
+        }
+
+        _fillCount[set] = kept;
+        for (int w = 0; w < SlotWords; w++)
+            _slotsFilled[(set * SlotWords) + w] &= keptSlots[w];
+    }
+
+    // The most entries a hand-over keeps: each costs a look at every hand-over, and the kernel's hot pages are fewer.
+    private const int KeptLimit = 128;
+
+    // Marks an entry already kept by FlushTlbSetExceptSlots, so that one filled twice (and logged twice) is logged once.
+    private const uint KeptMark = 4;
+
+    /// <summary>
+    /// Keep entry <paramref name="index"/> when its slot is in <paramref name="keptSlots"/> and the log has room (the
+    /// rest are filled again if used: a full log would make every later hand-over scan the whole set), else drop it.
+    /// </summary>
+    private void KeepOrDrop(int set, TlbEntry* entries, int index, ReadOnlySpan<ulong> keptSlots, ref int kept, bool clearFilter)
+    {
+        TlbEntry* e = entries + index;
+        uint tag = e->Tag;
+        if ((tag & KeptMark) != 0)
+            return; // logged twice, kept already
+        int slot = (int)(tag >> 22);
+        if (tag == TlbEntry.Invalid || (keptSlots[slot >> 6] & (1ul << slot)) == 0 || kept == KeptLimit)
+        {
+            e->Tag = TlbEntry.Invalid;
+            if (clearFilter)
+                _tlbGfnFilter[(set * FilterWordsPerSet) + (int)((e->Gfn >> 6) & 1023)] = 0;
+            return;
+        }
+
+        e->Tag = tag | KeptMark;
+        _keptLog[kept++] = index;
+    }
+
+    private void MarkGfn(int set, uint gfn)
+        => _tlbGfnFilter[(set * FilterWordsPerSet) + (int)((gfn >> 6) & 1023)] |= 1ul << (int)(gfn & 63);
 
     /// <summary>Drop the cached translations of one linear page in the set in use (INVLPG).</summary>
     public void FlushTlbPage(uint linear) => FlushTlbPage(_tlbSet, linear);

@@ -7,7 +7,7 @@ public sealed partial class ShadowMmu : IAccessedBits
 {
     /// <summary>
     /// True when some shadow entry mapping <paramref name="gfn"/> was used since the last harvest; clears those
-    /// bits and drops every processor's TLB entries for them, so that the next use is seen again. The guest's own page
+    /// bits and drops every processor's TLB entries of the frame, so that the next use is seen again. The guest's own page
     /// tables are not touched: their A bits are the guest's. Between quanta, on the guest's thread.
     /// </summary>
     public bool HarvestAccessed(uint gfn)
@@ -22,9 +22,12 @@ public sealed partial class ShadowMmu : IAccessedBits
                 continue;
             used = true;
             _entries.SetFlags(e, (byte)(flags & ~ShadowEntryTable.Accessed));
-            FlushFromTlbs(_spaces[_entries.Space(e)]!, _entries.LinearPage(e));
         }
 
+        // Every TLB set, not only those of the spaces with entries: a set may hold the frame in an entry kept from
+        // another space (UseTlbSetOf), which no shadow entry of its own space marks when used.
+        foreach (ProcessorView view in _views)
+            view.Processor.FlushTlbFrame(gfn);
         return used;
     }
 }

@@ -277,10 +277,18 @@ public sealed unsafe partial class ShadowMmu : IMmu
         foreach ((ShadowSpace space, int slot) in _tableUsers)
         {
             if (space.Pae)
+            {
                 TableStorePae(space, slot, gfn, offset, end);
-            else
-                for (uint index = offset >> 2; index <= end >> 2; index++)
-                    DropEntry(space, ((uint)slot << 10) | index);
+                continue;
+            }
+
+            for (uint index = offset >> 2; index <= end >> 2; index++)
+            {
+                // The space's TLB set may hold the page without a shadow entry (kept from another space: UseTlbSetOf).
+                uint lp = ((uint)slot << 10) | index;
+                if (!DropEntry(space, lp))
+                    FlushFromTlbs(space, lp);
+            }
         }
     }
 
@@ -370,7 +378,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         translation.PhysicalPage = walk.PhysicalPage;
         if (walk.BeyondFourGiB)
             return true; // a PAE page above 4 GiB: nothing is there, and nothing is kept
-        BindSlot(space, slotIndex, (int)((lp >> 9) & 1), walk.Large ? ShadowSpace.LargePage : walk.Pde >> 12);
+        BindSlot(space, slotIndex, (int)((lp >> 9) & 1), walk.Large ? ShadowSpace.LargePage : walk.Pde >> 12, (byte)(walk.Pde & SlotDirectoryBits));
         uint gfn = walk.PhysicalPage >> 12;
         translation.Cacheable = true;
         if (gfn >= _frames)
@@ -457,7 +465,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
     /// Make <paramref name="tableGfn"/> (or a large page) the source of a slot's entries, dropping entries built from
     /// another. A PAE slot has two halves (<paramref name="half"/>), each from its own table; a change of either drops both.
     /// </summary>
-    private void BindSlot(ShadowSpace space, int slotIndex, int half, uint tableGfn)
+    private void BindSlot(ShadowSpace space, int slotIndex, int half, uint tableGfn, byte directoryBits)
     {
         uint[] tables = space.Pae && half != 0 ? space.HighTableGfn : space.TableGfn;
         uint old = tables[slotIndex];
@@ -471,6 +479,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         if (old != ShadowSpace.NoTable)
             DropSlot(space, slotIndex);
         tables[slotIndex] = tableGfn;
+        space.DirectoryBits[slotIndex] = directoryBits; // the entry's bits stay while the slot is bound: a store to it drops the slot
         space.MarkSlotInUse(slotIndex);
         if (tableGfn != ShadowSpace.LargePage && _tables.AddTable(tableGfn, space, slotIndex))
             Protect(tableGfn);
@@ -525,7 +534,18 @@ public sealed unsafe partial class ShadowMmu : IMmu
         return space;
     }
 
-    /// <summary>Give <paramref name="space"/> a tagged TLB set of the active processor, the least recently used one emptied if need be, and make it current.</summary>
+    // The R/W and U/S bits of a directory entry: with the table it names, all a 4 KiB page's translation takes from it.
+    private const uint SlotDirectoryBits = PageWalker.RW | PageWalker.US;
+
+    // The slots FlushTlbSetExceptSlots keeps, one bit each, rebuilt at each hand-over of a set.
+    private readonly ulong[] _keptSlots = new ulong[ShadowSpace.SlotCount / 64];
+
+    /// <summary>
+    /// Give <paramref name="space"/> a tagged TLB set of the active processor, the least recently used one if need be,
+    /// and make it current. The set keeps its entries of slots that translate alike in its previous owner and
+    /// <paramref name="space"/> (see <see cref="FindSlotsTranslatedAlike"/>): the kernel half most guests map into
+    /// every space, which would otherwise be filled again at nearly every switch among more spaces than sets.
+    /// </summary>
     private void UseTlbSetOf(ShadowSpace space)
     {
         ShadowSpace?[] owners = _view.TlbOwners;
@@ -546,14 +566,53 @@ public sealed unsafe partial class ShadowMmu : IMmu
                     set = i;
             }
 
-            if (owners[set] is { } previous)
+            ShadowSpace? previous = owners[set];
+            if (previous != null)
                 previous.TlbSets[index] = -1;
             owners[set] = space;
             space.TlbSets[index] = set;
-            _view.Processor.FlushTlbSet(set);
+            if (previous != null && FindSlotsTranslatedAlike(previous, space, _view.Processor.SlotsInTlbSet(set), _keptSlots))
+                _view.Processor.FlushTlbSetExceptSlots(set, _keptSlots);
+            else
+                _view.Processor.FlushTlbSet(set);
         }
 
         _view.Processor.UseTlbSet(set);
+    }
+
+    /// <summary>
+    /// Set in <paramref name="alike"/> the slots (of those the set holds entries in, <paramref name="inSet"/>) where
+    /// <paramref name="from"/>'s TLB entries are right for
+    /// <paramref name="to"/> too: both bound to the same guest page table through directory entries with the same R/W and
+    /// U/S bits. A walk through <paramref name="to"/> would then give each such entry's translation and change nothing the
+    /// guest can see: its directory entry is accessed (the bind walked it, and a store clearing the bit drops the slot),
+    /// and the table's entries are shared, so their accessed and dirty bits are the ones the entry was filled under. Such
+    /// an entry may have no shadow entry in <paramref name="to"/>, so whatever changes the slot flushes the TLB without
+    /// one: a store to the table (<see cref="WriteCompleted"/>), or the slot dropped while bound (<see cref="DropSlot"/>).
+    /// PAE spaces and 4 MiB pages (whose dirty bit is each directory's own) keep nothing. False when no slot is alike.
+    /// </summary>
+    private static bool FindSlotsTranslatedAlike(ShadowSpace from, ShadowSpace to, ReadOnlySpan<ulong> inSet, ulong[] alike)
+    {
+        Array.Clear(alike);
+        if (from.Pae || to.Pae)
+            return false;
+        bool any = false;
+        for (int word = 0; word < alike.Length; word++)
+        {
+            for (ulong w = inSet[word] & from.SlotsInUse[word] & to.SlotsInUse[word]; w != 0; w &= w - 1)
+            {
+                int slot = (word << 6) | BitOperations.TrailingZeroCount(w);
+                uint table = to.TableGfn[slot];
+                if (table == from.TableGfn[slot] && table != ShadowSpace.NoTable && table != ShadowSpace.LargePage
+                    && to.DirectoryBits[slot] == from.DirectoryBits[slot])
+                {
+                    alike[word] |= 1ul << slot;
+                    any = true;
+                }
+            }
+        }
+
+        return any;
     }
 
     /// <summary>
@@ -725,6 +784,7 @@ public sealed unsafe partial class ShadowMmu : IMmu
         space.MarkSlotFree(slotIndex);
 
         uint table = space.TableGfn[slotIndex];
+        bool bound = table != ShadowSpace.NoTable;
         if (table != ShadowSpace.NoTable && table != ShadowSpace.LargePage)
             _tables.RemoveTable(table, space, slotIndex);
         space.TableGfn[slotIndex] = ShadowSpace.NoTable;
@@ -735,7 +795,8 @@ public sealed unsafe partial class ShadowMmu : IMmu
                 _tables.RemoveTable(high, space, slotIndex);
             space.HighTableGfn[slotIndex] = ShadowSpace.NoTable;
         }
-        if (flush && dropped > 0)
+        // A bound slot may have TLB entries and no shadow entries: entries kept from another space (UseTlbSetOf).
+        if (flush && (dropped > 0 || bound))
         {
             foreach (ProcessorView view in _views)
             {

@@ -62,6 +62,12 @@ internal sealed class ShadowSpace
     /// <summary>Per slot: the guest page-table frame the slot's entries came from, <see cref="LargePage"/>, or <see cref="NoTable"/>.</summary>
     public readonly uint[] TableGfn = CreateTableGfns();
 
+    /// <summary>
+    /// Per slot bound to a 4 KiB page table (two-level paging): the R/W and U/S bits of the directory entry it was bound
+    /// through. Two spaces whose slot has the same table and the same bits translate the slot's pages alike.
+    /// </summary>
+    public readonly byte[] DirectoryBits = new byte[SlotCount];
+
     /// <summary>PAE: per slot, the table (or <see cref="LargePage"/>) its upper 2 MiB came from; <see cref="TableGfn"/> has the lower half's.</summary>
     public uint[] HighTableGfn => _highTableGfn ??= CreateTableGfns();
 
