@@ -70,6 +70,7 @@ public sealed partial class Vm : IDisposable
     private readonly LocalApicWindow _lapicWindow;
     private readonly IdeDisk?[] _disks;
     private readonly VirtualCpu[] _processors = [];
+    private readonly CpuGroup? _group;
     private VirtualCpu? _active;
     private long _roundStart;
     private volatile bool _stopRequested;
@@ -162,9 +163,14 @@ public sealed partial class Vm : IDisposable
 
             _processors = new VirtualCpu[processors];
             CpuGroup? group = processors > 1 ? new CpuGroup() : null;
+            _group = group;
             for (int i = 0; i < processors; i++)
             {
-                var cpu = new Cpu.Cpu(Memory, Io)
+                // A multiprocessor guest's processors reach memory and ports through exclusive sections when they
+                // run on threads of their own (Vm.Threads.cs).
+                ExclusiveMemory? memory = group != null ? new ExclusiveMemory(this, Memory) : null;
+                ExclusiveIoBus? io = group != null ? new ExclusiveIoBus(this, Io) : null;
+                var cpu = new Cpu.Cpu(memory ?? (IPhysicalMemory)Memory, io ?? (IIoBus)Io)
                 {
                     InterruptController = lapics[i],
                     FeatureFlags = (MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic) & ~(config.HideFpu ? MiniHv.Cpu.Cpu.FeatureFpu : 0u),
@@ -175,6 +181,11 @@ public sealed partial class Vm : IDisposable
                 };
                 var processor = new VirtualCpu(i, cpu, lapics[i]);
                 cpu.FaultObserver = fault => RecordFault(processor, fault);
+                if (memory != null && io != null)
+                {
+                    memory.Processor = processor;
+                    io.Processor = processor;
+                }
                 group?.Add(cpu);
                 _processors[i] = processor;
             }
@@ -193,7 +204,8 @@ public sealed partial class Vm : IDisposable
             FpuError.Attach(Io);
             foreach (VirtualCpu p in _processors)
             {
-                p.Cpu.FpuErrorSignal = FpuError.Signal;
+                VirtualCpu signaller = p;
+                p.Cpu.FpuErrorSignal = () => WithExclusive(signaller, FpuError.Signal);
                 Memory.BackingChanged += p.Cpu.FlushTlbFrame;
             }
 
@@ -220,6 +232,12 @@ public sealed partial class Vm : IDisposable
 
                 Shadow.HiddenFault += (kind, gfn, linear) =>
                     HiddenFault(kind == ShadowFault.PageTableWrite ? FaultKind.PageTableWrite : FaultKind.AccessedDirtyUpdate, gfn, linear);
+            }
+
+            if (group != null)
+            {
+                foreach (VirtualCpu p in _processors)
+                    p.Cpu.Mmu = new ExclusiveMmu(this, p, p.Cpu.Mmu);
             }
             Serial.InputArrived += () => _inputSignal.Set();
 
@@ -581,7 +599,7 @@ public sealed partial class Vm : IDisposable
     private VmRunState RunQuantum(long quantum)
     {
         if (_processors.Length > 1)
-            return RunProcessors(quantum);
+            return ProcessorThreads && Debugger == null ? RunProcessorsThreaded(quantum) : RunProcessors(quantum);
         long remaining = quantum;
         while (remaining > 0)
         {
@@ -720,6 +738,26 @@ public sealed partial class Vm : IDisposable
         Cpu.Cpu cpu = processor.Cpu;
         if (fault.Vector >= 32 || fault.Interrupt)
             return; // interrupts and system calls are not faults
+        if (ThreadedRound)
+        {
+            EnterExclusive(processor);
+            try
+            {
+                CountFault(cpu, fault);
+            }
+            finally
+            {
+                ExitExclusive(processor);
+            }
+
+            return;
+        }
+
+        CountFault(cpu, fault);
+    }
+
+    private void CountFault(Cpu.Cpu cpu, FaultRecord fault)
+    {
         GuestExceptions++;
         if (fault.Vector == Vectors.PF)
             GuestPageFaults++;
@@ -747,6 +785,7 @@ public sealed partial class Vm : IDisposable
         if (_disposed)
             return;
         _disposed = true;
+        StopWorkers();
         foreach (VirtualCpu p in _processors)
             p.Cpu.Dispose();
         Memory.Dispose();
