@@ -373,8 +373,8 @@ public sealed partial class Vm : IDisposable
         p.Lapic.Reset();
         p.WaitingForStartup = true;
         p.PendingStartup = null;
-        if (p == _active)
-            p.Cpu.RequestStop(); // it sent the INIT to itself: it stops at once
+        if (p == _active || ThreadedRound)
+            p.Cpu.RequestStop(); // it sent the INIT to itself, or it runs on its own thread (parked now): it stops at once
     }
 
     /// <summary>A STARTUP IPI: a processor waiting for one starts at the vector's page when it next runs; otherwise it is ignored, as on a PC.</summary>
