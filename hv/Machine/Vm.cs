@@ -53,9 +53,11 @@ public enum VmRunState
 /// <see cref="ApicBus"/>, an MP table listing them all, and application processors waiting for INIT and STARTUP
 /// IPIs. Its processors run in turn on the VM's thread, each for <see cref="ProcessorSlice"/> instructions of
 /// virtual time per round, so that every processor's clock is the same at each round's end and a run replays
-/// exactly; one processor's stores are seen by the next at once, and every locked instruction is atomic.
+/// exactly; one processor's stores are seen by the next at once, and every locked instruction is atomic. With
+/// <see cref="ProcessorThreads"/> they run at once instead, each on a host thread of its own (Vm.Threads.cs).
 /// </para>
-/// <para>Not thread-safe: one thread runs it. <see cref="RequestStop"/> and COM1 input may come from any thread.</para>
+/// <para>Not thread-safe: one thread calls it (which may run the guest's application processors on threads of the
+/// guest's own). <see cref="RequestStop"/> and COM1 input may come from any thread.</para>
 /// </remarks>
 public sealed partial class Vm : IDisposable
 {
