@@ -51,12 +51,16 @@ public sealed partial class Vm
             Activate(p); // one waiting for STARTUP runs nothing: the shadows need not hear of it (its paging is off)
     }
 
-    /// <summary>Leave the section <see cref="EnterExclusive"/> entered; idle processors look again at what they may have been sent.</summary>
+    /// <summary>
+    /// Leave the section <see cref="EnterExclusive"/> entered, waking the idle processors that now have something to
+    /// run (an interrupt, an NMI, a STARTUP) or no busy processor left to follow; the others look again at their
+    /// next timeout, without stopping everyone for nothing.
+    /// </summary>
     internal void ExitExclusive(VirtualCpu p)
     {
         foreach (VirtualCpu q in _processors)
         {
-            if (q.Idling)
+            if (q.Idling && (CanRun(q) || q.PendingStartup != null || !OtherProcessorBusy(q)))
                 q.Wake.Set();
         }
 
