@@ -16,7 +16,7 @@ namespace MiniHv.Hv.Machine;
 /// group's <see cref="ExclusiveGate"/>, entered through <see cref="ExclusiveMmu"/>, <see cref="ExclusiveMemory"/>,
 /// <see cref="ExclusiveIoBus"/>, the fault observer and the CPU group's code tracking, and by this loop between two
 /// runs of a processor; the section makes its processor the active one. A halted processor lets the others run and
-/// follows the latest clock up to its own next timer event, waking early when a section may have sent it something;
+/// follows the latest clock up to its own next timer event, waking early when a section gave it something to run;
 /// when no other processor can run it skips ahead as a turn would. A processor spinning on PAUSE yields its host
 /// thread and goes on. The guest stops as a whole: the first processor to stop it ends the round for all.
 /// </remarks>
