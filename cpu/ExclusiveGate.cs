@@ -26,6 +26,12 @@ public sealed class ExclusiveGate
     private int _ownerThread;
     private int _depth;
 
+    // Set while no section is requested (parked members block on it); set when the last running member parks
+    // (the requester blocks on it). After a short spin, waiters block, so on a host with fewer free cores than
+    // threads the thread they wait for gets the core.
+    private readonly ManualResetEventSlim _released = new(true);
+    private readonly ManualResetEventSlim _allParked = new(false);
+
     /// <summary>Members run on threads of their own: sections are taken. Set only while no member runs.</summary>
     public bool Enabled { get; set; }
 
@@ -51,7 +57,7 @@ public sealed class ExclusiveGate
         if (!Enabled || !cpu.GateJoined)
             return;
         cpu.GateJoined = false;
-        Interlocked.Decrement(ref _running);
+        StopRunning();
     }
 
     /// <summary>
@@ -70,26 +76,35 @@ public sealed class ExclusiveGate
         }
 
         if (cpu.GateJoined)
-            Interlocked.Decrement(ref _running); // waiting for the lock counts as parked
+            StopRunning(); // waiting for the lock counts as parked
         Monitor.Enter(_lock);
         _ownerThread = me;
         _depth = 1;
         Sections++;
         cpu.ExclusiveSections++;
+        _allParked.Reset();
+        _released.Reset();
         Interlocked.Exchange(ref _requested, 1);
         var spin = new SpinWait();
         while (Volatile.Read(ref _running) > 0)
         {
             // End every running chain at its next instruction: the member then sees the request at the block boundary.
+            // Again on every look, since a member may have cleared the flag at its chain's end just as it was set.
             foreach (Cpu member in _members)
             {
                 if (member != cpu)
                     member.AbortBlock = true;
             }
 
-            spin.SpinOnce(sleep1Threshold: -1);
+            if (!spin.NextSpinWillYield)
+                spin.SpinOnce(sleep1Threshold: -1);
+            else
+                _allParked.Wait(WaitSlice);
         }
     }
+
+    // How long a blocked waiter sleeps before it looks again (a safety net: a wake-up is always signalled).
+    private static readonly TimeSpan WaitSlice = TimeSpan.FromMilliseconds(1);
 
     /// <summary>End the section <see cref="Enter"/> started (the outermost one releases the members).</summary>
     public void Exit(Cpu cpu)
@@ -104,15 +119,23 @@ public sealed class ExclusiveGate
             Interlocked.Increment(ref _running);
         _ownerThread = 0;
         Volatile.Write(ref _requested, 0);
+        _released.Set();
         Monitor.Exit(_lock);
     }
 
     /// <summary>At a block boundary of a joined member: park while a section is requested or in progress.</summary>
     internal void Park()
     {
-        Interlocked.Decrement(ref _running);
+        StopRunning();
         WaitForRelease();
         JoinRunning();
+    }
+
+    // This thread no longer counts as running; the last one to stop while a section waits wakes its requester.
+    private void StopRunning()
+    {
+        if (Interlocked.Decrement(ref _running) == 0 && Volatile.Read(ref _requested) != 0)
+            _allParked.Set();
     }
 
     // Count this thread as running, unless a section is requested: then wait for it to end and try again. The
@@ -124,7 +147,7 @@ public sealed class ExclusiveGate
             Interlocked.Increment(ref _running);
             if (Interlocked.CompareExchange(ref _requested, 0, 0) == 0)
                 return;
-            Interlocked.Decrement(ref _running);
+            StopRunning();
             WaitForRelease();
         }
     }
@@ -133,6 +156,11 @@ public sealed class ExclusiveGate
     {
         var spin = new SpinWait();
         while (Volatile.Read(ref _requested) != 0)
-            spin.SpinOnce(sleep1Threshold: -1);
+        {
+            if (!spin.NextSpinWillYield)
+                spin.SpinOnce(sleep1Threshold: -1);
+            else
+                _released.Wait(WaitSlice);
+        }
     }
 }
