@@ -75,7 +75,7 @@ public sealed unsafe partial class Cpu
     internal void InvalidateCodeFrame(uint gfn)
     {
         if (Group != null)
-            Group.InvalidateCodeFrame(gfn);
+            Group.InvalidateCodeFrame(this, gfn);
         else
             InvalidateOwnCodeFrame(gfn);
     }
@@ -203,7 +203,7 @@ public sealed unsafe partial class Cpu
         {
             CodeFrames[gfn] = 1;
             FlushWriteEntriesOfFrame(gfn);
-            Group?.MarkCode(gfn);
+            Group?.MarkCode(this, gfn);
         }
     }
 
@@ -224,7 +224,7 @@ public sealed unsafe partial class Cpu
     /// <paramref name="gfn"/> touches bytes some block was decoded from (at 64-byte grain).
     /// </summary>
     private bool StoreTouchesCode(uint gfn, uint offset, int size)
-        => Group?.StoreTouchesCode(gfn, offset, size) ?? StoreTouchesOwnCode(gfn, offset, size) != false;
+        => Group?.StoreTouchesCode(this, gfn, offset, size) ?? StoreTouchesOwnCode(gfn, offset, size) != false;
 
     /// <summary>Whether the store touches this processor's own blocks of the frame; null when it has none there.</summary>
     internal bool? StoreTouchesOwnCode(uint gfn, uint offset, int size)

@@ -94,6 +94,14 @@ public sealed unsafe partial class Cpu
                 return StopReason.Halted;
             if (remaining <= 0)
                 return StopReason.Budget;
+            if (GateJoined && Group!.Gate.Requested)
+            {
+                // Another processor's thread needs every other one stopped: wait here, at a block boundary, and
+                // look again at what it may have sent (an interrupt, an NMI, a stop).
+                previous = null;
+                Group.Gate.Park();
+                continue;
+            }
 
             int max = remaining < limit ? (int)Math.Min(remaining, int.MaxValue) : limit;
             if (_stepping)

@@ -58,6 +58,12 @@ public sealed unsafe partial class Cpu : IDisposable
     // a stop request, a change of mode): the loop leaves the block after the current instruction.
     internal bool AbortBlock;
 
+    /// <summary>The thread running this CPU counts as running in its group's <see cref="ExclusiveGate"/> (between Join and Leave).</summary>
+    internal bool GateJoined;
+
+    /// <summary>Exclusive sections this CPU's thread entered, each stopping every other running member of its group.</summary>
+    public long ExclusiveSections { get; internal set; }
+
     // One instruction after STI or a load of SS sees no interrupt.
     internal bool InterruptShadow;
 

@@ -6,12 +6,18 @@ namespace MiniHv.Cpu;
 /// code when any member decodes from it (so every member's stores to it are checked), and a store into decoded
 /// bytes drops the frame's blocks in every member.
 /// </summary>
-/// <remarks>Not thread-safe: the members run one at a time on one thread.</remarks>
+/// <remarks>
+/// Members that run on threads of their own do this inside <see cref="Gate"/>'s exclusive sections, so while every
+/// other member is parked; members that take turns on one thread leave the gate disabled.
+/// </remarks>
 public sealed class CpuGroup
 {
     private readonly List<Cpu> _members = new();
 
     public IReadOnlyList<Cpu> Members => _members;
+
+    /// <summary>The members' exclusive sections (disabled unless they run on threads of their own).</summary>
+    public ExclusiveGate Gate { get; } = new();
 
     /// <summary>Add <paramref name="cpu"/>, which must not have decoded anything yet.</summary>
     public void Add(Cpu cpu)
@@ -21,23 +27,45 @@ public sealed class CpuGroup
             throw new InvalidOperationException("the CPU is already in a group");
         cpu.Group = this;
         _members.Add(cpu);
+        Gate.Add(cpu);
     }
 
     /// <summary>A member decoded its first block from <paramref name="gfn"/>: no member may keep a write entry for it.</summary>
-    internal unsafe void MarkCode(uint gfn)
+    internal unsafe void MarkCode(Cpu caller, uint gfn)
     {
-        foreach (Cpu member in _members)
+        Gate.Enter(caller);
+        try
         {
-            if (member.CodeFrames[gfn] == 0)
+            foreach (Cpu member in _members)
             {
-                member.CodeFrames[gfn] = 1;
-                member.FlushWriteEntriesOfFrame(gfn);
+                if (member.CodeFrames[gfn] == 0)
+                {
+                    member.CodeFrames[gfn] = 1;
+                    member.FlushWriteEntriesOfFrame(gfn);
+                }
             }
+        }
+        finally
+        {
+            Gate.Exit(caller);
         }
     }
 
     /// <summary>True when a store of <paramref name="size"/> bytes at <paramref name="offset"/> touches bytes any member decoded (or none can tell).</summary>
-    internal bool StoreTouchesCode(uint gfn, uint offset, int size)
+    internal bool StoreTouchesCode(Cpu caller, uint gfn, uint offset, int size)
+    {
+        Gate.Enter(caller);
+        try
+        {
+            return StoreTouchesAnyCode(gfn, offset, size);
+        }
+        finally
+        {
+            Gate.Exit(caller);
+        }
+    }
+
+    private bool StoreTouchesAnyCode(uint gfn, uint offset, int size)
     {
         bool known = false;
         foreach (Cpu member in _members)
@@ -56,9 +84,17 @@ public sealed class CpuGroup
     }
 
     /// <summary>Drop every member's blocks decoded from <paramref name="gfn"/>.</summary>
-    internal void InvalidateCodeFrame(uint gfn)
+    internal void InvalidateCodeFrame(Cpu caller, uint gfn)
     {
-        foreach (Cpu member in _members)
-            member.InvalidateOwnCodeFrame(gfn);
+        Gate.Enter(caller);
+        try
+        {
+            foreach (Cpu member in _members)
+                member.InvalidateOwnCodeFrame(gfn);
+        }
+        finally
+        {
+            Gate.Exit(caller);
+        }
     }
 }

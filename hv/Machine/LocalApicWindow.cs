@@ -51,6 +51,26 @@ internal sealed class LocalApicWindow : IMmioDevice
             apic.Advance(delta);
     }
 
+    /// <summary>
+    /// A read by a processor of its own local APIC at <paramref name="physicalAddress"/>, with its own clock
+    /// <paramref name="now"/>, without the window (which serves the active processor): false when the address is not
+    /// in that APIC's page. Only the processor's own state is read, so its own thread may do it while others run.
+    /// </summary>
+    public static bool TryReadOwn(LocalApic apic, long now, uint physicalAddress, int size, out uint value)
+    {
+        uint offset = physicalAddress - apic.MmioBase;
+        if (offset >= apic.MmioSize || offset + (uint)size > apic.MmioSize)
+        {
+            value = 0;
+            return false;
+        }
+
+        if ((offset & ~0xFu) == TimerCurrentCount)
+            AdvanceTo(apic, now);
+        value = apic.ReadMmio(offset, size);
+        return true;
+    }
+
     public uint ReadMmio(uint offset, int size)
     {
         if ((offset & ~0xFu) == TimerCurrentCount)

@@ -36,6 +36,15 @@ public sealed class VirtualCpu
     /// <summary>The processor's virtual time: instructions retired (exact mid-run) and those skipped halted or waiting.</summary>
     public long Clock => Cpu.InstructionsNow + Cpu.HaltedInstructions;
 
+    /// <summary>On threads of its own: halted or waiting, it lets others run and follows their time (Vm.Threads.cs).</summary>
+    internal bool Idling { get; set; }
+
+    /// <summary>On threads of its own: done with the current round (its clock reached the round's end, or the guest stopped).</summary>
+    internal bool RoundDone { get; set; }
+
+    /// <summary>Set when something may have woken it while it idles on its own thread.</summary>
+    internal ManualResetEventSlim Wake { get; } = new(false);
+
     /// <summary>Halted with interrupts off and no NMI coming: only an NMI, INIT or STARTUP can move it.</summary>
     internal bool HaltedForGood => Cpu.IsHalted && (Cpu.Eflags & MiniHv.Cpu.Cpu.IF) == 0 && !Cpu.HasPendingNmi;
 }

@@ -53,9 +53,11 @@ public enum VmRunState
 /// <see cref="ApicBus"/>, an MP table listing them all, and application processors waiting for INIT and STARTUP
 /// IPIs. Its processors run in turn on the VM's thread, each for <see cref="ProcessorSlice"/> instructions of
 /// virtual time per round, so that every processor's clock is the same at each round's end and a run replays
-/// exactly; one processor's stores are seen by the next at once, and every locked instruction is atomic.
+/// exactly; one processor's stores are seen by the next at once, and every locked instruction is atomic. With
+/// <see cref="ProcessorThreads"/> they run at once instead, each on a host thread of its own (Vm.Threads.cs).
 /// </para>
-/// <para>Not thread-safe: one thread runs it. <see cref="RequestStop"/> and COM1 input may come from any thread.</para>
+/// <para>Not thread-safe: one thread calls it (which may run the guest's application processors on threads of the
+/// guest's own). <see cref="RequestStop"/> and COM1 input may come from any thread.</para>
 /// </remarks>
 public sealed partial class Vm : IDisposable
 {
@@ -70,6 +72,7 @@ public sealed partial class Vm : IDisposable
     private readonly LocalApicWindow _lapicWindow;
     private readonly IdeDisk?[] _disks;
     private readonly VirtualCpu[] _processors = [];
+    private readonly CpuGroup? _group;
     private VirtualCpu? _active;
     private long _roundStart;
     private volatile bool _stopRequested;
@@ -162,9 +165,14 @@ public sealed partial class Vm : IDisposable
 
             _processors = new VirtualCpu[processors];
             CpuGroup? group = processors > 1 ? new CpuGroup() : null;
+            _group = group;
             for (int i = 0; i < processors; i++)
             {
-                var cpu = new Cpu.Cpu(Memory, Io)
+                // A multiprocessor guest's processors reach memory and ports through exclusive sections when they
+                // run on threads of their own (Vm.Threads.cs).
+                ExclusiveMemory? memory = group != null ? new ExclusiveMemory(this, Memory) : null;
+                ExclusiveIoBus? io = group != null ? new ExclusiveIoBus(this, Io) : null;
+                var cpu = new Cpu.Cpu(memory ?? (IPhysicalMemory)Memory, io ?? (IIoBus)Io)
                 {
                     InterruptController = lapics[i],
                     FeatureFlags = (MiniHv.Cpu.Cpu.BaseFeatureFlags | MiniHv.Cpu.Cpu.FeatureApic) & ~(config.HideFpu ? MiniHv.Cpu.Cpu.FeatureFpu : 0u),
@@ -175,6 +183,11 @@ public sealed partial class Vm : IDisposable
                 };
                 var processor = new VirtualCpu(i, cpu, lapics[i]);
                 cpu.FaultObserver = fault => RecordFault(processor, fault);
+                if (memory != null && io != null)
+                {
+                    memory.Processor = processor;
+                    io.Processor = processor;
+                }
                 group?.Add(cpu);
                 _processors[i] = processor;
             }
@@ -193,7 +206,8 @@ public sealed partial class Vm : IDisposable
             FpuError.Attach(Io);
             foreach (VirtualCpu p in _processors)
             {
-                p.Cpu.FpuErrorSignal = FpuError.Signal;
+                VirtualCpu signaller = p;
+                p.Cpu.FpuErrorSignal = () => WithExclusive(signaller, FpuError.Signal);
                 Memory.BackingChanged += p.Cpu.FlushTlbFrame;
             }
 
@@ -220,6 +234,12 @@ public sealed partial class Vm : IDisposable
 
                 Shadow.HiddenFault += (kind, gfn, linear) =>
                     HiddenFault(kind == ShadowFault.PageTableWrite ? FaultKind.PageTableWrite : FaultKind.AccessedDirtyUpdate, gfn, linear);
+            }
+
+            if (group != null)
+            {
+                foreach (VirtualCpu p in _processors)
+                    p.Cpu.Mmu = new ExclusiveMmu(this, p, p.Cpu.Mmu);
             }
             Serial.InputArrived += () => _inputSignal.Set();
 
@@ -355,8 +375,8 @@ public sealed partial class Vm : IDisposable
         p.Lapic.Reset();
         p.WaitingForStartup = true;
         p.PendingStartup = null;
-        if (p == _active)
-            p.Cpu.RequestStop(); // it sent the INIT to itself: it stops at once
+        if (p == _active || ThreadedRound)
+            p.Cpu.RequestStop(); // it sent the INIT to itself, or it runs on its own thread (parked now): it stops at once
     }
 
     /// <summary>A STARTUP IPI: a processor waiting for one starts at the vector's page when it next runs; otherwise it is ignored, as on a PC.</summary>
@@ -581,7 +601,7 @@ public sealed partial class Vm : IDisposable
     private VmRunState RunQuantum(long quantum)
     {
         if (_processors.Length > 1)
-            return RunProcessors(quantum);
+            return ProcessorThreads && Debugger == null ? RunProcessorsThreaded(quantum) : RunProcessors(quantum);
         long remaining = quantum;
         while (remaining > 0)
         {
@@ -720,6 +740,26 @@ public sealed partial class Vm : IDisposable
         Cpu.Cpu cpu = processor.Cpu;
         if (fault.Vector >= 32 || fault.Interrupt)
             return; // interrupts and system calls are not faults
+        if (ThreadedRound)
+        {
+            EnterExclusive(processor);
+            try
+            {
+                CountFault(cpu, fault);
+            }
+            finally
+            {
+                ExitExclusive(processor);
+            }
+
+            return;
+        }
+
+        CountFault(cpu, fault);
+    }
+
+    private void CountFault(Cpu.Cpu cpu, FaultRecord fault)
+    {
         GuestExceptions++;
         if (fault.Vector == Vectors.PF)
             GuestPageFaults++;
@@ -747,6 +787,7 @@ public sealed partial class Vm : IDisposable
         if (_disposed)
             return;
         _disposed = true;
+        StopWorkers();
         foreach (VirtualCpu p in _processors)
             p.Cpu.Dispose();
         Memory.Dispose();

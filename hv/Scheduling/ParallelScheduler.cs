@@ -6,7 +6,9 @@ namespace MiniHv.Hv.Scheduling;
 
 /// <summary>
 /// Guests run on up to <see cref="Threads"/> host threads at once: with as many threads as guests, each
-/// guest has a thread to itself; with fewer, the threads take guests from a queue a quantum at a time.
+/// guest has a thread to itself; with fewer, the threads take guests from a queue a quantum at a time. A
+/// multiprocessor guest's application processors run on threads of the guest's own beside the thread that runs
+/// its boot processor (<see cref="Vm.ProcessorThreads"/>).
 /// </summary>
 public sealed class ParallelScheduler : IVmScheduler
 {
@@ -49,6 +51,9 @@ public sealed class ParallelScheduler : IVmScheduler
 
         _runTicks = 0;
         _companionTicks = 0;
+        foreach (Vm vm in vms)
+            vm.ProcessorThreads = true; // a multiprocessor guest's processors get threads of their own too
+
         var ready = new ConcurrentQueue<Vm>(vms);
         int remaining = vms.Count;
         Exception? failure = null;

@@ -17,7 +17,7 @@ internal static class GuestRun
 
     public static GuestRunResult Boot(string imagePath, string append = "", long memoryBytes = 64 << 20,
         byte[]? input = null, long maxInstructions = DefaultMaxInstructions, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
-        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1)
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool processorThreads = false)
     {
         var output = new MemoryStream();
         var config = new VmConfig
@@ -34,6 +34,7 @@ internal static class GuestRun
         };
         using var machine = new MachineMemory(memoryBytes >> 12);
         using var vm = new Vm(config, machine, output.WriteByte);
+        vm.ProcessorThreads = processorThreads;
         if (input != null)
             vm.SendInput(input);
         vm.CloseInput();

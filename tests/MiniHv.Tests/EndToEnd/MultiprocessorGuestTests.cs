@@ -93,8 +93,9 @@ public partial class MultiprocessorGuestTests
         }
     }
 
-    [Test]
-    public void StartupIpi_StartsTheApInRealModeAtTheVectorsPage_AndItsTripleFaultStopsTheGuestWithEveryProcessorDumped()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void StartupIpi_StartsTheApInRealModeAtTheVectorsPage_AndItsTripleFaultStopsTheGuestWithEveryProcessorDumped(bool processorThreads)
     {
         // The BSP writes a 16-bit trampoline at 0x8000 (lidt [0x8010], six zero bytes: an empty vector table; int3),
         // sends INIT and STARTUP with vector 8 to APIC 1, and halts with interrupts off. The AP's int3 cannot be
@@ -110,7 +111,7 @@ public partial class MultiprocessorGuestTests
             a.cli();
             a.hlt();
         });
-        var run = GuestRun.Boot(CliRun.TempFile(image, "apfault.elf"), processors: 2);
+        var run = GuestRun.Boot(CliRun.TempFile(image, $"apfault-{processorThreads}.elf"), processors: 2, processorThreads: processorThreads);
         Assert.That(run.Exit.Kind, Is.EqualTo(VmExitKind.TripleFault), run.Exit.Message);
         Assert.That(run.Exit.Message, Does.StartWith("triple fault on CPU 1 at eip "));
         Assert.That(run.RegisterDump, Does.Contain("CPU 0:").And.Contain("CPU 1:"));

@@ -34,6 +34,7 @@ internal static class BenchGuest
         };
         using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
         using var vm = new Vm(config, machine, _ => { });
+        vm.ProcessorThreads = true; // as the parallel scheduler runs it
         vm.CloseInput();
         var sw = Stopwatch.StartNew();
         VmExit exit = vm.RunToEnd();

@@ -33,7 +33,7 @@ internal static class SmpBenchmarks
 
             string name = processors == 1 ? OneProcessor : $"parwork on {processors} processors";
             yield return new BenchResult(name, "s", seconds, Baseline: processors == 1 ? null : OneProcessor,
-                Note: processors == 1 ? append : $"{append}; against 1 processor: below 1 is a speed-up (processors take turns on one host thread)");
+                Note: processors == 1 ? append : $"{append}; against 1 processor: below 1 is a speed-up (each processor on a host thread of its own)");
             if (qemu != null)
                 yield return new BenchResult($"{name}: MiniHv time / QEMU time", "x", ratios,
                     Note: "MiniHv's run (boot included) over QEMU's whole process (MTTCG), run in turn");

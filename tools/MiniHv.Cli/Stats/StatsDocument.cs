@@ -81,9 +81,11 @@ internal sealed record OvercommitTotals(
 
 /// <summary>
 /// One processor of a multiprocessor guest: what it ran, the virtual time it spent halted, waiting for STARTUP or given
-/// away from a pause loop, and how often it spun on PAUSE until its turn was given away.
+/// away from a pause loop, how often it spun on PAUSE until its turn was given away (or, on threads of its own, its
+/// host thread yielded), and how often its thread stopped the others to enter an exclusive section (threads only).
 /// </summary>
-internal sealed record ProcessorCounters(int Cpu, long Instructions, long IdleInstructions, bool Started, long PauseLoopExits);
+internal sealed record ProcessorCounters(int Cpu, long Instructions, long IdleInstructions, bool Started, long PauseLoopExits,
+    long ExclusiveSections);
 
 /// <summary>The block compiler's work for one guest (--cpu jit only).</summary>
 internal sealed record JitCounters(

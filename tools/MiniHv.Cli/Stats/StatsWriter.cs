@@ -103,7 +103,8 @@ internal static class StatsWriter
     /// <summary>Per processor, for a guest with more than one; null for a one-processor guest, whose figures are the guest's.</summary>
     private static IReadOnlyList<ProcessorCounters>? Processors(Vm vm) => vm.Processors.Count == 1
         ? null
-        : vm.Processors.Select(p => new ProcessorCounters(p.Index, p.Cpu.InstructionsExecuted, p.Cpu.HaltedInstructions, p.Started, p.Cpu.PauseLoopExits)).ToList();
+        : vm.Processors.Select(p => new ProcessorCounters(p.Index, p.Cpu.InstructionsExecuted, p.Cpu.HaltedInstructions, p.Started, p.Cpu.PauseLoopExits,
+            p.Cpu.ExclusiveSections)).ToList();
 
     private static JitCounters? Jit(Vm vm)
     {
