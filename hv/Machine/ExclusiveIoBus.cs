@@ -14,35 +14,13 @@ internal sealed class ExclusiveIoBus(Vm vm, IIoBus inner) : IIoBus
 
     public uint In(ushort port, int size)
     {
-        if (!vm.ThreadedRound)
-            return inner.In(port, size);
-        vm.EnterExclusive(Processor);
-        try
-        {
-            return inner.In(port, size);
-        }
-        finally
-        {
-            vm.ExitExclusive(Processor);
-        }
+        using var section = new ExclusiveScope(vm, Processor);
+        return inner.In(port, size);
     }
 
     public void Out(ushort port, int size, uint value)
     {
-        if (!vm.ThreadedRound)
-        {
-            inner.Out(port, size, value);
-            return;
-        }
-
-        vm.EnterExclusive(Processor);
-        try
-        {
-            inner.Out(port, size, value);
-        }
-        finally
-        {
-            vm.ExitExclusive(Processor);
-        }
+        using var section = new ExclusiveScope(vm, Processor);
+        inner.Out(port, size, value);
     }
 }

@@ -14,68 +14,28 @@ internal sealed unsafe class ExclusiveMemory(Vm vm, IPhysicalMemory inner) : IPh
 
     public byte* FrameForRead(uint gfn)
     {
-        if (!vm.ThreadedRound)
-            return inner.FrameForRead(gfn);
-        vm.EnterExclusive(Processor);
-        try
-        {
-            return inner.FrameForRead(gfn);
-        }
-        finally
-        {
-            vm.ExitExclusive(Processor);
-        }
+        using var section = new ExclusiveScope(vm, Processor);
+        return inner.FrameForRead(gfn);
     }
 
     public byte* FrameForWrite(uint gfn)
     {
-        if (!vm.ThreadedRound)
-            return inner.FrameForWrite(gfn);
-        vm.EnterExclusive(Processor);
-        try
-        {
-            return inner.FrameForWrite(gfn);
-        }
-        finally
-        {
-            vm.ExitExclusive(Processor);
-        }
+        using var section = new ExclusiveScope(vm, Processor);
+        return inner.FrameForWrite(gfn);
     }
 
     public uint ReadUnbacked(uint physicalAddress, int size)
     {
-        if (!vm.ThreadedRound)
-            return inner.ReadUnbacked(physicalAddress, size);
         // Its own local APIC (an ID read, a timer polled in a delay loop) needs no other processor stopped.
-        if (LocalApicWindow.TryReadOwn(Processor.Lapic, Processor.Clock, physicalAddress, size, out uint value))
+        if (vm.ThreadedRound && LocalApicWindow.TryReadOwn(Processor.Lapic, Processor.Clock, physicalAddress, size, out uint value))
             return value;
-        vm.EnterExclusive(Processor);
-        try
-        {
-            return inner.ReadUnbacked(physicalAddress, size);
-        }
-        finally
-        {
-            vm.ExitExclusive(Processor);
-        }
+        using var section = new ExclusiveScope(vm, Processor);
+        return inner.ReadUnbacked(physicalAddress, size);
     }
 
     public void WriteUnbacked(uint physicalAddress, int size, uint value)
     {
-        if (!vm.ThreadedRound)
-        {
-            inner.WriteUnbacked(physicalAddress, size, value);
-            return;
-        }
-
-        vm.EnterExclusive(Processor);
-        try
-        {
-            inner.WriteUnbacked(physicalAddress, size, value);
-        }
-        finally
-        {
-            vm.ExitExclusive(Processor);
-        }
+        using var section = new ExclusiveScope(vm, Processor);
+        inner.WriteUnbacked(physicalAddress, size, value);
     }
 }

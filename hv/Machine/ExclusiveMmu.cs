@@ -15,73 +15,25 @@ internal sealed class ExclusiveMmu(Vm vm, VirtualCpu processor, IMmu inner) : IM
 
     public bool Translate(uint linear, AccessKind access, out Translation translation, out int pageFaultError)
     {
-        if (!vm.ThreadedRound)
-            return inner.Translate(linear, access, out translation, out pageFaultError);
-        vm.EnterExclusive(processor);
-        try
-        {
-            return inner.Translate(linear, access, out translation, out pageFaultError);
-        }
-        finally
-        {
-            vm.ExitExclusive(processor);
-        }
+        using var section = new ExclusiveScope(vm, processor);
+        return inner.Translate(linear, access, out translation, out pageFaultError);
     }
 
     public void WriteCompleted(uint linear, uint physical, int size)
     {
-        if (!vm.ThreadedRound)
-        {
-            inner.WriteCompleted(linear, physical, size);
-            return;
-        }
-
-        vm.EnterExclusive(processor);
-        try
-        {
-            inner.WriteCompleted(linear, physical, size);
-        }
-        finally
-        {
-            vm.ExitExclusive(processor);
-        }
+        using var section = new ExclusiveScope(vm, processor);
+        inner.WriteCompleted(linear, physical, size);
     }
 
     public void PagingChanged(PagingChange change)
     {
-        if (!vm.ThreadedRound)
-        {
-            inner.PagingChanged(change);
-            return;
-        }
-
-        vm.EnterExclusive(processor);
-        try
-        {
-            inner.PagingChanged(change);
-        }
-        finally
-        {
-            vm.ExitExclusive(processor);
-        }
+        using var section = new ExclusiveScope(vm, processor);
+        inner.PagingChanged(change);
     }
 
     public void InvalidatePage(uint linear)
     {
-        if (!vm.ThreadedRound)
-        {
-            inner.InvalidatePage(linear);
-            return;
-        }
-
-        vm.EnterExclusive(processor);
-        try
-        {
-            inner.InvalidatePage(linear);
-        }
-        finally
-        {
-            vm.ExitExclusive(processor);
-        }
+        using var section = new ExclusiveScope(vm, processor);
+        inner.InvalidatePage(linear);
     }
 }

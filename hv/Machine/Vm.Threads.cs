@@ -70,21 +70,8 @@ public sealed partial class Vm
     /// <summary>Run <paramref name="action"/> in the exclusive section when the processors run on threads, else at once.</summary>
     internal void WithExclusive(VirtualCpu p, Action action)
     {
-        if (!ThreadedRound)
-        {
-            action();
-            return;
-        }
-
-        EnterExclusive(p);
-        try
-        {
-            action();
-        }
-        finally
-        {
-            ExitExclusive(p);
-        }
+        using var section = new ExclusiveScope(this, p);
+        action();
     }
 
     private VmRunState RunProcessorsThreaded(long quantum)

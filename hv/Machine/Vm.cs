@@ -740,21 +740,7 @@ public sealed partial class Vm : IDisposable
         Cpu.Cpu cpu = processor.Cpu;
         if (fault.Vector >= 32 || fault.Interrupt)
             return; // interrupts and system calls are not faults
-        if (ThreadedRound)
-        {
-            EnterExclusive(processor);
-            try
-            {
-                CountFault(cpu, fault);
-            }
-            finally
-            {
-                ExitExclusive(processor);
-            }
-
-            return;
-        }
-
+        using var section = new ExclusiveScope(this, processor);
         CountFault(cpu, fault);
     }
 
