@@ -8,7 +8,7 @@ namespace MiniHv.Hv.Scheduling;
 /// Guests run on up to <see cref="Threads"/> host threads at once: with as many threads as guests, each
 /// guest has a thread to itself; with fewer, the threads take guests from a queue a quantum at a time. A
 /// multiprocessor guest's application processors run on threads of the guest's own beside the thread that runs
-/// its boot processor (<see cref="Vm.ProcessorThreads"/>).
+/// its boot processor (<see cref="Vm.ProcessorThreads"/>) when the host has a core for each (<see cref="ProcessorThreadsFor"/>).
 /// </summary>
 public sealed class ParallelScheduler : IVmScheduler
 {
@@ -23,6 +23,17 @@ public sealed class ParallelScheduler : IVmScheduler
     }
 
     public int Threads { get; }
+
+    /// <summary>
+    /// Whether a guest with <paramref name="processors"/> processors runs them on threads of their own: only when the
+    /// host has a core for each. An exclusive section (a TLB miss, a port access) waits for every other processor
+    /// to reach a block boundary, and one whose thread the host has descheduled reaches it only when it runs again,
+    /// so with more processors than cores every section can cost a host time slice. Then they take turns on one
+    /// thread, as in a deterministic run (xv6's usertests with 4 processors on 2 cores: about 4 minutes in turns,
+    /// over 10 on threads).
+    /// </summary>
+    public static bool ProcessorThreadsFor(int processors, int? hostCores = null)
+        => processors <= (hostCores ?? Environment.ProcessorCount);
 
     public long Quantum { get; }
 
@@ -52,7 +63,7 @@ public sealed class ParallelScheduler : IVmScheduler
         _runTicks = 0;
         _companionTicks = 0;
         foreach (Vm vm in vms)
-            vm.ProcessorThreads = true; // a multiprocessor guest's processors get threads of their own too
+            vm.ProcessorThreads = ProcessorThreadsFor(vm.Processors.Count);
 
         var ready = new ConcurrentQueue<Vm>(vms);
         int remaining = vms.Count;

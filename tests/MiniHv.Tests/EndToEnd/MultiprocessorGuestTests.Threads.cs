@@ -1,5 +1,6 @@
 using MiniHv.Hv.Loader;
 using MiniHv.Hv.Machine;
+using MiniHv.Hv.Memory;
 using MiniHv.Tests.Cli;
 
 namespace MiniHv.Tests.EndToEnd;
@@ -38,6 +39,41 @@ public partial class MultiprocessorGuestTests
     }
 
     [Test]
+    public void TheParallelScheduler_GivesProcessorsThreads_OnlyWhenTheHostHasACoreForEach()
+    {
+        // smplock's 4 processors: on a host with fewer cores (CI has 2) they take turns, and no plain increment is lost.
+        string image = TestImages.TestKernel("smplock");
+        uint counter = ElfSymbols.Parse(File.ReadAllBytes(image)).Named("counter").Single().Value;
+        using var machine = new MachineMemory(32 << 20 >> 12);
+        var output = new MemoryStream();
+        var config = new VmConfig
+        {
+            Name = "smplock",
+            Image = File.ReadAllBytes(image),
+            CommandLine = MultibootLoader.QemuCommandLine(image, ""),
+            MemoryBytes = 32 << 20,
+            MaxInstructions = GuestRun.DefaultMaxInstructions,
+            Timeout = TimeSpan.FromSeconds(120),
+            Processors = 4,
+        };
+        using var vm = new Vm(config, machine, output.WriteByte);
+        vm.CloseInput();
+
+        new MiniHv.Hv.Scheduling.ParallelScheduler(threads: 1).Run([vm], CancellationToken.None);
+
+        bool threads = Environment.ProcessorCount >= 4;
+        Assert.Multiple(() =>
+        {
+            Assert.That(vm.ProcessorThreads, Is.EqualTo(threads), $"{Environment.ProcessorCount} host cores");
+            Assert.That(System.Text.Encoding.UTF8.GetString(output.ToArray()), Is.EqualTo(TestImages.Golden("kernels-smp", "smplock")));
+            if (!threads)
+                Assert.That(vm.Memory.ReadUInt32(counter), Is.EqualTo(4_000_000u), "taking turns, no plain increment is lost");
+            Assert.That(MiniHv.Hv.Scheduling.ParallelScheduler.ProcessorThreadsFor(2, hostCores: 2), Is.True);
+            Assert.That(MiniHv.Hv.Scheduling.ParallelScheduler.ProcessorThreadsFor(3, hostCores: 2), Is.False);
+        });
+    }
+
+    [Test]
     public void PlainIncrements_LoseUpdates_OnlyWhenTheProcessorsRunAtOnce()
     {
         // smplock's last phase has 4 processors each do a million unlocked `incl counter`. Taking turns, an
@@ -70,13 +106,15 @@ public partial class MultiprocessorGuestTests
     public void CopyOnWriteBreaksAndMerges_OnThreads_PrintWhatTheTurnsPrint()
     {
         // dedupwork rewrites pages the sharing engine merges between quanta, on whichever processor runs it, and
-        // forktree's children break their parents' pages copy-on-write on every processor: each break (a shootdown to
-        // every processor of the guest) happens while the others run.
+        // forktree's children break their parents' pages copy-on-write on both processors: each break (a shootdown to
+        // every processor of the guest) happens while the other runs.
+        // Two processors: the parallel scheduler gives processors threads only when the host has a core for each.
+        Assume.That(Environment.ProcessorCount, Is.GreaterThanOrEqualTo(2), "a host with two cores");
         string[] dedup = ["--append", TestImages.Manifest("jos-smp").Single(f => f[0] == "dedupwork")[1]];
         string[] forktree = ["--append", "prog=forktree"];
         foreach (string[] program in new[] { dedup, forktree })
         {
-            string[] args = ["run", TestImages.JosSmp, .. program, "-m", "64M", "-smp", "4", "--sharing", "guest", "--scan-rate", "5000000"];
+            string[] args = ["run", TestImages.JosSmp, .. program, "-m", "64M", "-smp", "2", "--sharing", "guest", "--scan-rate", "5000000"];
             var turns = CliRun.InProcess([.. args, "--deterministic"]);
             Assert.That(turns.Status, Is.EqualTo(1), turns.ToString);
             for (int run = 0; run < 3; run++)

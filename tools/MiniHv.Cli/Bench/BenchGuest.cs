@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
+using MiniHv.Hv.Scheduling;
 
 namespace MiniHv.Cli.Bench;
 
@@ -34,7 +35,7 @@ internal static class BenchGuest
         };
         using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
         using var vm = new Vm(config, machine, _ => { });
-        vm.ProcessorThreads = true; // as the parallel scheduler runs it
+        vm.ProcessorThreads = ParallelScheduler.ProcessorThreadsFor(processors); // as the parallel scheduler runs it
         vm.CloseInput();
         var sw = Stopwatch.StartNew();
         VmExit exit = vm.RunToEnd();
