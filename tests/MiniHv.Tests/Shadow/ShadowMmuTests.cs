@@ -19,7 +19,8 @@ public class ShadowMmuTests
     private const uint P = PageTables.P, RW = PageTables.RW, US = PageTables.US, A = PageTables.A, D = PageTables.D;
     private const uint Target = 0x800000, FrameA = 0x600000, FrameB = 0x601000, FrameC = 0x602000;
 
-    private static (TestMachine M, SystemTables T, PageTables Pt) Machine()
+    /// <summary>A shadow-MMU machine with FrameA, FrameB and FrameC each holding a word of its own (TlbHandOverTests starts from it too).</summary>
+    internal static (TestMachine M, SystemTables T, PageTables Pt) Machine()
     {
         var m = new TestMachine(PagingMode.Shadow);
         var t = new SystemTables(m);

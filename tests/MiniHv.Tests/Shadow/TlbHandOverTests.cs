@@ -30,12 +30,7 @@ public class TlbHandOverTests
     /// </summary>
     private static (TestMachine M, PageTables Pt, SystemTables T) SpacesSharingTables()
     {
-        var m = new TestMachine(PagingMode.Shadow);
-        var t = new SystemTables(m);
-        var pt = new PageTables(m);
-        m.Memory.Write32(FrameA, 0xAAAA0001);
-        m.Memory.Write32(FrameB, 0xBBBB0002);
-        m.Memory.Write32(FrameC, 0xCCCC0003);
+        var (m, t, pt) = ShadowMmuTests.Machine(); // FrameA, FrameB and FrameC at the same addresses as here
         m.Memory.Write32(FrameD, 0xDDDD0004);
         pt.Map(Target, FrameA, P | RW);
         pt.Map(Target + 0x1000, FrameD, P | RW);
