@@ -322,6 +322,12 @@ public sealed partial class Vm
             EnterExclusive(p);
             p.Idling = false;
         }
+
+        // Follow the time the others ran while this one slept (up to its timer event and the round's end), as the
+        // look before the sleep did: whatever woke it (an interrupt, a STARTUP) finds its clock where theirs is.
+        long caughtUp = Math.Min(Math.Min(end, LatestClock()), due);
+        if (caughtUp > p.Clock)
+            Idle(p, caughtUp - p.Clock);
     }
 
     /// <summary>The processor has something to run: not halted, or halted with an interrupt or NMI to take.</summary>
