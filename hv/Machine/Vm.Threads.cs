@@ -242,7 +242,8 @@ public sealed partial class Vm
 
     /// <summary>
     /// Run the processor for <paramref name="chunk"/> instructions outside the section (entered again before it
-    /// returns). A pause loop yields the host thread, parked, and runs on: the holder of the lock runs meanwhile.
+    /// returns). A pause loop yields the host thread, parked, and runs on: the holder of the lock runs meanwhile
+    /// (when another processor is running at all; else it runs on at once).
     /// </summary>
     private StopReason RunOutsideSection(VirtualCpu p, long chunk, ExclusiveGate gate)
     {
@@ -264,6 +265,11 @@ public sealed partial class Vm
                     break;
                 }
 
+                // Give the core to a lock holder only if one may be running: with every other processor halted or
+                // waiting (a delay loop on the timer, a wait for an AP to start), a yield only hands the core to
+                // another process, and on a busy host that can take milliseconds each time.
+                if (!OtherProcessorBusy(p))
+                    continue;
                 gate.Leave(p.Cpu);
                 Thread.Yield();
                 gate.Join(p.Cpu);
