@@ -140,6 +140,11 @@ public sealed unsafe partial class Cpu
         Insn[] insns = _decodeScratch;
         int count = 0;
         bool crossesPage = false;
+
+        // Interpreted 32-bit code goes on past a conditional branch: kernels and fork's page-table scans branch every
+        // few instructions, mostly not taken, and every block end costs a link look-up. The block compiler
+        // (CpuTier.Jit) keeps blocks that end at their first branch, which is what it compiles.
+        bool fallThrough = _tier == CpuTier.Interp && bitness == 32;
         while (count < MaxBlockInstructions)
         {
             uint offset = (uint)(decoder.IP - eip);
@@ -160,6 +165,12 @@ public sealed unsafe partial class Cpu
             insn.NextOffset = (ushort)(offset + (uint)ins.Length);
             insn.Length = (byte)ins.Length;
             bool ends = InsnBuilder.Build(ref insn, in ins, decoder.LastError != DecoderError.None);
+            if (ends && fallThrough && (nint)insn.Exec == (nint)(delegate*<Cpu, ref Insn, void>)&Jcc && insn.Size == 4 && !crossesPage && !reader.Crossed)
+            {
+                insn.Exec = &JccSideExit; // the block goes on past it, while it is not taken
+                ends = false;
+            }
+
             if (ends || crossesPage || insn.NextOffset >= available)
                 break;
         }

@@ -148,6 +148,7 @@ public sealed unsafe partial class Cpu
         finally
         {
             _chainFirst = null; // outside a chain, InstructionsNow is the retired count
+            SideExit = false;   // the debugging loop, a fault or a stop left the block like any abort
         }
     }
 
@@ -198,6 +199,10 @@ public sealed unsafe partial class Cpu
     // block's first instruction (null while fetching a block), its start and bitness, and the instruction
     // running. Plain values and pointers into pinned arrays: no GC write barrier on the hot path.
     private int _chainRetired;
+
+    // Set with AbortBlock by a conditional branch taken in the middle of its block (JccSideExit): the block ended
+    // because of where it goes, not because anything Run checks changed.
+    internal bool SideExit;
     private Insn* _chainFirst;
     private uint _chainStart;
     private bool _chain16;
@@ -259,6 +264,22 @@ public sealed unsafe partial class Cpu
 
             int retired = (int)(p - first);
             total += retired;
+            if (SideExit && AbortBlock && block.Valid)
+            {
+                // A branch taken in the middle of the block: go on at its target as after the block's end, unless
+                // another thread asked the chain to stop meanwhile (as AbortBlock does), which Run handles.
+                SideExit = false;
+                AbortBlock = false;
+                if (total >= max || _stopRequested || _nmiPending || (GateJoined && Group!.Gate.Requested))
+                {
+                    previousBlock = block;
+                    return total;
+                }
+
+                previous = block;
+                continue;
+            }
+
             if (AbortBlock || retired != block.Count || !block.Valid)
             {
                 previousBlock = !AbortBlock && retired == block.Count && block.Valid ? block : null;

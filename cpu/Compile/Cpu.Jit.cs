@@ -85,18 +85,18 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Insn* EnterBlock([NotNull] ref Block? block, ref Insn* first, ref uint start, ref Insn* end, int max, ref int total)
     {
-        CompiledBlock? code = block!.Compiled;
+        CompiledCode? code = block!.CompiledEntry;
         if (code == null)
         {
             if (block.Hits >= JitThreshold || ++block.Hits != JitThreshold)
                 return first;
             QueueCompile(block);
-            code = block.Compiled; // there already when compiled inline
+            code = block.CompiledEntry; // there already when compiled inline
             if (code == null)
                 return first;
         }
 
-        if (code.Count > max - total)
+        if (block.CompiledCount > max - total)
             return first;
         int n = ChainCompiled(block, first, start, code, max, total);
         total = _chainRetired;
@@ -129,20 +129,22 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as ChainBlocks: under jit it is the hottest loop, and its
     // quickly jitted form, which calls LinkedSuccessor and the block's getters rather than inlining them, ran for
     // seconds before the runtime's tiering got to it
-    private int ChainCompiled(Block block, Insn* first, uint start, CompiledBlock code, int max, int total)
+    private int ChainCompiled(Block block, Insn* first, uint start, CompiledCode code, int max, int total)
     {
         Block entered = block;
         int n;
         while (true)
         {
-            n = code.Code(this, first, start, max - total);
+            n = code(this, first, start, max - total);
             int passes = _chainRetired - total; // whole passes of a block that looped in place
             total = _chainRetired;
             InstructionsCompiled += n + passes;
             if (n != block.Count || AbortBlock || !block.Valid || total + n >= max)
                 break;
             Block? next = LinkedSuccessor(block, EipValue);
-            if (next == null || !next.Valid || next.Compiled is not { } nextCode || nextCode.Count > max - total - n)
+            // The block's own fields (CompiledEntry, CompiledCount), not its CompiledBlock: one object less to
+            // reach per step, and on the system-call and switch paths these steps miss the cache.
+            if (next == null || !next.Valid || next.CompiledEntry is not { } nextCode || next.CompiledCount > max - total - n)
                 break;
 
             // Compiled code exists for 32-bit blocks only, so the chain stays 32-bit (_chain16 false).

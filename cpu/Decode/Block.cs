@@ -46,7 +46,29 @@ internal sealed unsafe class Block
     public int Hits;
 
     /// <summary>Host code for a prefix of the block, once the compile thread has installed it; it dies with the block.</summary>
-    public volatile CompiledBlock? Compiled;
+    public CompiledBlock? Compiled
+    {
+        get => _compiled;
+        set
+        {
+            // The count first: a guest thread that sees the code (a volatile read) sees its count. Code compiled
+            // again for this block, or reused from a block with the same instructions, covers the same prefix, so
+            // a count left from earlier code is never wrong for newer code.
+            if (value != null)
+                CompiledCount = value.Count;
+            _compiled = value;
+            CompiledEntry = value?.Code;
+        }
+    }
+
+    private volatile CompiledBlock? _compiled;
+
+    // The same code as Compiled, held here for the chaining of compiled blocks (Cpu.ChainCompiled): each step
+    // reads the next block and its delegate, not a third object between them. Null when there is no code.
+    public volatile CompiledCode? CompiledEntry;
+
+    /// <summary>How many instructions the compiled code covers when it runs to its end (valid while <see cref="CompiledEntry"/> is set).</summary>
+    public int CompiledCount;
 
     // Two successors remembered by the guest-physical address they start at, so a hot loop goes block
     // to block without a lookup. They hold while the CPU's chain epoch (CS's shape) is the one they were

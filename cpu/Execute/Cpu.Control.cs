@@ -21,6 +21,21 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    /// <summary>
+    /// A 32-bit Jcc that does not end its block (a not-taken branch falls through to the next instruction of the same
+    /// block, see DecodeBlock): taken, it leaves the block as an instruction asking to end it does, and the chain goes
+    /// on at the target (ChainBlocks' side exit).
+    /// </summary>
+    internal static void JccSideExit(Cpu c, ref Insn i)
+    {
+        if (c.Condition(i.Op))
+        {
+            c.EipValue += i.Imm;
+            c.SideExit = true;
+            c.AbortBlock = true;
+        }
+    }
+
     internal static void JmpIndirect(Cpu c, ref Insn i) => c.EipValue = c.ReadOp0(ref i);
 
     internal static void CallRel(Cpu c, ref Insn i)

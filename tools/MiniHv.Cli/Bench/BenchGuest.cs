@@ -25,6 +25,22 @@ internal static class BenchGuest
         MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false,
         bool? processorThreads = null, SerialMarks? marks = null)
     {
+        GuestRun run = Measure(append, paging, inspect, tier, processors, multiprocessorImage);
+        return (run.Instructions, run.Elapsed);
+    }
+
+    /// <summary>One run's instructions, its wall time, and the CPU time of the thread that ran it.</summary>
+    /// <param name="ThreadCpu">
+    /// The calling thread's CPU time over the run (<see cref="MiniHv.Cpu.ThreadCpuClock"/>): with one processor the guest runs on
+    /// that thread, so this leaves out the time it waited for a core on a busy host. With more processors on threads of their
+    /// own it is not the guest's time.
+    /// </param>
+    public readonly record struct GuestRun(long Instructions, TimeSpan Elapsed, TimeSpan ThreadCpu);
+
+    /// <summary>As <see cref="Time"/>, with the CPU time of the calling thread (the guest's, with one processor) too.</summary>
+    public static GuestRun Measure(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false)
+    {
         bool smp = multiprocessorImage || processors > 1;
         var config = new VmConfig
         {
@@ -40,12 +56,14 @@ internal static class BenchGuest
         using var vm = new Vm(config, machine, marks == null ? _ => { } : marks.Observe);
         vm.ProcessorThreads = processorThreads ?? ParallelScheduler.ProcessorThreadsFor(processors); // as the parallel scheduler runs it
         vm.CloseInput();
+        TimeSpan cpuBefore = MiniHv.Cpu.ThreadCpuClock.Now();
         var sw = Stopwatch.StartNew();
         VmExit exit = vm.RunToEnd();
         sw.Stop();
+        TimeSpan cpu = MiniHv.Cpu.ThreadCpuClock.Now() - cpuBefore;
         if (exit.Kind != VmExitKind.DebugExit)
             throw new InvalidOperationException($"the benchmark guest did not finish: {exit.Message}");
         inspect?.Invoke(vm);
-        return (vm.Instructions, sw.Elapsed);
+        return new GuestRun(vm.Instructions, sw.Elapsed, cpu);
     }
 }

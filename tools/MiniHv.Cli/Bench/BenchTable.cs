@@ -2,7 +2,10 @@ using System.Globalization;
 
 namespace MiniHv.Cli.Bench;
 
-/// <summary>Benchmark results as one plain-text table, each row with its ratio to its baseline row.</summary>
+/// <summary>
+/// Benchmark results as one plain-text table, each row with its ratio to its baseline: the baseline row's median, or,
+/// for a row with a baseline measured beside each of its runs, the median of the per-pair ratios.
+/// </summary>
 internal static class BenchTable
 {
     public static void Write(TextWriter output, IReadOnlyList<BenchResult> results, string machine)
@@ -14,7 +17,9 @@ internal static class BenchTable
         foreach (BenchResult r in results)
         {
             string ratio = "";
-            if (r.Baseline != null && results.FirstOrDefault(b => b.Name == r.Baseline) is { } baseline && baseline.Median > 0)
+            if (r.PairedRatio is double paired)
+                ratio = string.Create(CultureInfo.InvariantCulture, $"{paired:0.00}x {Short(r.Baseline!)}");
+            else if (r.Baseline != null && results.FirstOrDefault(b => b.Name == r.Baseline) is { } baseline && baseline.Median > 0)
                 ratio = string.Create(CultureInfo.InvariantCulture, $"{r.Median / baseline.Median:0.00}x {Short(baseline.Name)}");
             rows.Add([r.Name, F(r.Median, r.Unit), F(r.Min, r.Unit), F(r.Max, r.Unit), r.Unit, ratio, r.Note ?? ""]);
         }

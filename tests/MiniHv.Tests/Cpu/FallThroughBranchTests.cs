@@ -1,0 +1,124 @@
+using Iced.Intel;
+using MiniHv.Cpu;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace MiniHv.Tests.Cpu;
+
+/// <summary>
+/// The interpreter's blocks go on past a 32-bit conditional branch while it is not taken (DecodeBlock, JccSideExit):
+/// a branch taken in the middle of a block goes to its target, faults and budgets in the rest of the block stop at the
+/// right instruction, and every instruction is counted as with blocks that end at each branch (the block compiler's
+/// tier, which keeps those, runs the same code for comparison below its compile threshold).
+/// </summary>
+public class FallThroughBranchTests
+{
+    // ebx counts 1..100; the JE is taken once, at 100; the JNE loops back, except once (at 50), when it falls through
+    // to an ADD of 1000 and a JMP back. Both branches are in the middle of the interpreter's block, which ends at the JMP.
+    private static void CountingLoop(Assembler a)
+    {
+        Label top = a.CreateLabel(), done = a.CreateLabel();
+        a.xor(eax, eax);
+        a.xor(ebx, ebx);
+        a.Label(ref top);
+        a.inc(ebx);
+        a.cmp(ebx, 100);
+        a.je(done);
+        a.add(eax, ebx);
+        a.cmp(ebx, 50);
+        a.jne(top);
+        a.add(eax, 1000);
+        a.jmp(top);
+        a.Label(ref done);
+        a.hlt();
+    }
+
+    private static TestMachine Run(Action<Assembler> program, CpuTier tier, long budget = 100_000)
+    {
+        var m = new TestMachine();
+        m.Cpu.Tier = tier;
+        m.Load(program);
+        Assert.That(m.Cpu.Run(budget), Is.EqualTo(StopReason.Halted), () => $"stopped at EIP {m.Cpu.Eip:x8}, last fault {m.Cpu.LastFault}");
+        return m;
+    }
+
+    [Test]
+    public void LoopWithABranchInTheMiddleOfItsBlock_GivesTheSameResultAndCount_InFewerBlocks()
+    {
+        using TestMachine interp = Run(CountingLoop, CpuTier.Interp);
+        using TestMachine branchEnds = Run(CountingLoop, CpuTier.Jit); // 100 runs: under the compile threshold, interpreted
+
+        Assert.That(interp.Cpu.Eax, Is.EqualTo(4950u + 1000));
+        Assert.That(interp.Cpu.Ebx, Is.EqualTo(100u));
+        // 2 before the loop, 6 per pass for 1..99, 2 more at 50, 3 at 100 (INC, CMP, JE taken) and the HLT.
+        Assert.That(interp.Cpu.InstructionsExecuted, Is.EqualTo(2 + (99 * 6) + 2 + 3 + 1));
+        Assert.That(branchEnds.Cpu.Eax, Is.EqualTo(interp.Cpu.Eax));
+        Assert.That(branchEnds.Cpu.InstructionsExecuted, Is.EqualTo(interp.Cpu.InstructionsExecuted));
+        Assert.That(interp.Cpu.Eip, Is.EqualTo(branchEnds.Cpu.Eip), "halted after the HLT at the JE's target");
+
+        // Blocks end at the JMP only: the first pass's block (from the XORs), the loop's from its top, and the HLT's. With
+        // blocks ending at each branch there are five: XORs to JE, ADD to JNE, the top to JE, ADD 1000 and JMP, HLT.
+        Assert.That(interp.Cpu.BlocksDecoded, Is.EqualTo(3));
+        Assert.That(branchEnds.Cpu.BlocksDecoded, Is.EqualTo(5));
+    }
+
+    [Test]
+    public void BranchTakenInTheMiddleOfItsBlockOverAndOver_LoopsToItsTarget()
+    {
+        using TestMachine m = Run(a =>
+        {
+            Label top = a.CreateLabel();
+            a.mov(ecx, 1000);
+            a.xor(eax, eax);
+            a.Label(ref top);
+            a.inc(eax);
+            a.dec(ecx);
+            a.jnz(top);          // taken 999 times, yet the block goes on past it
+            a.add(eax, 100);
+            a.hlt();
+        }, CpuTier.Interp);
+
+        Assert.That(m.Cpu.Eax, Is.EqualTo(1100u));
+        Assert.That(m.Cpu.Ecx, Is.EqualTo(0u));
+        Assert.That(m.Cpu.InstructionsExecuted, Is.EqualTo(2 + (1000 * 3) + 2));
+    }
+
+    [Test]
+    public void FaultAfterABranchNotTaken_IsRaisedAtTheFaultingInstruction()
+    {
+        using var m = new TestMachine();
+        var t = new SystemTables(m);
+        var stop = m.Run(a =>
+        {
+            a.mov(eax, 7);        // 5 bytes
+            a.xor(ecx, ecx);      // 2
+            a.test(eax, eax);     // 2
+            a.db(0x74, 0x02);     // jz +2, not taken
+            a.div(ecx);           // at CodeBase + 11: #DE
+            a.nop();
+            a.nop();
+            a.hlt();
+        });
+        t.AssertHaltedIn(Vectors.DE, stop);
+        Assert.That(t.Stack(0), Is.EqualTo(TestMachine.CodeBase + 11), "EIP of the DIV, after the branch in the same block");
+        Assert.That(m.Cpu.Eax, Is.EqualTo(7u));
+    }
+
+    [Test]
+    public void OneInstructionAtATime_StopsInsideTheBlock_AndEndsAsOneRun()
+    {
+        using TestMachine whole = Run(CountingLoop, CpuTier.Interp);
+
+        using var stepped = new TestMachine();
+        stepped.Load(CountingLoop);
+        StopReason stop = StopReason.Budget;
+        int runs = 0;
+        while (stop == StopReason.Budget && runs++ < 10_000)
+            stop = stepped.Cpu.Run(1);
+
+        Assert.That(stop, Is.EqualTo(StopReason.Halted));
+        Assert.That(stepped.Cpu.InstructionsExecuted, Is.EqualTo(whole.Cpu.InstructionsExecuted));
+        Assert.That(runs, Is.EqualTo(whole.Cpu.InstructionsExecuted), "one instruction retired per run, the HLT's included");
+        Assert.That(stepped.Cpu.Eax, Is.EqualTo(whole.Cpu.Eax));
+        Assert.That(stepped.Cpu.Ebx, Is.EqualTo(whole.Cpu.Ebx));
+    }
+}
