@@ -25,7 +25,7 @@ internal static class BenchGuest
         MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false,
         bool? processorThreads = null, SerialMarks? marks = null)
     {
-        GuestRun run = Measure(append, paging, inspect, tier, processors, multiprocessorImage);
+        GuestRun run = Measure(append, paging, inspect, tier, processors, multiprocessorImage, processorThreads, marks);
         return (run.Instructions, run.Elapsed);
     }
 
@@ -39,7 +39,8 @@ internal static class BenchGuest
 
     /// <summary>As <see cref="Time"/>, with the CPU time of the calling thread (the guest's, with one processor) too.</summary>
     public static GuestRun Measure(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
-        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false)
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false,
+        bool? processorThreads = null, SerialMarks? marks = null)
     {
         bool smp = multiprocessorImage || processors > 1;
         var config = new VmConfig
