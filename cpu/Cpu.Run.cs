@@ -99,7 +99,7 @@ public sealed unsafe partial class Cpu
                 // Another processor's thread needs every other one stopped: wait here, at a block boundary, and
                 // look again at what it may have sent (an interrupt, an NMI, a stop).
                 previous = null;
-                Group.Gate.Park();
+                Group.Gate.Park(this);
                 continue;
             }
 

@@ -64,6 +64,12 @@ public sealed unsafe partial class Cpu : IDisposable
     /// <summary>Exclusive sections this CPU's thread entered, each stopping every other running member of its group.</summary>
     public long ExclusiveSections { get; internal set; }
 
+    /// <summary>Host time (Stopwatch ticks) its thread waited for an exclusive section to start: the lock, then every other member parked.</summary>
+    public long SectionWaitTicks { get; internal set; }
+
+    /// <summary>Host time (Stopwatch ticks) its thread stood parked for another member's section (at a block boundary, or joining a run).</summary>
+    public long ParkedTicks { get; internal set; }
+
     // One instruction after STI or a load of SS sees no interrupt.
     internal bool InterruptShadow;
 

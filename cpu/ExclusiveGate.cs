@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace MiniHv.Cpu;
 
 /// <summary>
@@ -47,7 +49,13 @@ public sealed class ExclusiveGate
     {
         if (!Enabled)
             return;
-        JoinRunning();
+        if (!TryJoinRunning())
+        {
+            long start = Stopwatch.GetTimestamp();
+            JoinRunning();
+            cpu.ParkedTicks += Stopwatch.GetTimestamp() - start;
+        }
+
         cpu.GateJoined = true;
     }
 
@@ -75,6 +83,7 @@ public sealed class ExclusiveGate
             return;
         }
 
+        long asked = Stopwatch.GetTimestamp();
         if (cpu.GateJoined)
             StopRunning(); // waiting for the lock counts as parked
         Monitor.Enter(_lock);
@@ -101,6 +110,8 @@ public sealed class ExclusiveGate
             else
                 _allParked.Wait(WaitSlice);
         }
+
+        cpu.SectionWaitTicks += Stopwatch.GetTimestamp() - asked;
     }
 
     // How long a blocked waiter sleeps before it looks again (a safety net: a wake-up is always signalled).
@@ -124,11 +135,13 @@ public sealed class ExclusiveGate
     }
 
     /// <summary>At a block boundary of a joined member: park while a section is requested or in progress.</summary>
-    internal void Park()
+    internal void Park(Cpu cpu)
     {
+        long start = Stopwatch.GetTimestamp();
         StopRunning();
         WaitForRelease();
         JoinRunning();
+        cpu.ParkedTicks += Stopwatch.GetTimestamp() - start;
     }
 
     // This thread no longer counts as running; the last one to stop while a section waits wakes its requester.
@@ -140,6 +153,16 @@ public sealed class ExclusiveGate
 
     // Count this thread as running, unless a section is requested: then wait for it to end and try again. The
     // increment comes before the check (both full fences), so a requester either sees this thread or is seen by it.
+    // Count this thread as running if no section is requested; else leave it parked and say so.
+    private bool TryJoinRunning()
+    {
+        Interlocked.Increment(ref _running);
+        if (Interlocked.CompareExchange(ref _requested, 0, 0) == 0)
+            return true;
+        StopRunning();
+        return false;
+    }
+
     private void JoinRunning()
     {
         while (true)

@@ -42,6 +42,18 @@ public sealed class VirtualCpu
     /// <summary>On threads of its own: done with the current round (its clock reached the round's end, or the guest stopped).</summary>
     internal bool RoundDone { get; set; }
 
+    /// <summary>
+    /// On threads of its own: host time (Stopwatch ticks) its thread waited at the round barrier, from the end of its
+    /// part of a round to the end of the round, and (an application processor) from a round's start to its thread's.
+    /// </summary>
+    public long BarrierTicks { get; internal set; }
+
+    /// <summary>On threads of its own: host time (Stopwatch ticks) its thread slept halted, waiting for a wake-up or its next look at the time.</summary>
+    public long IdleWaitTicks { get; internal set; }
+
+    /// <summary>When its part of the current round ended (Stopwatch ticks).</summary>
+    internal long RoundDoneAt { get; set; }
+
     /// <summary>Set when something may have woken it while it idles on its own thread.</summary>
     internal ManualResetEventSlim Wake { get; } = new(false);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using MiniHv.Cpu;
 
@@ -28,6 +29,7 @@ public sealed partial class Vm
     private volatile bool _workersQuit;
     private Exception? _workerFailure;
     private long _roundEnd;
+    private long _roundReleasedAt;
     private VmRunState? _roundStop;
 
     /// <summary>
@@ -118,6 +120,7 @@ public sealed partial class Vm
         _group!.Gate.Enabled = true;
         ThreadedRound = true;
         _workersDone!.Reset(_processors.Length - 1);
+        _roundReleasedAt = Stopwatch.GetTimestamp();
         for (int i = 1; i < _processors.Length; i++)
             _workerGo![i].Release();
         Exception? failure = null;
@@ -132,6 +135,9 @@ public sealed partial class Vm
         }
 
         _workersDone.Wait();
+        long roundEnded = Stopwatch.GetTimestamp();
+        foreach (VirtualCpu p in _processors)
+            p.BarrierTicks += roundEnded - p.RoundDoneAt;
         ThreadedRound = false;
         _group.Gate.Enabled = false;
         failure ??= _workerFailure;
@@ -157,6 +163,7 @@ public sealed partial class Vm
         {
             p.RoundDone = true;
             ExitExclusive(p);
+            p.RoundDoneAt = Stopwatch.GetTimestamp();
         }
     }
 
@@ -235,7 +242,8 @@ public sealed partial class Vm
 
     /// <summary>
     /// Run the processor for <paramref name="chunk"/> instructions outside the section (entered again before it
-    /// returns). A pause loop yields the host thread, parked, and runs on: the holder of the lock runs meanwhile.
+    /// returns). A pause loop yields the host thread, parked, and runs on: the holder of the lock runs meanwhile
+    /// (when another processor is running at all; else it runs on at once).
     /// </summary>
     private StopReason RunOutsideSection(VirtualCpu p, long chunk, ExclusiveGate gate)
     {
@@ -257,6 +265,11 @@ public sealed partial class Vm
                     break;
                 }
 
+                // Give the core to a lock holder only if one may be running: with every other processor halted or
+                // waiting (a delay loop on the timer, a wait for an AP to start), a yield only hands the core to
+                // another process, and on a busy host that can take milliseconds each time.
+                if (!OtherProcessorBusy(p))
+                    continue;
                 gate.Leave(p.Cpu);
                 Thread.Yield();
                 gate.Join(p.Cpu);
@@ -274,7 +287,8 @@ public sealed partial class Vm
     /// <summary>
     /// In the section, for a processor that cannot run now (halted, waiting for STARTUP): with no other processor
     /// able to run, skip to its next timer event as a turn would; else follow the latest clock up to that event, and
-    /// wait (outside the section) for a section that may wake it or a millisecond to pass.
+    /// wait outside the section until a section wakes it or another processor's clock passes that event (looked at
+    /// every millisecond without a section).
     /// </summary>
     private void IdleOnOwnThread(VirtualCpu p, long end)
     {
@@ -286,6 +300,7 @@ public sealed partial class Vm
             return;
         }
 
+        long due = wake == long.MaxValue ? long.MaxValue : clock + wake;
         long latest = Math.Min(end, LatestClock());
         if (latest > clock)
         {
@@ -296,16 +311,29 @@ public sealed partial class Vm
 
         p.Idling = true;
         p.Wake.Reset();
-        _group!.Gate.Exit(p.Cpu);
+        ExitExclusive(p); // an idler whose last busy neighbour this was can skip ahead now
+        long start = Stopwatch.GetTimestamp();
         try
         {
-            p.Wake.Wait(TimeSpan.FromMilliseconds(1));
+            // Every millisecond, look at the others' clocks without stopping them: the section (which parks every
+            // busy processor) is taken only once one may have reached this one's timer event. A section that gives it
+            // something to run, the others' end of the round and a stop wake it at once.
+            while (!p.Wake.Wait(TimeSpan.FromMilliseconds(1)) && RetiredClockOfOthers(p) < due)
+            {
+            }
         }
         finally
         {
+            p.IdleWaitTicks += Stopwatch.GetTimestamp() - start;
             EnterExclusive(p);
             p.Idling = false;
         }
+
+        // Follow the time the others ran while this one slept (up to its timer event and the round's end), as the
+        // look before the sleep did: whatever woke it (an interrupt, a STARTUP) finds its clock where theirs is.
+        long caughtUp = Math.Min(Math.Min(end, LatestClock()), due);
+        if (caughtUp > p.Clock)
+            Idle(p, caughtUp - p.Clock);
     }
 
     /// <summary>The processor has something to run: not halted, or halted with an interrupt or NMI to take.</summary>
@@ -328,6 +356,22 @@ public sealed partial class Vm
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Outside a section: the latest clock of the processors other than <paramref name="p"/>, as far as their threads
+    /// have retired instructions (a hint, read while they run: the section looks again exactly).
+    /// </summary>
+    private long RetiredClockOfOthers(VirtualCpu p)
+    {
+        long latest = 0;
+        foreach (VirtualCpu q in _processors)
+        {
+            if (q != p)
+                latest = Math.Max(latest, q.Cpu.InstructionsExecuted + q.Cpu.HaltedInstructions); // a long read is atomic on a 64-bit host
+        }
+
+        return latest;
     }
 
     /// <summary>The latest clock of the guest's processors (exact in a section: the others are parked).</summary>
@@ -379,6 +423,7 @@ public sealed partial class Vm
             go.Wait();
             if (_workersQuit)
                 return;
+            p.BarrierTicks += Stopwatch.GetTimestamp() - _roundReleasedAt;
             try
             {
                 RunOnOwnThread(p, _roundEnd);

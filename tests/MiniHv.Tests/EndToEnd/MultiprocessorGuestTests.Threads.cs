@@ -126,6 +126,13 @@ public partial class MultiprocessorGuestTests
                 var guest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(stats)).RootElement.GetProperty("guests")[0];
                 Assert.That(guest.GetProperty("processors").EnumerateArray().Select(p => p.GetProperty("exclusive_sections").GetInt64()),
                     Has.All.GreaterThan(0), "every processor ran on its own thread");
+                // Each of them waited for its sections to start and at the round barrier (an application processor at
+                // least from a round's release to its thread's start): host time, so more than nothing.
+                foreach (string wait in new[] { "section_wait_seconds", "barrier_wait_seconds" })
+                {
+                    Assert.That(guest.GetProperty("processors").EnumerateArray().Select(p => p.GetProperty(wait).GetDouble()),
+                        Has.All.GreaterThan(0), wait);
+                }
             }
         }
     }

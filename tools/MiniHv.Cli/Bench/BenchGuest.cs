@@ -19,10 +19,13 @@ internal static class BenchGuest
     /// <summary>Boots the guest with <paramref name="append"/> and runs it to its end: its instructions and the host time they took.</summary>
     /// <param name="processors">The guest's processors; more than one boots the multiprocessor flavour, jos-smp.elf.</param>
     /// <param name="multiprocessorImage">Boot jos-smp.elf even with one processor (to compare it with itself on more).</param>
+    /// <param name="processorThreads">Run the processors on threads of their own (true) or in turns (false); by default as the parallel scheduler would on this host.</param>
+    /// <param name="marks">Fed the guest's serial output as it is written, to time a part of the run.</param>
     public static (long Instructions, TimeSpan Elapsed) Time(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
-        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false)
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false,
+        bool? processorThreads = null, SerialMarks? marks = null)
     {
-        GuestRun run = Measure(append, paging, inspect, tier, processors, multiprocessorImage);
+        GuestRun run = Measure(append, paging, inspect, tier, processors, multiprocessorImage, processorThreads, marks);
         return (run.Instructions, run.Elapsed);
     }
 
@@ -36,7 +39,8 @@ internal static class BenchGuest
 
     /// <summary>As <see cref="Time"/>, with the CPU time of the calling thread (the guest's, with one processor) too.</summary>
     public static GuestRun Measure(string append, PagingMode paging = PagingMode.Shadow, Action<Vm>? inspect = null,
-        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false)
+        MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp, int processors = 1, bool multiprocessorImage = false,
+        bool? processorThreads = null, SerialMarks? marks = null)
     {
         bool smp = multiprocessorImage || processors > 1;
         var config = new VmConfig
@@ -50,8 +54,8 @@ internal static class BenchGuest
             Tier = tier,
         };
         using var machine = new MachineMemory(config.MemoryBytes >> MachineMemory.FrameShift);
-        using var vm = new Vm(config, machine, _ => { });
-        vm.ProcessorThreads = ParallelScheduler.ProcessorThreadsFor(processors); // as the parallel scheduler runs it
+        using var vm = new Vm(config, machine, marks == null ? _ => { } : marks.Observe);
+        vm.ProcessorThreads = processorThreads ?? ParallelScheduler.ProcessorThreadsFor(processors); // as the parallel scheduler runs it
         vm.CloseInput();
         TimeSpan cpuBefore = MiniHv.Cpu.ThreadCpuClock.Now();
         var sw = Stopwatch.StartNew();

@@ -83,9 +83,11 @@ internal sealed record OvercommitTotals(
 /// One processor of a multiprocessor guest: what it ran, the virtual time it spent halted, waiting for STARTUP or given
 /// away from a pause loop, how often it spun on PAUSE until its turn was given away (or, on threads of its own, its
 /// host thread yielded), and how often its thread stopped the others to enter an exclusive section (threads only).
+/// On threads, the host seconds its thread spent waiting: for its sections to start, parked for the others' sections,
+/// at the round barrier, and asleep while halted (all 0 in turns).
 /// </summary>
 internal sealed record ProcessorCounters(int Cpu, long Instructions, long IdleInstructions, bool Started, long PauseLoopExits,
-    long ExclusiveSections);
+    long ExclusiveSections, double SectionWaitSeconds, double ParkedSeconds, double BarrierWaitSeconds, double IdleWaitSeconds);
 
 /// <summary>The block compiler's work for one guest (--cpu jit only).</summary>
 internal sealed record JitCounters(

@@ -104,7 +104,10 @@ internal static class StatsWriter
     private static IReadOnlyList<ProcessorCounters>? Processors(Vm vm) => vm.Processors.Count == 1
         ? null
         : vm.Processors.Select(p => new ProcessorCounters(p.Index, p.Cpu.InstructionsExecuted, p.Cpu.HaltedInstructions, p.Started, p.Cpu.PauseLoopExits,
-            p.Cpu.ExclusiveSections)).ToList();
+            p.Cpu.ExclusiveSections, Seconds(p.Cpu.SectionWaitTicks), Seconds(p.Cpu.ParkedTicks), Seconds(p.BarrierTicks),
+            Seconds(p.IdleWaitTicks))).ToList();
+
+    private static double Seconds(long stopwatchTicks) => (double)stopwatchTicks / System.Diagnostics.Stopwatch.Frequency;
 
     private static JitCounters? Jit(Vm vm)
     {
