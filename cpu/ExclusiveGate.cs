@@ -151,9 +151,8 @@ public sealed class ExclusiveGate
             _allParked.Set();
     }
 
-    // Count this thread as running, unless a section is requested: then wait for it to end and try again. The
-    // increment comes before the check (both full fences), so a requester either sees this thread or is seen by it.
-    // Count this thread as running if no section is requested; else leave it parked and say so.
+    // Count this thread as running if no section is requested; else leave it parked and say so (as JoinRunning's
+    // first try, without the wait).
     private bool TryJoinRunning()
     {
         Interlocked.Increment(ref _running);
@@ -163,6 +162,8 @@ public sealed class ExclusiveGate
         return false;
     }
 
+    // Count this thread as running, unless a section is requested: then wait for it to end and try again. The
+    // increment comes before the check (both full fences), so a requester either sees this thread or is seen by it.
     private void JoinRunning()
     {
         while (true)
