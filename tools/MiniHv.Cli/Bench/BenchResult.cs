@@ -21,7 +21,8 @@ internal sealed record BenchResult(string Name, string Unit, IReadOnlyList<doubl
     /// <summary>The median over the pairs of a run's rate over its paired baseline's, or null when the row has no paired baseline.</summary>
     public double? PairedRatio => Paired == null ? null : MedianOf(Runs.Zip(Paired, (run, baseline) => run / baseline).ToList());
 
-    private static double MedianOf(IReadOnlyList<double> values)
+    /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count).</summary>
+    public static double MedianOf(IReadOnlyList<double> values)
     {
         var sorted = values.Order().ToArray();
         int n = sorted.Length;

@@ -57,7 +57,6 @@ internal static class SystemBenchmarks
         alu.Run(aluInstructions / 10); // warm up
         foreach (Workload w in Workloads)
         {
-
             string append = quick ? w.QuickAppend : w.Append;
             BenchGuest.Time(append); // warm up
             var mips = new List<double>();
@@ -81,7 +80,7 @@ internal static class SystemBenchmarks
             yield return new BenchResult(w.Name, "MIPS", mips, Baseline: AluBesideName, Note: append, Paired: aluMips);
             yield return new BenchResult(CpuTime(w.Name), "MIPS", cpuMips, Baseline: CpuTime(AluBesideName), Paired: aluCpuMips,
                 Note: string.Create(CultureInfo.InvariantCulture,
-                    $"the ALU loop beside it: {Median(aluMips):0} MIPS over wall time, {Median(aluCpuMips):0} over CPU time (medians)")
+                    $"the ALU loop beside it: {BenchResult.MedianOf(aluMips):0} MIPS over wall time, {BenchResult.MedianOf(aluCpuMips):0} over CPU time (medians)")
                     + (ThreadCpuClock.MeasuresCpuTime ? "" : "; no thread CPU clock here: wall time"));
             if (qemu != null)
                 yield return new BenchResult($"{w.Name}: MiniHv time / QEMU time", "x", ratios,
@@ -101,6 +100,4 @@ internal static class SystemBenchmarks
         long done = alu.Cpu.InstructionsExecuted - before;
         return (done / sw.Elapsed.TotalSeconds / 1e6, done / cpu.TotalSeconds / 1e6);
     }
-
-    private static double Median(List<double> values) => new BenchResult("", "", values).Median;
 }
