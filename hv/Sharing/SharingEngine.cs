@@ -63,6 +63,9 @@ public sealed class SharingEngine
     /// <summary>The most frames one <see cref="ScanBatch"/> takes: the lock is held for about that many lookups.</summary>
     public const int MaxBatch = 256;
 
+    /// <summary>The most untouched frames one <see cref="ScanBatch"/> passes over before its batch: 64 KiB of P2M entries.</summary>
+    public const int MaxSkip = 64 * MaxBatch;
+
     /// <summary>Quanta in a row a guest may put its merge requests off because a scanner held the lock, before it waits for the lock.</summary>
     public const int MaxDeferredApplies = 8;
 
@@ -250,20 +253,23 @@ public sealed class SharingEngine
         long start = Stopwatch.GetTimestamp();
         SharingGuest g;
         uint from, to;
+        int skipped;
+        bool live;
         lock (_sync)
         {
             g = _guests[_cursorGuest];
-            from = _cursorGfn;
+            live = !g.Retired && g.IsRunning();
+            uint at = _cursorGfn;
+            from = FirstBackedFrame(g, at, live);
+            skipped = (int)(from - at);
             to = (uint)Math.Min(g.Frames, (long)from + frames);
             AdvancePast(to); // to the next guest's first frame at most: a batch never spans two guests
         }
 
-        int visited = (int)Math.Max(1, to - from);
-        bool live = !g.Retired && g.IsRunning();
+        int visited = (int)Math.Max(1, to - from + skipped);
         uint[] entries = g.Memory.P2m.Entries;
 
-        // Most frames of a guest are untouched (entry 0: on the zero frame, never written). One vector search
-        // passes over a stretch of them; the loops below start at the first frame that has a machine frame.
+        // Within the batch, the loops below start at the first frame that has a machine frame.
         int firstBacked = live && to > from ? entries.AsSpan((int)from, (int)(to - from)).IndexOfAnyExcept(0u) : -1;
         bool roundEnded = Volatile.Read(ref _roundEnded);
         if (firstBacked < 0 && !roundEnded)
@@ -276,7 +282,7 @@ public sealed class SharingEngine
         uint first = firstBacked < 0 ? to : from + (uint)firstBacked;
         Span<ulong> checksums = stackalloc ulong[(int)(to - first)];
         Span<uint> hashedMfns = stackalloc uint[checksums.Length];
-        int untouched = (int)(first - from);
+        int untouched = skipped + (int)(first - from);
         for (uint gfn = first; gfn < to; gfn++)
         {
             // One read of the entry: the P2M may change under us, and what we hash is only a hint.
@@ -317,6 +323,21 @@ public sealed class SharingEngine
         if (roundEnded)
             RoundCompleted?.Invoke();
         return (hashed, visited, untouched);
+    }
+
+    /// <summary>
+    /// Where a batch from <paramref name="at"/> should start: most frames of a guest are untouched (entry 0: on
+    /// the zero frame, never written), and one vector search passes over a stretch of them (at most
+    /// <see cref="MaxSkip"/> frames, to bound the lock's hold) rather than a batch each. A stopped guest's
+    /// frames are all passed over so.
+    /// </summary>
+    private static uint FirstBackedFrame(SharingGuest g, uint at, bool live)
+    {
+        uint end = (uint)Math.Min(g.Frames, (long)at + MaxSkip);
+        if (!live || at >= end)
+            return end;
+        int backed = g.Memory.P2m.Entries.AsSpan((int)at, (int)(end - at)).IndexOfAnyExcept(0u);
+        return backed < 0 ? end : at + (uint)backed;
     }
 
     /// <summary>
