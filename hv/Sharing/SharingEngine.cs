@@ -70,9 +70,11 @@ public sealed class SharingEngine
     private readonly List<SharingGuest> _guests = new();
     private readonly List<StableFrame?> _stable = new();
     private readonly Stack<int> _freeStableIds = new();
-    private readonly ChecksumIndex<int> _stableIndex = new();
-    private readonly ChecksumIndex<(int Guest, uint Gfn)> _unstableIndex = new();
-    private readonly HashSet<ulong> _roundContents = new();
+    // The indexes are keyed by (domain, checksum): stable frame ids, and this round's candidates as guest frames
+    // (FrameMultimap.FrameValue). The census counts the round's distinct contents, for the samples.
+    private readonly FrameMultimap _stableIndex = new();
+    private readonly FrameMultimap _unstableIndex = new();
+    private readonly ChecksumSet _roundContents = new();
     private readonly ulong _zeroChecksum;
     private int _cursorGuest;
     private uint _cursorGfn;
@@ -85,13 +87,13 @@ public sealed class SharingEngine
     private readonly Dictionary<GuestPhysicalMemory, SharingGuest> _byMemory = new();
     private bool _concurrent;
 
-    // Candidates a guest was asked to make stable, with the frames found equal to them meanwhile: those join
-    // the stable frame once it exists, so N equal frames make one stable frame, not N/2.
-    private readonly Dictionary<(int Guest, uint Gfn), List<(SharingGuest Guest, uint Gfn)>> _promotions = new();
+    // Candidates a guest was asked to make stable, keyed by (guest, gfn), with the frames found equal to them
+    // meanwhile as values: those join the stable frame once it exists, so N equal frames make one stable frame, not N/2.
+    private readonly FrameMultimap _promotions = new();
 
-    // The same by content, across rounds: a promotion may wait longer than a round, and equal frames seen
-    // meanwhile must join it rather than start a second stable frame of the same content.
-    private readonly Dictionary<(int Domain, ulong Checksum), (int Guest, uint Gfn)> _promotionByContent = new();
+    // The same by content, across rounds, (domain, checksum) to the candidate: a promotion may wait longer than a
+    // round, and equal frames seen meanwhile must join it rather than start a second stable frame of the same content.
+    private readonly FrameMultimap _promotionByContent = new();
     private bool _roundEnded;
     private long _unlockedScanTicks;
     private long _roundFinds;
@@ -380,17 +382,24 @@ public sealed class SharingEngine
 
             default:
             {
-                List<(SharingGuest Guest, uint Gfn)> partners = _promotions.Remove((g.Index, r.Gfn), out var p) ? p : [];
+                ReadOnlySpan<long> partners = _promotions.CopyValues(g.Index, r.Gfn);
+                _promotions.RemoveKey(g.Index, r.Gfn);
                 ForgetPromotion(g, r);
-                foreach (var (pg, pgfn) in partners)
-                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                foreach (long partner in partners)
+                {
+                    var (pi, pgfn) = FrameMultimap.FrameOf(partner);
+                    _guests[pi].Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                }
+
                 if (!writable || Hash(FrameBytes(g, r.Gfn)) != r.Checksum)
                     return false;
 
                 // Read-only from here (the remap shoots down this guest's mappings of it): the partners compare against fixed bytes.
                 StableFrame s = Promote(g, r.Gfn, r.Checksum);
-                foreach (var (pg, pgfn) in partners)
+                foreach (long partner in partners)
                 {
+                    var (pi, pgfn) = FrameMultimap.FrameOf(partner);
+                    SharingGuest pg = _guests[pi];
                     if (pg.Retired)
                         continue;
                     _machine.AddRef(s.Mfn);
@@ -412,9 +421,9 @@ public sealed class SharingEngine
 
     private void ForgetPromotion(SharingGuest g, MergeRequest r)
     {
-        var key = (g.Domain, r.Checksum);
-        if (_promotionByContent.TryGetValue(key, out var c) && c == (g.Index, r.Gfn))
-            _promotionByContent.Remove(key);
+        long candidate = FrameMultimap.FrameValue(g.Index, r.Gfn);
+        if (_promotionByContent.TryGetFirst(g.Domain, r.Checksum, out long c) && c == candidate)
+            _promotionByContent.Remove(g.Domain, r.Checksum, candidate);
     }
 
     private void DropRequests(SharingGuest g)
@@ -425,10 +434,15 @@ public sealed class SharingEngine
                 g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
             if (r.Kind == MergeKind.Promote)
                 ForgetPromotion(g, r);
-            if (r.Kind == MergeKind.Promote && _promotions.Remove((g.Index, r.Gfn), out var partners))
+            if (r.Kind == MergeKind.Promote)
             {
-                foreach (var (pg, pgfn) in partners)
-                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                foreach (long partner in _promotions.CopyValues(g.Index, r.Gfn))
+                {
+                    var (pi, pgfn) = FrameMultimap.FrameOf(partner);
+                    _guests[pi].Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                }
+
+                _promotions.RemoveKey(g.Index, r.Gfn);
             }
 
             if (r.Kind == MergeKind.Join)
@@ -486,33 +500,26 @@ public sealed class SharingEngine
         }
 
         _roundContents.Add(checksum);
-        var key = (g.Domain, checksum);
-        if (_stableIndex.TryGet(key, out int firstId, out IReadOnlyList<int>? moreIds))
+        int domain = g.Domain;
+
+        // A lookup that merges returns at once: the tables change only then, so the slot walks stay valid.
+        for (int slot = _stableIndex.First(domain, checksum); slot >= 0; slot = _stableIndex.Next(slot))
         {
-            if (TryMergeIntoStable(g, gfn, bytes, firstId))
+            if (TryMergeIntoStable(g, gfn, bytes, (int)_stableIndex.ValueAt(slot)))
                 return;
-            for (int i = 0; moreIds != null && i < moreIds.Count; i++)
-            {
-                if (TryMergeIntoStable(g, gfn, bytes, moreIds[i]))
-                    return;
-            }
         }
 
-        if (_concurrent && _promotionByContent.TryGetValue(key, out var promoted) && TryMergeWithCandidate(g, gfn, bytes, key, promoted))
+        if (_concurrent && _promotionByContent.TryGetFirst(domain, checksum, out long promoted)
+            && TryMergeWithCandidate(g, gfn, bytes, checksum, promoted))
             return;
 
-        if (_unstableIndex.TryGet(key, out var first, out var more))
+        for (int slot = _unstableIndex.First(domain, checksum); slot >= 0; slot = _unstableIndex.Next(slot))
         {
-            if (TryMergeWithCandidate(g, gfn, bytes, key, first))
+            if (TryMergeWithCandidate(g, gfn, bytes, checksum, _unstableIndex.ValueAt(slot)))
                 return;
-            for (int i = 0; more != null && i < more.Count; i++)
-            {
-                if (TryMergeWithCandidate(g, gfn, bytes, key, more[i]))
-                    return;
-            }
         }
 
-        _unstableIndex.Add(key, (g.Index, gfn));
+        _unstableIndex.Add(domain, checksum, FrameMultimap.FrameValue(g.Index, gfn));
     }
 
     private bool TryMergeIntoStable(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, int id)
@@ -539,14 +546,17 @@ public sealed class SharingEngine
     }
 
     /// <summary>Merges with a frame of this round's unstable index if their bytes are equal, making that frame a stable one.</summary>
-    private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, (int, ulong) key, (int Guest, uint Gfn) candidate)
+    private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, ulong checksum, long candidate)
     {
-        SharingGuest og = _guests[candidate.Guest];
-        List<(SharingGuest, uint)>? partners = null;
-        if (candidate == (g.Index, gfn) || !StillPrivate(og, candidate.Gfn)
-            || ((og.Flags[candidate.Gfn] & SharingGuest.Queued) != 0 && !_promotions.TryGetValue(candidate, out partners)))
+        var (cg, cgfn) = FrameMultimap.FrameOf(candidate);
+        SharingGuest og = _guests[cg];
+
+        // A queued candidate takes more partners only while its promotion waits (then it has partners already).
+        bool promoting = (og.Flags[cgfn] & SharingGuest.Queued) != 0;
+        if (candidate == FrameMultimap.FrameValue(g.Index, gfn) || !StillPrivate(og, cgfn)
+            || (promoting && !_promotions.ContainsKey(cg, cgfn)))
             return false;
-        if (!bytes.SequenceEqual(FrameBytes(og, candidate.Gfn)))
+        if (!bytes.SequenceEqual(FrameBytes(og, cgfn)))
         {
             Stats.HashCollisions++;
             return false;
@@ -558,20 +568,19 @@ public sealed class SharingEngine
             // The candidate becomes stable on its own guest's thread, which then asks this frame (and any other
             // found equal meanwhile) to join it. It stays in the unstable index for those others to find.
             g.Flags[gfn] |= SharingGuest.Queued;
-            if (partners == null)
+            if (!promoting)
             {
-                _promotions[candidate] = partners = new List<(SharingGuest, uint)>(1);
-                _promotionByContent.TryAdd(key, candidate);
-                Request(og, new MergeRequest(MergeKind.Promote, candidate.Gfn, Checksum: key.Item2));
+                _promotionByContent.TryAddFirst(g.Domain, checksum, candidate);
+                Request(og, new MergeRequest(MergeKind.Promote, cgfn, Checksum: checksum));
             }
 
-            partners.Add((g, gfn));
+            _promotions.Add(cg, cgfn, FrameMultimap.FrameValue(g.Index, gfn));
             return true;
         }
 
-        _unstableIndex.Remove(key, candidate);
+        _unstableIndex.Remove(g.Domain, checksum, candidate);
 
-        StableFrame s = Promote(og, candidate.Gfn, key.Item2);
+        StableFrame s = Promote(og, cgfn, checksum);
         MergeInto(g, gfn, s);
         return true;
     }
@@ -601,11 +610,11 @@ public sealed class SharingEngine
         long metadata = _guests.Sum(g => g.MetadataBytes) + (_stable.Count * 48L) + (_unstableIndex.Count * 48L);
         Stats.GeneralProfit = Stats.BytesSaved - metadata;
         long inUse = _guests.Sum(g => g.Memory.PrivateFrames + g.Memory.ReadOnlyFrames + g.ZeroPages);
-        _roundContents.Remove(_zeroChecksum);
+        int distinctContents = _roundContents.Count - (_roundContents.Contains(_zeroChecksum) ? 1 : 0);
         // A scan after every guest stopped saw no frame at all: not a sample of memory.
         if (_guests.Any(g => !g.Retired && g.IsRunning()))
             Samples.Add(new SharingSample(Stats.FullScans, _guests.Sum(g => g.Instructions()), _machine.FramesInUse, inUse,
-            _roundContents.Count, Stats.PagesShared, Stats.PagesSharing, Stats.ZeroPages, Stats.CowBreaks));
+            distinctContents, Stats.PagesShared, Stats.PagesSharing, Stats.ZeroPages, Stats.CowBreaks));
         _unstableIndex.Clear();
         _roundContents.Clear();
         _roundVolatile = 0;
@@ -639,7 +648,7 @@ public sealed class SharingEngine
             _stable.Add(s);
         else
             _stable[id] = s;
-        _stableIndex.Add((g.Domain, checksum), id);
+        _stableIndex.Add(g.Domain, checksum, id);
 
         // The P2M hands over one reference and drops the old one: the same frame, so take one first.
         _machine.AddRef(mfn);
@@ -736,7 +745,7 @@ public sealed class SharingEngine
 
         // The last sharer left: the P2M released the frame's last reference, so it must leave the index now.
         Stats.PagesShared--;
-        _stableIndex.Remove((s.Domain, s.Checksum), s.Id);
+        _stableIndex.Remove(s.Domain, s.Checksum, s.Id);
         _stable[s.Id] = null;
         _freeStableIds.Push(s.Id);
     }
@@ -767,7 +776,7 @@ public sealed class SharingEngine
             g.Flags[gfn] = 0;
         }
 
-        _unstableIndex.RemoveAll(c => c.Guest == g.Index);
+        _unstableIndex.RemoveAll(c => FrameMultimap.FrameOf(c).Guest == g.Index);
     }
 
     private static bool StillPrivate(SharingGuest g, uint gfn)
