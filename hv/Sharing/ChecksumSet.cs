@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace MiniHv.Hv.Sharing;
 
 /// <summary>
@@ -59,6 +62,15 @@ internal sealed class ChecksumSet
         }
 
         return false;
+    }
+
+    /// <summary>Fetches the checksum's home slot into the cache ahead of an <see cref="Add"/>; safe beside a thread that changes the set.</summary>
+    public unsafe void Prefetch(ulong checksum)
+    {
+        if (!Sse.IsSupported)
+            return;
+        Entry[] entries = Volatile.Read(ref _entries);
+        Sse.Prefetch0(Unsafe.AsPointer(ref entries[Home(checksum, entries.Length - 1)]));
     }
 
     public void Clear()

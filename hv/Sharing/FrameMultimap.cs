@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace MiniHv.Hv.Sharing;
 
 /// <summary>
@@ -162,11 +165,16 @@ internal sealed class FrameMultimap
         for (int slot = First(tag, key); slot >= 0; slot = Next(slot))
         {
             if (n == _scratch.Length)
-                Array.Resize(ref _scratch, n * 2);
+            {
+                var bigger = new long[n * 2];
+                Array.Copy(_scratch, bigger, n);
+                _scratch = bigger;
+            }
+
             _scratch[n++] = _entries[slot].Value;
         }
 
-        return _scratch.AsSpan(0, n);
+        return new ReadOnlySpan<long>(_scratch, 0, n);
     }
 
     public void Clear()
@@ -179,14 +187,29 @@ internal sealed class FrameMultimap
         }
     }
 
+    /// <summary>
+    /// Asks the processor to fetch the key's home slot into the cache ahead of a lookup. Safe from any thread while
+    /// another changes the table: it reads one array reference and stays within that array, and a prefetch of a slot
+    /// that moved on is only wasted.
+    /// </summary>
+    public unsafe void Prefetch(int tag, ulong key)
+    {
+        if (!Sse.IsSupported)
+            return;
+        Entry[] entries = Volatile.Read(ref _entries);
+        Sse.Prefetch0(Unsafe.AsPointer(ref entries[HomeIn(tag, key, entries.Length - 1)]));
+    }
+
     /// <summary>The slot where the search for the key starts, for tests that build probe runs on purpose.</summary>
     public int HomeSlot(int tag, ulong key) => Home(tag, key);
 
     private bool IsUsed(int slot) => _entries[slot].Generation == _generation;
 
     // A multiply spreads keys that are not uniform (guest frame numbers); checksums are, and lose nothing by it.
-    private int Home(int tag, ulong key)
-        => (int)(((key ^ ((ulong)(uint)tag << 32)) * 0x9E3779B97F4A7C15UL) >> 32) & _mask;
+    private int Home(int tag, ulong key) => HomeIn(tag, key, _mask);
+
+    private static int HomeIn(int tag, ulong key, int mask)
+        => (int)(((key ^ ((ulong)(uint)tag << 32)) * 0x9E3779B97F4A7C15UL) >> 32) & mask;
 
     private int Scan(int slot, int tag, ulong key)
     {

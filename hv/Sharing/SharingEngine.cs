@@ -66,6 +66,11 @@ public sealed class SharingEngine
     /// <summary>Quanta in a row a guest may put its merge requests off because a scanner held the lock, before it waits for the lock.</summary>
     public const int MaxDeferredApplies = 8;
 
+    /// <summary>Frames <see cref="ScanBatch"/> hashes before it takes the lock to look them up (MINIHV_SCAN_CHUNK: an experiment, to be removed).</summary>
+    private static readonly int ChunkFrames = int.TryParse(Environment.GetEnvironmentVariable("MINIHV_SCAN_CHUNK"), out int c) ? Math.Clamp(c, 1, 64) : 16;
+
+    private static readonly bool PrefetchLookups = Environment.GetEnvironmentVariable("MINIHV_SCAN_PREFETCH") != "0";
+
     private readonly MachineMemory _machine;
     private readonly List<SharingGuest> _guests = new();
     private readonly List<StableFrame?> _stable = new();
@@ -275,42 +280,70 @@ public sealed class SharingEngine
         }
 
         uint first = firstBacked < 0 ? to : from + (uint)firstBacked;
-        Span<ulong> checksums = stackalloc ulong[(int)(to - first)];
-        Span<uint> hashedMfns = stackalloc uint[checksums.Length];
-        for (uint gfn = first; gfn < to; gfn++)
-        {
-            // One read of the entry: the P2M may change under us, and what we hash is only a hint.
-            uint entry = Volatile.Read(ref entries[gfn]);
-            hashedMfns[(int)(gfn - first)] = entry;
-            if ((entry & P2m.WritableBit) == 0 || (g.Flags[gfn] & SharingGuest.Queued) != 0)
-                continue;
-            checksums[(int)(gfn - first)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
-        }
-
         int hashed = 0;
-        lock (_sync)
+        Span<ulong> checksums = stackalloc ulong[ChunkFrames];
+        Span<uint> hashedEntries = stackalloc uint[ChunkFrames];
+        uint chunk = first;
+        do
         {
-            for (uint gfn = first; !g.Retired && gfn < to; gfn++)
+            // A few frames hashed, then looked up at once: the compare finds each frame still in the cache.
+            uint end = Math.Min(to, chunk + (uint)ChunkFrames);
+            ulong unhashed = 0; // queued when hashing came to them: no checksum, even if done by the time of the look-up
+            for (uint gfn = chunk; gfn < end; gfn++)
             {
-                uint entry = hashedMfns[(int)(gfn - first)];
+                // One read of the entry: the P2M may change under us, and what we hash is only a hint.
+                uint entry = Volatile.Read(ref entries[gfn]);
+                hashedEntries[(int)(gfn - chunk)] = entry;
                 if ((entry & P2m.WritableBit) == 0)
+                    continue;
+                if ((g.Flags[gfn] & SharingGuest.Queued) != 0)
                 {
-                    PassOver(g, gfn);
+                    unhashed |= 1UL << (int)(gfn - chunk);
                     continue;
                 }
 
-                // Queued, or remapped since it was hashed: next round.
-                if ((g.Flags[gfn] & SharingGuest.Queued) != 0 || g.Memory.P2m.Entries[gfn] != entry)
-                    continue;
-                var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize);
-                Consider(g, gfn, bytes, checksums[(int)(gfn - first)]);
-                hashed++;
+                ulong checksum = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
+                checksums[(int)(gfn - chunk)] = checksum;
+                if (PrefetchLookups)
+                {
+                    // The look-ups under the lock then find their slots in the cache: each is a random place in a big table.
+                    _roundContents.Prefetch(checksum);
+                    _stableIndex.Prefetch(g.Domain, checksum);
+                    _unstableIndex.Prefetch(g.Domain, checksum);
+                }
             }
 
-            Stats.ScanTime += Stopwatch.GetElapsedTime(start) + Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
-            roundEnded = _roundEnded;
-            _roundEnded = false;
+            lock (_sync)
+            {
+                for (uint gfn = chunk; !g.Retired && gfn < end; gfn++)
+                {
+                    uint entry = hashedEntries[(int)(gfn - chunk)];
+                    if ((entry & P2m.WritableBit) == 0)
+                    {
+                        PassOver(g, gfn);
+                        continue;
+                    }
+
+                    // Queued, or remapped since it was hashed: next round.
+                    if ((g.Flags[gfn] & SharingGuest.Queued) != 0 || (unhashed & (1UL << (int)(gfn - chunk))) != 0
+                        || g.Memory.P2m.Entries[gfn] != entry)
+                        continue;
+                    var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize);
+                    Consider(g, gfn, bytes, checksums[(int)(gfn - chunk)]);
+                    hashed++;
+                }
+
+                if (end == to)
+                {
+                    Stats.ScanTime += Stopwatch.GetElapsedTime(start) + Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
+                    roundEnded = _roundEnded;
+                    _roundEnded = false;
+                }
+            }
+
+            chunk = end;
         }
+        while (chunk < to);
 
         if (roundEnded)
             RoundCompleted?.Invoke();
@@ -323,7 +356,7 @@ public sealed class SharingEngine
     /// </summary>
     public void ApplyRequests(GuestPhysicalMemory memory)
     {
-        if (!_byMemory.TryGetValue(memory, out SharingGuest? g) || Volatile.Read(ref g.RequestCount) == 0)
+        if (!_byMemory.TryGetValue(memory, out SharingGuest? g) || g.Requests.Count == 0)
             return;
         long start = Stopwatch.GetTimestamp();
 
@@ -340,9 +373,7 @@ public sealed class SharingEngine
         try
         {
             g.DeferredApplies = 0;
-            MergeRequest[] requests = g.Requests.ToArray();
-            g.Requests.Clear();
-            Volatile.Write(ref g.RequestCount, 0);
+            ReadOnlySpan<MergeRequest> requests = g.Requests.TakeAll();
             foreach (MergeRequest r in requests)
             {
                 g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
@@ -416,7 +447,6 @@ public sealed class SharingEngine
     {
         g.Flags[r.Gfn] |= SharingGuest.Queued;
         g.Requests.Add(r);
-        Volatile.Write(ref g.RequestCount, g.Requests.Count);
     }
 
     private void ForgetPromotion(SharingGuest g, MergeRequest r)
@@ -428,14 +458,13 @@ public sealed class SharingEngine
 
     private void DropRequests(SharingGuest g)
     {
-        foreach (MergeRequest r in g.Requests)
+        foreach (MergeRequest r in g.Requests.TakeAll())
         {
             if (r.Gfn < g.Frames)
                 g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
             if (r.Kind == MergeKind.Promote)
-                ForgetPromotion(g, r);
-            if (r.Kind == MergeKind.Promote)
             {
+                ForgetPromotion(g, r);
                 foreach (long partner in _promotions.CopyValues(g.Index, r.Gfn))
                 {
                     var (pi, pgfn) = FrameMultimap.FrameOf(partner);
@@ -449,8 +478,6 @@ public sealed class SharingEngine
                 _machine.Release(r.Into!.Mfn);
         }
 
-        g.Requests.Clear();
-        Volatile.Write(ref g.RequestCount, 0);
     }
 
     // ---- The scan -----------------------------------------------------------------------------
