@@ -22,7 +22,10 @@ namespace MiniHv.Hv.Sharing;
 /// is mapped to the zero frame. Otherwise the <i>stable index</i> (checksum to the stable frames of that
 /// checksum, per sharing domain) is searched first, then the <i>unstable index</i> of this round's
 /// candidates, rebuilt every round. A match is merged only after a full byte comparison, never on the
-/// checksum alone: frames whose checksums collide stay apart.
+/// checksum alone: frames whose checksums collide stay apart. The indexes, the promotions that wait and the
+/// round's census of distinct contents are tables of the engine's own over plain arrays
+/// (<see cref="FrameMultimap"/>, <see cref="ChecksumSet"/>), not the runtime's generic collections over the
+/// engine's types: ReadyToRun compiles them ahead of time, and a lookup allocates nothing.
 /// </para>
 /// <para>
 /// <b>Stable frames.</b> Merging two candidates makes the first one's machine frame a stable frame: the
@@ -60,16 +63,14 @@ namespace MiniHv.Hv.Sharing;
 /// </remarks>
 public sealed class SharingEngine
 {
-    /// <summary>The most frames one <see cref="ScanBatch"/> takes: the lock is held for about that many lookups.</summary>
+    /// <summary>The most frames one <see cref="ScanBatch"/> takes (all from one guest).</summary>
     public const int MaxBatch = 256;
 
     /// <summary>Quanta in a row a guest may put its merge requests off because a scanner held the lock, before it waits for the lock.</summary>
     public const int MaxDeferredApplies = 8;
 
-    /// <summary>Frames <see cref="ScanBatch"/> hashes before it takes the lock to look them up (MINIHV_SCAN_CHUNK: an experiment, to be removed).</summary>
-    private static readonly int ChunkFrames = int.TryParse(Environment.GetEnvironmentVariable("MINIHV_SCAN_CHUNK"), out int c) ? Math.Clamp(c, 1, 64) : 16;
-
-    private static readonly bool PrefetchLookups = Environment.GetEnvironmentVariable("MINIHV_SCAN_PREFETCH") != "0";
+    /// <summary>Frames <see cref="ScanBatch"/> hashes before it takes the lock to look them up (at most 64: one bit each in a mask).</summary>
+    private const int ChunkFrames = 16;
 
     private readonly MachineMemory _machine;
     private readonly List<SharingGuest> _guests = new();
@@ -242,7 +243,8 @@ public sealed class SharingEngine
 
     /// <summary>
     /// Scans up to <paramref name="frames"/> frames of one guest from the shared cursor while the guests run:
-    /// hashes without the lock, then takes it to look the checksums up and request merges. Returns the
+    /// hashes a few frames at a time without the lock, then takes it to look those up and request merges (so a
+    /// frame is still in the cache for the byte compare, and the lock is held briefly). Returns the
     /// frames hashed and the frames visited (passed over or hashed).
     /// </summary>
     [SkipLocalsInit] // the two buffers are written before they are read, for the frames found backed
@@ -302,15 +304,15 @@ public sealed class SharingEngine
                     continue;
                 }
 
+                if (gfn + 1 < to)
+                    PrefetchFrame(Volatile.Read(ref entries[gfn + 1]));
                 ulong checksum = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
                 checksums[(int)(gfn - chunk)] = checksum;
-                if (PrefetchLookups)
-                {
-                    // The look-ups under the lock then find their slots in the cache: each is a random place in a big table.
-                    _roundContents.Prefetch(checksum);
-                    _stableIndex.Prefetch(g.Domain, checksum);
-                    _unstableIndex.Prefetch(g.Domain, checksum);
-                }
+
+                // The look-ups under the lock then find their slots in the cache: each is a random place in a big table.
+                _roundContents.Prefetch(checksum);
+                _stableIndex.Prefetch(g.Domain, checksum);
+                _unstableIndex.Prefetch(g.Domain, checksum);
             }
 
             lock (_sync)
@@ -348,6 +350,19 @@ public sealed class SharingEngine
         if (roundEnded)
             RoundCompleted?.Invoke();
         return (hashed, visited);
+    }
+
+    /// <summary>
+    /// Asks the processor for the next frame to hash while it hashes this one: frames a guest got from the pool at
+    /// different times lie anywhere in host memory, and the hardware's own prefetch stops at each 4 KiB page.
+    /// </summary>
+    private unsafe void PrefetchFrame(uint entry)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (entry & P2m.WritableBit) == 0)
+            return;
+        byte* frame = _machine.FrameAddress(entry & P2m.MfnMask);
+        for (int line = 0; line < MachineMemory.FrameSize; line += 64)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(frame + line);
     }
 
     /// <summary>
