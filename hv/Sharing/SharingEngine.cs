@@ -297,7 +297,12 @@ public sealed class SharingEngine
                 uint entry = Volatile.Read(ref entries[gfn]);
                 hashedEntries[(int)(gfn - chunk)] = entry;
                 if ((entry & P2m.WritableBit) == 0)
+                {
+                    if (g.Stable[gfn] >= 0)
+                        _roundContents.Prefetch(g.Checksum[gfn]); // passed over, but counted in the census
                     continue;
+                }
+
                 if ((g.Flags[gfn] & SharingGuest.Queued) != 0)
                 {
                     unhashed |= 1UL << (int)(gfn - chunk);
@@ -513,8 +518,8 @@ public sealed class SharingEngine
     /// <summary>A frame not hashed this round (untouched, engine-zeroed or shared) still counts its content in the round's census.</summary>
     private void PassOver(SharingGuest g, uint gfn)
     {
-        if (g.Stable[gfn] >= 0 && _stable[g.Stable[gfn]] is { } s)
-            _roundContents.Add(s.Checksum);
+        if (g.Stable[gfn] >= 0)
+            _roundContents.Add(g.Checksum[gfn]); // the stable frame's checksum, kept beside the frame by Join
     }
 
     /// <summary>A private frame hashed to <paramref name="checksum"/>: volatile, or a candidate to merge if it held still.</summary>
@@ -713,6 +718,8 @@ public sealed class SharingEngine
     {
         s.Sharers++;
         g.Stable[gfn] = s.Id;
+        g.Checksum[gfn] = s.Checksum; // for the census, read in order with the frame rather than through the stable frame
+
         g.Flags[gfn] = (byte)((g.Flags[gfn] | SharingGuest.OnStable) & ~SharingGuest.HasChecksum);
         g.FramesOnStable++;
     }

@@ -44,7 +44,10 @@ internal sealed class SharingGuest
 
     public uint Frames { get; }
 
-    /// <summary>The checksum each frame had when last scanned (valid with <see cref="HasChecksum"/>).</summary>
+    /// <summary>
+    /// The checksum each frame had when last scanned (valid with <see cref="HasChecksum"/>); for a frame on a stable
+    /// frame (<see cref="Stable"/> set), that frame's checksum.
+    /// </summary>
     public readonly ulong[] Checksum;
 
     public readonly byte[] Flags;
