@@ -22,7 +22,10 @@ namespace MiniHv.Hv.Sharing;
 /// is mapped to the zero frame. Otherwise the <i>stable index</i> (checksum to the stable frames of that
 /// checksum, per sharing domain) is searched first, then the <i>unstable index</i> of this round's
 /// candidates, rebuilt every round. A match is merged only after a full byte comparison, never on the
-/// checksum alone: frames whose checksums collide stay apart.
+/// checksum alone: frames whose checksums collide stay apart. The indexes, the promotions that wait and the
+/// round's census of distinct contents are tables of the engine's own over plain arrays
+/// (<see cref="FrameMultimap"/>, <see cref="ChecksumSet"/>), not the runtime's generic collections over the
+/// engine's types: ReadyToRun compiles them ahead of time, and a lookup allocates nothing.
 /// </para>
 /// <para>
 /// <b>Stable frames.</b> Merging two candidates makes the first one's machine frame a stable frame: the
@@ -60,7 +63,7 @@ namespace MiniHv.Hv.Sharing;
 /// </remarks>
 public sealed class SharingEngine
 {
-    /// <summary>The most frames one <see cref="ScanBatch"/> takes: the lock is held for about that many lookups.</summary>
+    /// <summary>The most frames one <see cref="ScanBatch"/> takes (all from one guest).</summary>
     public const int MaxBatch = 256;
 
     /// <summary>The most untouched frames one <see cref="ScanBatch"/> passes over before its batch: 64 KiB of P2M entries.</summary>
@@ -69,13 +72,18 @@ public sealed class SharingEngine
     /// <summary>Quanta in a row a guest may put its merge requests off because a scanner held the lock, before it waits for the lock.</summary>
     public const int MaxDeferredApplies = 8;
 
+    /// <summary>Frames <see cref="ScanBatch"/> hashes before it takes the lock to look them up (at most 64: one bit each in a mask).</summary>
+    private const int ChunkFrames = 16;
+
     private readonly MachineMemory _machine;
     private readonly List<SharingGuest> _guests = new();
     private readonly List<StableFrame?> _stable = new();
     private readonly Stack<int> _freeStableIds = new();
-    private readonly ChecksumIndex<int> _stableIndex = new();
-    private readonly ChecksumIndex<(int Guest, uint Gfn)> _unstableIndex = new();
-    private readonly HashSet<ulong> _roundContents = new();
+    // The indexes are keyed by (domain, checksum): stable frame ids, and this round's candidates as guest frames
+    // (FrameMultimap.FrameValue). The census counts the round's distinct contents, for the samples.
+    private readonly FrameMultimap _stableIndex = new();
+    private readonly FrameMultimap _unstableIndex = new();
+    private readonly ChecksumSet _roundContents = new();
     private readonly ulong _zeroChecksum;
     private int _cursorGuest;
     private uint _cursorGfn;
@@ -88,13 +96,13 @@ public sealed class SharingEngine
     private readonly Dictionary<GuestPhysicalMemory, SharingGuest> _byMemory = new();
     private bool _concurrent;
 
-    // Candidates a guest was asked to make stable, with the frames found equal to them meanwhile: those join
-    // the stable frame once it exists, so N equal frames make one stable frame, not N/2.
-    private readonly Dictionary<(int Guest, uint Gfn), List<(SharingGuest Guest, uint Gfn)>> _promotions = new();
+    // Candidates a guest was asked to make stable, keyed by (guest, gfn), with the frames found equal to them
+    // meanwhile as values: those join the stable frame once it exists, so N equal frames make one stable frame, not N/2.
+    private readonly FrameMultimap _promotions = new();
 
-    // The same by content, across rounds: a promotion may wait longer than a round, and equal frames seen
-    // meanwhile must join it rather than start a second stable frame of the same content.
-    private readonly Dictionary<(int Domain, ulong Checksum), (int Guest, uint Gfn)> _promotionByContent = new();
+    // The same by content, across rounds, (domain, checksum) to the candidate: a promotion may wait longer than a
+    // round, and equal frames seen meanwhile must join it rather than start a second stable frame of the same content.
+    private readonly FrameMultimap _promotionByContent = new();
     private bool _roundEnded;
     private long _unlockedScanTicks;
     private long _roundFinds;
@@ -238,9 +246,10 @@ public sealed class SharingEngine
 
     /// <summary>
     /// Scans up to <paramref name="frames"/> frames of one guest from the shared cursor while the guests run:
-    /// hashes without the lock, then takes it to look the checksums up and request merges. Returns the
-    /// frames hashed, the frames visited (passed over or hashed), and of those the untouched ones (never
-    /// written, or of a guest that has stopped), which cost no more than reading their P2M entries.
+    /// hashes a few frames at a time without the lock, then takes it to look those up and request merges (so a
+    /// frame is still in the cache for the byte compare, and the lock is held briefly). Returns the frames
+    /// hashed, the frames visited (passed over or hashed), and of those the untouched ones (never written, or
+    /// of a guest that has stopped), which cost no more than reading their P2M entries.
     /// </summary>
     [SkipLocalsInit] // the two buffers are written before they are read, for the frames found backed
     public unsafe (int Hashed, int Visited, int Untouched) ScanBatch(int frames)
@@ -280,45 +289,78 @@ public sealed class SharingEngine
         }
 
         uint first = firstBacked < 0 ? to : from + (uint)firstBacked;
-        Span<ulong> checksums = stackalloc ulong[(int)(to - first)];
-        Span<uint> hashedMfns = stackalloc uint[checksums.Length];
         int untouched = skipped + (int)(first - from);
-        for (uint gfn = first; gfn < to; gfn++)
-        {
-            // One read of the entry: the P2M may change under us, and what we hash is only a hint.
-            uint entry = Volatile.Read(ref entries[gfn]);
-            hashedMfns[(int)(gfn - first)] = entry;
-            if (entry == 0)
-                untouched++;
-            if ((entry & P2m.WritableBit) == 0 || (g.Flags[gfn] & SharingGuest.Queued) != 0)
-                continue;
-            checksums[(int)(gfn - first)] = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
-        }
-
         int hashed = 0;
-        lock (_sync)
+        Span<ulong> checksums = stackalloc ulong[ChunkFrames];
+        Span<uint> hashedEntries = stackalloc uint[ChunkFrames];
+        uint chunk = first;
+        do
         {
-            for (uint gfn = first; !g.Retired && gfn < to; gfn++)
+            // A few frames hashed, then looked up at once: the compare finds each frame still in the cache.
+            uint end = Math.Min(to, chunk + (uint)ChunkFrames);
+            ulong unhashed = 0; // queued when hashing came to them: no checksum, even if done by the time of the look-up
+            for (uint gfn = chunk; gfn < end; gfn++)
             {
-                uint entry = hashedMfns[(int)(gfn - first)];
+                // One read of the entry: the P2M may change under us, and what we hash is only a hint.
+                uint entry = Volatile.Read(ref entries[gfn]);
+                hashedEntries[(int)(gfn - chunk)] = entry;
+                if (entry == 0)
+                    untouched++;
                 if ((entry & P2m.WritableBit) == 0)
                 {
-                    PassOver(g, gfn);
+                    if (g.Stable[gfn] >= 0)
+                        _roundContents.Prefetch(g.Checksum[gfn]); // passed over, but counted in the census
                     continue;
                 }
 
-                // Queued, or remapped since it was hashed: next round.
-                if ((g.Flags[gfn] & SharingGuest.Queued) != 0 || g.Memory.P2m.Entries[gfn] != entry)
+                if ((g.Flags[gfn] & SharingGuest.Queued) != 0)
+                {
+                    unhashed |= 1UL << (int)(gfn - chunk);
                     continue;
-                var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize);
-                Consider(g, gfn, bytes, checksums[(int)(gfn - first)]);
-                hashed++;
+                }
+
+                if (gfn + 1 < to)
+                    PrefetchFrame(Volatile.Read(ref entries[gfn + 1]));
+                ulong checksum = Hash(new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize));
+                checksums[(int)(gfn - chunk)] = checksum;
+
+                // The look-ups under the lock then find their slots in the cache: each is a random place in a big table.
+                _roundContents.Prefetch(checksum);
+                _stableIndex.Prefetch(g.Domain, checksum);
+                _unstableIndex.Prefetch(g.Domain, checksum);
             }
 
-            Stats.ScanTime += Stopwatch.GetElapsedTime(start) + Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
-            roundEnded = _roundEnded;
-            _roundEnded = false;
+            lock (_sync)
+            {
+                for (uint gfn = chunk; !g.Retired && gfn < end; gfn++)
+                {
+                    uint entry = hashedEntries[(int)(gfn - chunk)];
+                    if ((entry & P2m.WritableBit) == 0)
+                    {
+                        PassOver(g, gfn);
+                        continue;
+                    }
+
+                    // Queued, or remapped since it was hashed: next round.
+                    if ((g.Flags[gfn] & SharingGuest.Queued) != 0 || (unhashed & (1UL << (int)(gfn - chunk))) != 0
+                        || g.Memory.P2m.Entries[gfn] != entry)
+                        continue;
+                    var bytes = new ReadOnlySpan<byte>(_machine.FrameAddress(entry & P2m.MfnMask), MachineMemory.FrameSize);
+                    Consider(g, gfn, bytes, checksums[(int)(gfn - chunk)]);
+                    hashed++;
+                }
+
+                if (end == to)
+                {
+                    Stats.ScanTime += Stopwatch.GetElapsedTime(start) + Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _unlockedScanTicks, 0));
+                    roundEnded = _roundEnded;
+                    _roundEnded = false;
+                }
+            }
+
+            chunk = end;
         }
+        while (chunk < to);
 
         if (roundEnded)
             RoundCompleted?.Invoke();
@@ -341,12 +383,25 @@ public sealed class SharingEngine
     }
 
     /// <summary>
+    /// Asks the processor for the next frame to hash while it hashes this one: frames a guest got from the pool at
+    /// different times lie anywhere in host memory, and the hardware's own prefetch stops at each 4 KiB page.
+    /// </summary>
+    private unsafe void PrefetchFrame(uint entry)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (entry & P2m.WritableBit) == 0)
+            return;
+        byte* frame = _machine.FrameAddress(entry & P2m.MfnMask);
+        for (int line = 0; line < MachineMemory.FrameSize; line += 64)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(frame + line);
+    }
+
+    /// <summary>
     /// On <paramref name="memory"/>'s own thread, with its CPU stopped: does the merges the scanner asked of
     /// this guest, each checked again first (the frame may have been written since it was hashed).
     /// </summary>
     public void ApplyRequests(GuestPhysicalMemory memory)
     {
-        if (!_byMemory.TryGetValue(memory, out SharingGuest? g) || Volatile.Read(ref g.RequestCount) == 0)
+        if (!_byMemory.TryGetValue(memory, out SharingGuest? g) || g.Requests.Count == 0)
             return;
         long start = Stopwatch.GetTimestamp();
 
@@ -363,9 +418,7 @@ public sealed class SharingEngine
         try
         {
             g.DeferredApplies = 0;
-            MergeRequest[] requests = g.Requests.ToArray();
-            g.Requests.Clear();
-            Volatile.Write(ref g.RequestCount, 0);
+            ReadOnlySpan<MergeRequest> requests = g.Requests.TakeAll();
             foreach (MergeRequest r in requests)
             {
                 g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
@@ -405,17 +458,24 @@ public sealed class SharingEngine
 
             default:
             {
-                List<(SharingGuest Guest, uint Gfn)> partners = _promotions.Remove((g.Index, r.Gfn), out var p) ? p : [];
+                ReadOnlySpan<long> partners = _promotions.CopyValues(g.Index, r.Gfn);
+                _promotions.RemoveKey(g.Index, r.Gfn);
                 ForgetPromotion(g, r);
-                foreach (var (pg, pgfn) in partners)
-                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                foreach (long partner in partners)
+                {
+                    var (pi, pgfn) = FrameMultimap.FrameOf(partner);
+                    _guests[pi].Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                }
+
                 if (!writable || Hash(FrameBytes(g, r.Gfn)) != r.Checksum)
                     return false;
 
                 // Read-only from here (the remap shoots down this guest's mappings of it): the partners compare against fixed bytes.
                 StableFrame s = Promote(g, r.Gfn, r.Checksum);
-                foreach (var (pg, pgfn) in partners)
+                foreach (long partner in partners)
                 {
+                    var (pi, pgfn) = FrameMultimap.FrameOf(partner);
+                    SharingGuest pg = _guests[pi];
                     if (pg.Retired)
                         continue;
                     _machine.AddRef(s.Mfn);
@@ -432,36 +492,37 @@ public sealed class SharingEngine
     {
         g.Flags[r.Gfn] |= SharingGuest.Queued;
         g.Requests.Add(r);
-        Volatile.Write(ref g.RequestCount, g.Requests.Count);
     }
 
     private void ForgetPromotion(SharingGuest g, MergeRequest r)
     {
-        var key = (g.Domain, r.Checksum);
-        if (_promotionByContent.TryGetValue(key, out var c) && c == (g.Index, r.Gfn))
-            _promotionByContent.Remove(key);
+        long candidate = FrameMultimap.FrameValue(g.Index, r.Gfn);
+        if (_promotionByContent.TryGetFirst(g.Domain, r.Checksum, out long c) && c == candidate)
+            _promotionByContent.Remove(g.Domain, r.Checksum, candidate);
     }
 
     private void DropRequests(SharingGuest g)
     {
-        foreach (MergeRequest r in g.Requests)
+        foreach (MergeRequest r in g.Requests.TakeAll())
         {
             if (r.Gfn < g.Frames)
                 g.Flags[r.Gfn] &= unchecked((byte)~SharingGuest.Queued);
             if (r.Kind == MergeKind.Promote)
-                ForgetPromotion(g, r);
-            if (r.Kind == MergeKind.Promote && _promotions.Remove((g.Index, r.Gfn), out var partners))
             {
-                foreach (var (pg, pgfn) in partners)
-                    pg.Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                ForgetPromotion(g, r);
+                foreach (long partner in _promotions.CopyValues(g.Index, r.Gfn))
+                {
+                    var (pi, pgfn) = FrameMultimap.FrameOf(partner);
+                    _guests[pi].Flags[pgfn] &= unchecked((byte)~SharingGuest.Queued);
+                }
+
+                _promotions.RemoveKey(g.Index, r.Gfn);
             }
 
             if (r.Kind == MergeKind.Join)
                 _machine.Release(r.Into!.Mfn);
         }
 
-        g.Requests.Clear();
-        Volatile.Write(ref g.RequestCount, 0);
     }
 
     // ---- The scan -----------------------------------------------------------------------------
@@ -482,8 +543,8 @@ public sealed class SharingEngine
     /// <summary>A frame not hashed this round (untouched, engine-zeroed or shared) still counts its content in the round's census.</summary>
     private void PassOver(SharingGuest g, uint gfn)
     {
-        if (g.Stable[gfn] >= 0 && _stable[g.Stable[gfn]] is { } s)
-            _roundContents.Add(s.Checksum);
+        if (g.Stable[gfn] >= 0)
+            _roundContents.Add(g.Checksum[gfn]); // the stable frame's checksum, kept beside the frame by Join
     }
 
     /// <summary>A private frame hashed to <paramref name="checksum"/>: volatile, or a candidate to merge if it held still.</summary>
@@ -511,33 +572,26 @@ public sealed class SharingEngine
         }
 
         _roundContents.Add(checksum);
-        var key = (g.Domain, checksum);
-        if (_stableIndex.TryGet(key, out int firstId, out IReadOnlyList<int>? moreIds))
+        int domain = g.Domain;
+
+        // A lookup that merges returns at once: the tables change only then, so the slot walks stay valid.
+        for (int slot = _stableIndex.First(domain, checksum); slot >= 0; slot = _stableIndex.Next(slot))
         {
-            if (TryMergeIntoStable(g, gfn, bytes, firstId))
+            if (TryMergeIntoStable(g, gfn, bytes, (int)_stableIndex.ValueAt(slot)))
                 return;
-            for (int i = 0; moreIds != null && i < moreIds.Count; i++)
-            {
-                if (TryMergeIntoStable(g, gfn, bytes, moreIds[i]))
-                    return;
-            }
         }
 
-        if (_concurrent && _promotionByContent.TryGetValue(key, out var promoted) && TryMergeWithCandidate(g, gfn, bytes, key, promoted))
+        if (_concurrent && _promotionByContent.TryGetFirst(domain, checksum, out long promoted)
+            && TryMergeWithCandidate(g, gfn, bytes, checksum, promoted))
             return;
 
-        if (_unstableIndex.TryGet(key, out var first, out var more))
+        for (int slot = _unstableIndex.First(domain, checksum); slot >= 0; slot = _unstableIndex.Next(slot))
         {
-            if (TryMergeWithCandidate(g, gfn, bytes, key, first))
+            if (TryMergeWithCandidate(g, gfn, bytes, checksum, _unstableIndex.ValueAt(slot)))
                 return;
-            for (int i = 0; more != null && i < more.Count; i++)
-            {
-                if (TryMergeWithCandidate(g, gfn, bytes, key, more[i]))
-                    return;
-            }
         }
 
-        _unstableIndex.Add(key, (g.Index, gfn));
+        _unstableIndex.Add(domain, checksum, FrameMultimap.FrameValue(g.Index, gfn));
     }
 
     private bool TryMergeIntoStable(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, int id)
@@ -564,14 +618,17 @@ public sealed class SharingEngine
     }
 
     /// <summary>Merges with a frame of this round's unstable index if their bytes are equal, making that frame a stable one.</summary>
-    private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, (int, ulong) key, (int Guest, uint Gfn) candidate)
+    private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, ulong checksum, long candidate)
     {
-        SharingGuest og = _guests[candidate.Guest];
-        List<(SharingGuest, uint)>? partners = null;
-        if (candidate == (g.Index, gfn) || !StillPrivate(og, candidate.Gfn)
-            || ((og.Flags[candidate.Gfn] & SharingGuest.Queued) != 0 && !_promotions.TryGetValue(candidate, out partners)))
+        var (cg, cgfn) = FrameMultimap.FrameOf(candidate);
+        SharingGuest og = _guests[cg];
+
+        // A queued candidate takes more partners only while its promotion waits (then it has partners already).
+        bool promoting = (og.Flags[cgfn] & SharingGuest.Queued) != 0;
+        if (candidate == FrameMultimap.FrameValue(g.Index, gfn) || !StillPrivate(og, cgfn)
+            || (promoting && !_promotions.ContainsKey(cg, cgfn)))
             return false;
-        if (!bytes.SequenceEqual(FrameBytes(og, candidate.Gfn)))
+        if (!bytes.SequenceEqual(FrameBytes(og, cgfn)))
         {
             Stats.HashCollisions++;
             return false;
@@ -583,20 +640,19 @@ public sealed class SharingEngine
             // The candidate becomes stable on its own guest's thread, which then asks this frame (and any other
             // found equal meanwhile) to join it. It stays in the unstable index for those others to find.
             g.Flags[gfn] |= SharingGuest.Queued;
-            if (partners == null)
+            if (!promoting)
             {
-                _promotions[candidate] = partners = new List<(SharingGuest, uint)>(1);
-                _promotionByContent.TryAdd(key, candidate);
-                Request(og, new MergeRequest(MergeKind.Promote, candidate.Gfn, Checksum: key.Item2));
+                _promotionByContent.TryAddFirst(g.Domain, checksum, candidate);
+                Request(og, new MergeRequest(MergeKind.Promote, cgfn, Checksum: checksum));
             }
 
-            partners.Add((g, gfn));
+            _promotions.Add(cg, cgfn, FrameMultimap.FrameValue(g.Index, gfn));
             return true;
         }
 
-        _unstableIndex.Remove(key, candidate);
+        _unstableIndex.Remove(g.Domain, checksum, candidate);
 
-        StableFrame s = Promote(og, candidate.Gfn, key.Item2);
+        StableFrame s = Promote(og, cgfn, checksum);
         MergeInto(g, gfn, s);
         return true;
     }
@@ -626,11 +682,11 @@ public sealed class SharingEngine
         long metadata = _guests.Sum(g => g.MetadataBytes) + (_stable.Count * 48L) + (_unstableIndex.Count * 48L);
         Stats.GeneralProfit = Stats.BytesSaved - metadata;
         long inUse = _guests.Sum(g => g.Memory.PrivateFrames + g.Memory.ReadOnlyFrames + g.ZeroPages);
-        _roundContents.Remove(_zeroChecksum);
+        int distinctContents = _roundContents.Count - (_roundContents.Contains(_zeroChecksum) ? 1 : 0);
         // A scan after every guest stopped saw no frame at all: not a sample of memory.
         if (_guests.Any(g => !g.Retired && g.IsRunning()))
             Samples.Add(new SharingSample(Stats.FullScans, _guests.Sum(g => g.Instructions()), _machine.FramesInUse, inUse,
-            _roundContents.Count, Stats.PagesShared, Stats.PagesSharing, Stats.ZeroPages, Stats.CowBreaks));
+            distinctContents, Stats.PagesShared, Stats.PagesSharing, Stats.ZeroPages, Stats.CowBreaks));
         _unstableIndex.Clear();
         _roundContents.Clear();
         _roundVolatile = 0;
@@ -664,7 +720,7 @@ public sealed class SharingEngine
             _stable.Add(s);
         else
             _stable[id] = s;
-        _stableIndex.Add((g.Domain, checksum), id);
+        _stableIndex.Add(g.Domain, checksum, id);
 
         // The P2M hands over one reference and drops the old one: the same frame, so take one first.
         _machine.AddRef(mfn);
@@ -687,6 +743,8 @@ public sealed class SharingEngine
     {
         s.Sharers++;
         g.Stable[gfn] = s.Id;
+        g.Checksum[gfn] = s.Checksum; // for the census, read in order with the frame rather than through the stable frame
+
         g.Flags[gfn] = (byte)((g.Flags[gfn] | SharingGuest.OnStable) & ~SharingGuest.HasChecksum);
         g.FramesOnStable++;
     }
@@ -761,7 +819,7 @@ public sealed class SharingEngine
 
         // The last sharer left: the P2M released the frame's last reference, so it must leave the index now.
         Stats.PagesShared--;
-        _stableIndex.Remove((s.Domain, s.Checksum), s.Id);
+        _stableIndex.Remove(s.Domain, s.Checksum, s.Id);
         _stable[s.Id] = null;
         _freeStableIds.Push(s.Id);
     }
@@ -792,7 +850,7 @@ public sealed class SharingEngine
             g.Flags[gfn] = 0;
         }
 
-        _unstableIndex.RemoveAll(c => c.Guest == g.Index);
+        _unstableIndex.RemoveAll(c => FrameMultimap.FrameOf(c).Guest == g.Index);
     }
 
     private static bool StillPrivate(SharingGuest g, uint gfn)

@@ -44,7 +44,10 @@ internal sealed class SharingGuest
 
     public uint Frames { get; }
 
-    /// <summary>The checksum each frame had when last scanned (valid with <see cref="HasChecksum"/>).</summary>
+    /// <summary>
+    /// The checksum each frame had when last scanned (valid with <see cref="HasChecksum"/>); for a frame on a stable
+    /// frame (<see cref="Stable"/> set), that frame's checksum.
+    /// </summary>
     public readonly ulong[] Checksum;
 
     public readonly byte[] Flags;
@@ -53,10 +56,7 @@ internal sealed class SharingGuest
     public readonly int[] Stable;
 
     /// <summary>Merges found by a scanner thread that wait for this guest's thread (under the engine's lock).</summary>
-    public readonly List<MergeRequest> Requests = new();
-
-    /// <summary>How many <see cref="Requests"/> wait: read without the lock, so a guest with none pays nothing.</summary>
-    public int RequestCount;
+    public readonly MergeRequestQueue Requests = new();
 
     /// <summary>Quanta in a row this guest's thread found the engine's lock taken and put its requests off (its thread only).</summary>
     public int DeferredApplies;
