@@ -29,7 +29,8 @@ internal static class CompileQueue
             block.Hits = 0;
     }
 
-    private static void Start()
+    /// <summary>Start the compile thread, if not yet started.</summary>
+    public static void Start()
     {
         lock (StartLock)
         {
@@ -43,6 +44,7 @@ internal static class CompileQueue
     private static void Work()
     {
         CompileThreadNiceness.LowerCallingThread();
+        CompilerWarmUp.Run();
         foreach (var (cpu, block) in Pending.GetConsumingEnumerable())
         {
             // A guest that has ended (or a block dropped since) leaves its requests behind: compiling them would

@@ -35,7 +35,12 @@ public sealed unsafe partial class Cpu
     public CpuTier Tier
     {
         get => _tier;
-        set => _tier = value;
+        set
+        {
+            _tier = value;
+            if (value == CpuTier.Jit)
+                CompileQueue.Start(); // its warm-up (CompilerWarmUp) then overlaps the guest's start-up
+        }
     }
 
     /// <summary>Forget the compiled code kept for reuse across CPUs, so that the next guest compiles its blocks as in a fresh process (for benchmarks of short runs).</summary>
