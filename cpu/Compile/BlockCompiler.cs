@@ -30,6 +30,10 @@ internal static unsafe class BlockCompiler
         PushR, PushI, PopR,
         Jcc, Jmp, Call, Ret, Loop,
 
+        // A conditional branch in the middle of its block (the decoder's JccSideExit): when taken, the block ends
+        // there, at the branch's target, as the interpreter's JccSideExit ends it; when not, the block goes on.
+        SideExit,
+
         // SHL/SHR/SAR/ROL/ROR of a 32-bit register by an immediate: the result in IL; the flags, which mix the new
         // CF/OF with the older record, made by the interpreter's own Shift only where something reads them.
         ShiftRI,
@@ -49,6 +53,7 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo FTlbRead = CpuType.GetField(nameof(Cpu.TlbRead), Any)!;
     private static readonly FieldInfo FTlbWrite = CpuType.GetField(nameof(Cpu.TlbWrite), Any)!;
     private static readonly FieldInfo FAbort = CpuType.GetField(nameof(Cpu.AbortBlock), Any)!;
+    private static readonly FieldInfo FSideExit = CpuType.GetField(nameof(Cpu.SideExit), Any)!;
     private static readonly FieldInfo FEip = CpuType.GetField(nameof(Cpu.EipValue), Any)!;
     private static readonly FieldInfo FExecuting = CpuType.GetField(Cpu.ExecutingFieldName, Any)!;
     private static readonly FieldInfo FLazyOp = CpuType.GetField(nameof(Cpu.LazyOp), Any)!;
@@ -151,6 +156,7 @@ internal static unsafe class BlockCompiler
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.PushI32) return Kind.PushI;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.PopR32) return Kind.PopR;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Jcc) return i.Size == 4 ? Kind.Jcc : Kind.None;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.JccSideExit) return i.Size == 4 ? Kind.SideExit : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.JmpRel) return i.Size == 4 ? Kind.Jmp : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.CallRel) return i.Size == 4 ? Kind.Call : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Ret32) return Kind.Ret;
@@ -328,11 +334,11 @@ internal static unsafe class BlockCompiler
 
         // Reads before the instruction's own record is made: the flags of the instructions before it.
         private static bool MayReadFlags(Kind k) => HasMemoryOperand(k) || UsesStack(k)
-            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
+            || k is Kind.Helper or Kind.Jcc or Kind.SideExit or Kind.Jmp or Kind.Loop;
 
         // A slow path that may end the block after the instruction (AbortBlock), or a branch out of the block.
         private static bool MayExitAfter(Kind k) => HasMemoryOperand(k) || UsesStack(k)
-            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
+            || k is Kind.Helper or Kind.Jcc or Kind.SideExit or Kind.Jmp or Kind.Loop;
 
         private static bool UsesStack(Kind k) => k is Kind.PushR or Kind.PushI or Kind.PopR or Kind.Call or Kind.Ret;
 
@@ -346,6 +352,7 @@ internal static unsafe class BlockCompiler
             {
                 case Kind.Nop:
                 case Kind.Jcc:
+                case Kind.SideExit:
                 case Kind.Jmp:
                     break;
                 case Kind.PushR:
@@ -615,6 +622,26 @@ internal static unsafe class BlockCompiler
                     il.MarkLabel(taken);
                     EmitBackEdge(k);
                     EmitExit(k, i.Imm);
+                    return false;
+                }
+
+                case Kind.SideExit:
+                {
+                    // Taken: leave at the target with SideExit and AbortBlock set, as JccSideExit does, so that
+                    // ChainBlocks goes on there. Not taken: on with the block, the state unchanged.
+                    var taken = il.DefineLabel();
+                    var on = il.DefineLabel();
+                    EmitBranchIfCondition(i.Op, taken);
+                    il.Emit(OpCodes.Br, on);
+                    il.MarkLabel(taken);
+                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Ldc_I4_1);
+                    il.Emit(OpCodes.Stfld, FSideExit);
+                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Ldc_I4_1);
+                    il.Emit(OpCodes.Stfld, FAbort);
+                    EmitExit(k, i.Imm);
+                    il.MarkLabel(on);
                     return false;
                 }
 
