@@ -29,8 +29,7 @@ internal static class CompileQueue
             block.Hits = 0;
     }
 
-    /// <summary>Start the compile thread, if not yet started.</summary>
-    public static void Start()
+    private static void Start()
     {
         lock (StartLock)
         {
@@ -44,7 +43,6 @@ internal static class CompileQueue
     private static void Work()
     {
         CompileThreadNiceness.LowerCallingThread();
-        CompilerWarmUp.Run(CompileOrReuse);
         foreach (var (cpu, block) in Pending.GetConsumingEnumerable())
         {
             // A guest that has ended (or a block dropped since) leaves its requests behind: compiling them would
@@ -52,25 +50,18 @@ internal static class CompileQueue
             if (!block.Valid || cpu.CompilerClosed)
                 continue;
             TimeSpan t0 = ThreadCpuClock.Now(); // CPU time: at nice 10 on a busy host, wall time would count the waits for a core
-            CompiledBlock? code = CompileOrReuse(block, out bool reused);
+            // Only 32-bit blocks have code, and the bitness is not among an instruction's fields.
+            int hash = 0;
+            CompiledBlock? code = block.Bitness == 32 ? ByContent.Find(block.Insns, out hash) : null;
+            bool reused = code != null;
+            if (code == null)
+            {
+                code = BlockCompiler.Compile(block);
+                if (code != null)
+                    ByContent.Add(hash, block.Insns, code);
+            }
+
             cpu.Install(block, code, ThreadCpuClock.Now() - t0, reused);
         }
-    }
-
-    // The code for a block: found by its instructions when compiled before (reused), else compiled and remembered.
-    private static CompiledBlock? CompileOrReuse(Block block, out bool reused)
-    {
-        // Only 32-bit blocks have code, and the bitness is not among an instruction's fields.
-        int hash = 0;
-        CompiledBlock? code = block.Bitness == 32 ? ByContent.Find(block.Insns, out hash) : null;
-        reused = code != null;
-        if (code == null)
-        {
-            code = BlockCompiler.Compile(block);
-            if (code != null)
-                ByContent.Add(hash, block.Insns, code);
-        }
-
-        return code;
     }
 }

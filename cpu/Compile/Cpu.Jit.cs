@@ -35,12 +35,7 @@ public sealed unsafe partial class Cpu
     public CpuTier Tier
     {
         get => _tier;
-        set
-        {
-            _tier = value;
-            if (value == CpuTier.Jit)
-                CompileQueue.Start(); // its warm-up (CompilerWarmUp) then overlaps the guest's start-up
-        }
+        set => _tier = value;
     }
 
     /// <summary>Forget the compiled code kept for reuse across CPUs, so that the next guest compiles its blocks as in a fresh process (for benchmarks of short runs).</summary>
