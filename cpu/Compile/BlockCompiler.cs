@@ -173,9 +173,10 @@ internal static unsafe class BlockCompiler
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[8];
         private readonly LocalBuilder _fA, _fB, _fRes, _fCarry, _lin, _val, _entry;
 
-        // A block whose last instruction branches back to its start loops in place: the top of the loop, and the
-        // translation epoch at entry (a change means the interpreter would look the block up again).
+        // A block with a branch back to its start (its last instruction, or a side exit) loops in place: the top of
+        // the loop, and the translation epoch at entry (a change means the interpreter would look the block up again).
         private readonly bool _selfLoop;
+        private readonly bool _lastLoops; // the block's last instruction is a branch back to its start
         private Label _loopTop;
         private LocalBuilder? _epoch;
 
@@ -208,7 +209,10 @@ internal static unsafe class BlockCompiler
             _entry = il.DeclareLocal(typeof(nint));
             ref Insn last = ref insns[count - 1];
             var lastKind = Classify(ref last, true);
-            _selfLoop = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp or Kind.Loop && last.NextOffset + last.Imm == 0;
+            _lastLoops = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp or Kind.Loop && last.NextOffset + last.Imm == 0;
+            _selfLoop = _lastLoops;
+            for (int k = 0; k < count - 1 && !_selfLoop; k++)
+                _selfLoop = IsSideExitToStart(k);
         }
 
         public void Emit()
@@ -634,6 +638,12 @@ internal static unsafe class BlockCompiler
                     EmitBranchIfCondition(i.Op, taken);
                     il.Emit(OpCodes.Br, on);
                     il.MarkLabel(taken);
+
+                    // A branch back to the start loops in place; EmitBackEdge moves the flags to the CPU's fields
+                    // on this path only, so the path that goes on keeps the emitter's view of them.
+                    var (flags, shiftSource) = (_flags, _shiftSource);
+                    EmitBackEdge(k);
+                    (_flags, _shiftSource) = (flags, shiftSource);
                     il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Ldc_I4_1);
                     il.Emit(OpCodes.Stfld, FSideExit);
@@ -754,13 +764,19 @@ internal static unsafe class BlockCompiler
             _il.Emit(OpCodes.Add);
         }
 
+        // A conditional branch in the middle of the block back to its start: a loop whose body is the block's first
+        // k + 1 instructions (the interpreter's blocks go on past it, so it does not end the block).
+        private bool IsSideExitToStart(int k) =>
+            Classify(ref _insns[k], false) == Kind.SideExit && _insns[k].NextOffset + _insns[k].Imm == 0;
+
         /// <summary>
-        /// At a taken branch back to the block's start: run the block again while a whole pass fits in the budget,
-        /// nothing asked the block to end and translations are as they were; else fall through to the exit.
+        /// At a taken branch back to the block's start (the last instruction's, or a side exit's): run the block
+        /// again while its whole compiled prefix fits in the budget, nothing asked the block to end and translations
+        /// are as they were; else fall through to the exit. The pass just ended retired instructions 0..k.
         /// </summary>
         private void EmitBackEdge(int k)
         {
-            if (!_selfLoop || k != _count - 1)
+            if (!((k == _count - 1 && _lastLoops) || IsSideExitToStart(k)))
                 return;
             var il = _il;
             var exit = il.DefineLabel();
@@ -770,7 +786,7 @@ internal static unsafe class BlockCompiler
             _shiftSource = null;
             _flags = Cpu.FlagOp.None;
             il.Emit(OpCodes.Ldarg_S, (byte)4);
-            il.Emit(OpCodes.Ldc_I4, _count);
+            il.Emit(OpCodes.Ldc_I4, k + 1);
             il.Emit(OpCodes.Sub);
             il.Emit(OpCodes.Starg_S, (byte)4);
             il.Emit(OpCodes.Ldarg_S, (byte)4);
@@ -786,7 +802,7 @@ internal static unsafe class BlockCompiler
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Dup);
             il.Emit(OpCodes.Ldfld, FChainRetired);
-            il.Emit(OpCodes.Ldc_I4, _count);
+            il.Emit(OpCodes.Ldc_I4, k + 1);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, FChainRetired);
             il.Emit(OpCodes.Br, _loopTop);

@@ -91,6 +91,38 @@ public class FallThroughBranchTests
     }
 
     [Test]
+    public void BranchTakenBackToItsBlocksStartInTheMiddleOfIt_LoopsInPlaceWhenCompiled()
+    {
+        // The loop's JNZ goes back to the start of the block it is in the middle of: compiled, the block loops in
+        // place there, passes of three instructions, and leaves by the side exit's fall-through.
+        static void Program(Assembler a)
+        {
+            Label top = a.CreateLabel();
+            a.mov(ecx, 1000);
+            a.xor(eax, eax);
+            a.jmp(top); // the loop's block starts at its top
+            a.Label(ref top);
+            a.inc(eax);
+            a.dec(ecx);
+            a.jnz(top);
+            a.add(eax, 100);
+            a.hlt();
+        }
+
+        using var jit = new TestMachine();
+        jit.Cpu.Tier = CpuTier.Jit;
+        jit.Cpu.JitThreshold = 1;
+        jit.Cpu.CompileInline = true;
+        jit.Load(Program);
+        Assert.That(jit.Cpu.Run(100_000), Is.EqualTo(StopReason.Halted));
+
+        Assert.That(jit.Cpu.Eax, Is.EqualTo(1100u));
+        Assert.That(jit.Cpu.Ecx, Is.EqualTo(0u));
+        Assert.That(jit.Cpu.InstructionsExecuted, Is.EqualTo(3 + (1000 * 3) + 2));
+        Assert.That(jit.Cpu.InstructionsCompiled, Is.GreaterThanOrEqualTo(3000), "every pass of the loop ran compiled");
+    }
+
+    [Test]
     public void FaultAfterABranchNotTaken_IsRaisedAtTheFaultingInstruction()
     {
         using var m = new TestMachine();
