@@ -211,7 +211,7 @@ internal static unsafe class BlockCompiler
             var lastKind = Classify(ref last, true);
             _lastLoops = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp or Kind.Loop && last.NextOffset + last.Imm == 0;
             _selfLoop = _lastLoops;
-            for (int k = 0; k < count - 1 && !_selfLoop; k++)
+            for (int k = 0; k < count && !_selfLoop; k++)
                 _selfLoop = IsSideExitToStart(k);
         }
 
