@@ -141,10 +141,11 @@ public sealed unsafe partial class Cpu
         int count = 0;
         bool crossesPage = false;
 
-        // Interpreted 32-bit code goes on past a conditional branch: kernels and fork's page-table scans branch every
-        // few instructions, mostly not taken, and every block end costs a link look-up. The block compiler
-        // (CpuTier.Jit) keeps blocks that end at their first branch, which is what it compiles.
-        bool fallThrough = _tier == CpuTier.Interp && bitness == 32;
+        // 32-bit code goes on past a conditional branch: kernels and fork's page-table scans branch every few
+        // instructions, mostly not taken, and every block end costs a link look-up. Under both tiers: the block
+        // compiler compiles such a branch as a side exit, and the blocks it has not compiled (yet) run interpreted
+        // as fast as under CpuTier.Interp (docs/performance.md, "Block compiler as the default", seventh session).
+        bool fallThrough = bitness == 32;
         while (count < MaxBlockInstructions)
         {
             uint offset = (uint)(decoder.IP - eip);

@@ -30,6 +30,10 @@ internal static unsafe class BlockCompiler
         PushR, PushI, PopR,
         Jcc, Jmp, Call, Ret, Loop,
 
+        // A conditional branch in the middle of its block (the decoder's JccSideExit): when taken, the block ends
+        // there, at the branch's target, as the interpreter's JccSideExit ends it; when not, the block goes on.
+        SideExit,
+
         // SHL/SHR/SAR/ROL/ROR of a 32-bit register by an immediate: the result in IL; the flags, which mix the new
         // CF/OF with the older record, made by the interpreter's own Shift only where something reads them.
         ShiftRI,
@@ -49,6 +53,7 @@ internal static unsafe class BlockCompiler
     private static readonly FieldInfo FTlbRead = CpuType.GetField(nameof(Cpu.TlbRead), Any)!;
     private static readonly FieldInfo FTlbWrite = CpuType.GetField(nameof(Cpu.TlbWrite), Any)!;
     private static readonly FieldInfo FAbort = CpuType.GetField(nameof(Cpu.AbortBlock), Any)!;
+    private static readonly FieldInfo FSideExit = CpuType.GetField(nameof(Cpu.SideExit), Any)!;
     private static readonly FieldInfo FEip = CpuType.GetField(nameof(Cpu.EipValue), Any)!;
     private static readonly FieldInfo FExecuting = CpuType.GetField(Cpu.ExecutingFieldName, Any)!;
     private static readonly FieldInfo FLazyOp = CpuType.GetField(nameof(Cpu.LazyOp), Any)!;
@@ -151,6 +156,7 @@ internal static unsafe class BlockCompiler
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.PushI32) return Kind.PushI;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.PopR32) return Kind.PopR;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Jcc) return i.Size == 4 ? Kind.Jcc : Kind.None;
+        if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.JccSideExit) return i.Size == 4 ? Kind.SideExit : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.JmpRel) return i.Size == 4 ? Kind.Jmp : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.CallRel) return i.Size == 4 ? Kind.Call : Kind.None;
         if (x == (nint)(delegate*<Cpu, ref Insn, void>)&Cpu.Ret32) return Kind.Ret;
@@ -167,9 +173,10 @@ internal static unsafe class BlockCompiler
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[8];
         private readonly LocalBuilder _fA, _fB, _fRes, _fCarry, _lin, _val, _entry;
 
-        // A block whose last instruction branches back to its start loops in place: the top of the loop, and the
-        // translation epoch at entry (a change means the interpreter would look the block up again).
+        // A block with a branch back to its start (its last instruction, or a side exit) loops in place: the top of
+        // the loop, and the translation epoch at entry (a change means the interpreter would look the block up again).
         private readonly bool _selfLoop;
+        private readonly bool _lastLoops; // the block's last instruction is a branch back to its start
         private Label _loopTop;
         private LocalBuilder? _epoch;
 
@@ -202,7 +209,10 @@ internal static unsafe class BlockCompiler
             _entry = il.DeclareLocal(typeof(nint));
             ref Insn last = ref insns[count - 1];
             var lastKind = Classify(ref last, true);
-            _selfLoop = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp or Kind.Loop && last.NextOffset + last.Imm == 0;
+            _lastLoops = count == insns.Length && lastKind is Kind.Jcc or Kind.Jmp or Kind.Loop && last.NextOffset + last.Imm == 0;
+            _selfLoop = _lastLoops;
+            for (int k = 0; k < count && !_selfLoop; k++)
+                _selfLoop = IsSideExitToStart(k);
         }
 
         public void Emit()
@@ -328,11 +338,11 @@ internal static unsafe class BlockCompiler
 
         // Reads before the instruction's own record is made: the flags of the instructions before it.
         private static bool MayReadFlags(Kind k) => HasMemoryOperand(k) || UsesStack(k)
-            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
+            || k is Kind.Helper or Kind.Jcc or Kind.SideExit or Kind.Jmp or Kind.Loop;
 
         // A slow path that may end the block after the instruction (AbortBlock), or a branch out of the block.
         private static bool MayExitAfter(Kind k) => HasMemoryOperand(k) || UsesStack(k)
-            || k is Kind.Helper or Kind.Jcc or Kind.Jmp or Kind.Loop;
+            || k is Kind.Helper or Kind.Jcc or Kind.SideExit or Kind.Jmp or Kind.Loop;
 
         private static bool UsesStack(Kind k) => k is Kind.PushR or Kind.PushI or Kind.PopR or Kind.Call or Kind.Ret;
 
@@ -346,6 +356,7 @@ internal static unsafe class BlockCompiler
             {
                 case Kind.Nop:
                 case Kind.Jcc:
+                case Kind.SideExit:
                 case Kind.Jmp:
                     break;
                 case Kind.PushR:
@@ -618,6 +629,32 @@ internal static unsafe class BlockCompiler
                     return false;
                 }
 
+                case Kind.SideExit:
+                {
+                    // Taken: leave at the target with SideExit and AbortBlock set, as JccSideExit does, so that
+                    // ChainBlocks goes on there. Not taken: on with the block, the state unchanged.
+                    var taken = il.DefineLabel();
+                    var on = il.DefineLabel();
+                    EmitBranchIfCondition(i.Op, taken);
+                    il.Emit(OpCodes.Br, on);
+                    il.MarkLabel(taken);
+
+                    // A branch back to the start loops in place; EmitBackEdge moves the flags to the CPU's fields
+                    // on this path only, so the path that goes on keeps the emitter's view of them.
+                    var (flags, shiftSource) = (_flags, _shiftSource);
+                    EmitBackEdge(k);
+                    (_flags, _shiftSource) = (flags, shiftSource);
+                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Ldc_I4_1);
+                    il.Emit(OpCodes.Stfld, FSideExit);
+                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Ldc_I4_1);
+                    il.Emit(OpCodes.Stfld, FAbort);
+                    EmitExit(k, i.Imm);
+                    il.MarkLabel(on);
+                    return false;
+                }
+
                 case Kind.Jmp:
                     EmitBackEdge(k);
                     EmitExit(k, i.Imm);
@@ -727,13 +764,19 @@ internal static unsafe class BlockCompiler
             _il.Emit(OpCodes.Add);
         }
 
+        // A conditional branch in the middle of the block back to its start: a loop whose body is the block's first
+        // k + 1 instructions (the interpreter's blocks go on past it, so it does not end the block).
+        private bool IsSideExitToStart(int k) =>
+            Classify(ref _insns[k], false) == Kind.SideExit && _insns[k].NextOffset + _insns[k].Imm == 0;
+
         /// <summary>
-        /// At a taken branch back to the block's start: run the block again while a whole pass fits in the budget,
-        /// nothing asked the block to end and translations are as they were; else fall through to the exit.
+        /// At a taken branch back to the block's start (the last instruction's, or a side exit's): run the block
+        /// again while its whole compiled prefix fits in the budget, nothing asked the block to end and translations
+        /// are as they were; else fall through to the exit. The pass just ended retired instructions 0..k.
         /// </summary>
         private void EmitBackEdge(int k)
         {
-            if (!_selfLoop || k != _count - 1)
+            if (!((k == _count - 1 && _lastLoops) || IsSideExitToStart(k)))
                 return;
             var il = _il;
             var exit = il.DefineLabel();
@@ -743,7 +786,7 @@ internal static unsafe class BlockCompiler
             _shiftSource = null;
             _flags = Cpu.FlagOp.None;
             il.Emit(OpCodes.Ldarg_S, (byte)4);
-            il.Emit(OpCodes.Ldc_I4, _count);
+            il.Emit(OpCodes.Ldc_I4, k + 1);
             il.Emit(OpCodes.Sub);
             il.Emit(OpCodes.Starg_S, (byte)4);
             il.Emit(OpCodes.Ldarg_S, (byte)4);
@@ -759,7 +802,7 @@ internal static unsafe class BlockCompiler
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Dup);
             il.Emit(OpCodes.Ldfld, FChainRetired);
-            il.Emit(OpCodes.Ldc_I4, _count);
+            il.Emit(OpCodes.Ldc_I4, k + 1);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, FChainRetired);
             il.Emit(OpCodes.Br, _loopTop);

@@ -7,8 +7,8 @@ namespace MiniHv.Tests.Cpu;
 /// <summary>
 /// The interpreter's blocks go on past a 32-bit conditional branch while it is not taken (DecodeBlock, JccSideExit):
 /// a branch taken in the middle of a block goes to its target, faults and budgets in the rest of the block stop at the
-/// right instruction, and every instruction is counted as with blocks that end at each branch (the block compiler's
-/// tier, which keeps those, runs the same code for comparison below its compile threshold).
+/// right instruction, and every instruction is counted as with blocks that end at each branch. The block compiler's
+/// tier decodes the same blocks and compiles such a branch as a side exit.
 /// </summary>
 public class FallThroughBranchTests
 {
@@ -42,23 +42,31 @@ public class FallThroughBranchTests
     }
 
     [Test]
-    public void LoopWithABranchInTheMiddleOfItsBlock_GivesTheSameResultAndCount_InFewerBlocks()
+    public void LoopWithABranchInTheMiddleOfItsBlock_GivesTheSameResultAndCount_InFewerBlocks_UnderBothTiers()
     {
         using TestMachine interp = Run(CountingLoop, CpuTier.Interp);
-        using TestMachine branchEnds = Run(CountingLoop, CpuTier.Jit); // 100 runs: under the compile threshold, interpreted
+        using var jit = new TestMachine();
+        jit.Cpu.Tier = CpuTier.Jit;
+        jit.Cpu.JitThreshold = 1; // compiled at its first run, side exits and all
+        jit.Cpu.CompileInline = true;
+        jit.Load(CountingLoop);
+        Assert.That(jit.Cpu.Run(100_000), Is.EqualTo(StopReason.Halted));
 
         Assert.That(interp.Cpu.Eax, Is.EqualTo(4950u + 1000));
         Assert.That(interp.Cpu.Ebx, Is.EqualTo(100u));
         // 2 before the loop, 6 per pass for 1..99, 2 more at 50, 3 at 100 (INC, CMP, JE taken) and the HLT.
         Assert.That(interp.Cpu.InstructionsExecuted, Is.EqualTo(2 + (99 * 6) + 2 + 3 + 1));
-        Assert.That(branchEnds.Cpu.Eax, Is.EqualTo(interp.Cpu.Eax));
-        Assert.That(branchEnds.Cpu.InstructionsExecuted, Is.EqualTo(interp.Cpu.InstructionsExecuted));
-        Assert.That(interp.Cpu.Eip, Is.EqualTo(branchEnds.Cpu.Eip), "halted after the HLT at the JE's target");
+        Assert.That(jit.Cpu.Eax, Is.EqualTo(interp.Cpu.Eax));
+        Assert.That(jit.Cpu.Ebx, Is.EqualTo(interp.Cpu.Ebx));
+        Assert.That(jit.Cpu.InstructionsExecuted, Is.EqualTo(interp.Cpu.InstructionsExecuted));
+        Assert.That(jit.Cpu.Eip, Is.EqualTo(interp.Cpu.Eip), "halted after the HLT at the JE's target");
+        Assert.That(jit.Cpu.InstructionsCompiled, Is.GreaterThan(500), "the loop ran compiled, its branches as side exits");
 
-        // Blocks end at the JMP only: the first pass's block (from the XORs), the loop's from its top, and the HLT's. With
-        // blocks ending at each branch there are five: XORs to JE, ADD to JNE, the top to JE, ADD 1000 and JMP, HLT.
+        // Blocks end at the JMP only: the first pass's block (from the XORs), the loop's from its top, and the HLT's.
+        // With blocks ending at each branch there would be five: XORs to JE, ADD to JNE, the top to JE, ADD 1000 and
+        // JMP, HLT. The block compiler's tier decodes the same blocks as the interpreter's.
         Assert.That(interp.Cpu.BlocksDecoded, Is.EqualTo(3));
-        Assert.That(branchEnds.Cpu.BlocksDecoded, Is.EqualTo(5));
+        Assert.That(jit.Cpu.BlocksDecoded, Is.EqualTo(3));
     }
 
     [Test]
@@ -80,6 +88,38 @@ public class FallThroughBranchTests
         Assert.That(m.Cpu.Eax, Is.EqualTo(1100u));
         Assert.That(m.Cpu.Ecx, Is.EqualTo(0u));
         Assert.That(m.Cpu.InstructionsExecuted, Is.EqualTo(2 + (1000 * 3) + 2));
+    }
+
+    [Test]
+    public void BranchTakenBackToItsBlocksStartInTheMiddleOfIt_LoopsInPlaceWhenCompiled()
+    {
+        // The loop's JNZ goes back to the start of the block it is in the middle of: compiled, the block loops in
+        // place there, passes of three instructions, and leaves by the side exit's fall-through.
+        static void Program(Assembler a)
+        {
+            Label top = a.CreateLabel();
+            a.mov(ecx, 1000);
+            a.xor(eax, eax);
+            a.jmp(top); // the loop's block starts at its top
+            a.Label(ref top);
+            a.inc(eax);
+            a.dec(ecx);
+            a.jnz(top);
+            a.add(eax, 100);
+            a.hlt();
+        }
+
+        using var jit = new TestMachine();
+        jit.Cpu.Tier = CpuTier.Jit;
+        jit.Cpu.JitThreshold = 1;
+        jit.Cpu.CompileInline = true;
+        jit.Load(Program);
+        Assert.That(jit.Cpu.Run(100_000), Is.EqualTo(StopReason.Halted));
+
+        Assert.That(jit.Cpu.Eax, Is.EqualTo(1100u));
+        Assert.That(jit.Cpu.Ecx, Is.EqualTo(0u));
+        Assert.That(jit.Cpu.InstructionsExecuted, Is.EqualTo(3 + (1000 * 3) + 2));
+        Assert.That(jit.Cpu.InstructionsCompiled, Is.GreaterThanOrEqualTo(3000), "every pass of the loop ran compiled");
     }
 
     [Test]
