@@ -23,8 +23,8 @@ public sealed class SharingScanner : IRunCompanion
     /// Untouched frames (never written, or of a stopped guest) passed over that cost the rate as much as one
     /// hashed frame. A batch passes over them with one vector search over their P2M entries, far cheaper than
     /// this; as ksmd counts only the pages it looks at, they should cost little. But not nothing: with nothing
-    /// left to hash an unpaced scanner would spin through rounds of them, and each round rehashes the frames
-    /// that changed (at 64 guests of 64 MiB, 1M untouched frames make 16,384 hashes' worth a round).
+    /// left to hash an unpaced scanner would spin through rounds of them, and every round hashes each frame not
+    /// yet shared again (at 64 guests of 64 MiB, their 1M untouched frames cost 16,384 hashes' worth a round).
     /// </summary>
     public const int UntouchedPerHash = 64;
 
