@@ -66,6 +66,9 @@ public sealed class SharingEngine
     /// <summary>The most frames one <see cref="ScanBatch"/> takes (all from one guest).</summary>
     public const int MaxBatch = 256;
 
+    /// <summary>The most untouched frames one <see cref="ScanBatch"/> passes over before its batch: 64 KiB of P2M entries.</summary>
+    public const int MaxSkip = 64 * MaxBatch;
+
     /// <summary>Quanta in a row a guest may put its merge requests off because a scanner held the lock, before it waits for the lock.</summary>
     public const int MaxDeferredApplies = 8;
 
@@ -244,44 +247,49 @@ public sealed class SharingEngine
     /// <summary>
     /// Scans up to <paramref name="frames"/> frames of one guest from the shared cursor while the guests run:
     /// hashes a few frames at a time without the lock, then takes it to look those up and request merges (so a
-    /// frame is still in the cache for the byte compare, and the lock is held briefly). Returns the
-    /// frames hashed and the frames visited (passed over or hashed).
+    /// frame is still in the cache for the byte compare, and the lock is held briefly). Returns the frames
+    /// hashed, the frames visited (passed over or hashed), and of those the untouched ones (never written, or
+    /// of a guest that has stopped), which cost no more than reading their P2M entries.
     /// </summary>
     [SkipLocalsInit] // the two buffers are written before they are read, for the frames found backed
-    public unsafe (int Hashed, int Visited) ScanBatch(int frames)
+    public unsafe (int Hashed, int Visited, int Untouched) ScanBatch(int frames)
     {
         if (!_concurrent)
             throw new InvalidOperationException("ScanBatch is for scanner threads between BeginConcurrent and EndConcurrent");
         if (Policy == SharingPolicy.Off || _guests.Count == 0 || frames <= 0)
-            return (0, 0);
+            return (0, 0, 0);
         frames = Math.Min(frames, MaxBatch);
         long start = Stopwatch.GetTimestamp();
         SharingGuest g;
         uint from, to;
+        int skipped;
+        bool live;
         lock (_sync)
         {
             g = _guests[_cursorGuest];
-            from = _cursorGfn;
+            live = !g.Retired && g.IsRunning();
+            uint at = _cursorGfn;
+            from = FirstBackedFrame(g, at, live);
+            skipped = (int)(from - at);
             to = (uint)Math.Min(g.Frames, (long)from + frames);
             AdvancePast(to); // to the next guest's first frame at most: a batch never spans two guests
         }
 
-        int visited = (int)Math.Max(1, to - from);
-        bool live = !g.Retired && g.IsRunning();
+        int visited = (int)Math.Max(1, to - from + skipped);
         uint[] entries = g.Memory.P2m.Entries;
 
-        // Most frames of a guest are untouched (entry 0: on the zero frame, never written). One vector search
-        // passes over a stretch of them; the loops below start at the first frame that has a machine frame.
+        // Within the batch, the loops below start at the first frame that has a machine frame.
         int firstBacked = live && to > from ? entries.AsSpan((int)from, (int)(to - from)).IndexOfAnyExcept(0u) : -1;
         bool roundEnded = Volatile.Read(ref _roundEnded);
         if (firstBacked < 0 && !roundEnded)
         {
             // Nothing to look up, so no need for the lock the guests' breaks take.
             Interlocked.Add(ref _unlockedScanTicks, Stopwatch.GetTimestamp() - start);
-            return (0, visited);
+            return (0, visited, visited);
         }
 
         uint first = firstBacked < 0 ? to : from + (uint)firstBacked;
+        int untouched = skipped + (int)(first - from);
         int hashed = 0;
         Span<ulong> checksums = stackalloc ulong[ChunkFrames];
         Span<uint> hashedEntries = stackalloc uint[ChunkFrames];
@@ -296,6 +304,8 @@ public sealed class SharingEngine
                 // One read of the entry: the P2M may change under us, and what we hash is only a hint.
                 uint entry = Volatile.Read(ref entries[gfn]);
                 hashedEntries[(int)(gfn - chunk)] = entry;
+                if (entry == 0)
+                    untouched++;
                 if ((entry & P2m.WritableBit) == 0)
                 {
                     if (g.Stable[gfn] >= 0)
@@ -354,7 +364,22 @@ public sealed class SharingEngine
 
         if (roundEnded)
             RoundCompleted?.Invoke();
-        return (hashed, visited);
+        return (hashed, visited, untouched);
+    }
+
+    /// <summary>
+    /// Where a batch from <paramref name="at"/> should start: most frames of a guest are untouched (entry 0: on
+    /// the zero frame, never written), and one vector search passes over a stretch of them (at most
+    /// <see cref="MaxSkip"/> frames, to bound the lock's hold) rather than a batch each. A stopped guest's
+    /// frames are all passed over so.
+    /// </summary>
+    private static uint FirstBackedFrame(SharingGuest g, uint at, bool live)
+    {
+        uint end = (uint)Math.Min(g.Frames, (long)at + MaxSkip);
+        if (!live || at >= end)
+            return end;
+        int backed = g.Memory.P2m.Entries.AsSpan((int)at, (int)(end - at)).IndexOfAnyExcept(0u);
+        return backed < 0 ? end : at + (uint)backed;
     }
 
     /// <summary>
