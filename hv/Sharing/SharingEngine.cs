@@ -245,8 +245,8 @@ public sealed class SharingEngine
     }
 
     /// <summary>
-    /// Scans up to <paramref name="frames"/> frames of one guest from the shared cursor while the guests run:
-    /// hashes a few frames at a time without the lock, then takes it to look those up and request merges (so a
+    /// Scans up to <paramref name="frames"/> frames of one guest while the guests run, from the shared cursor or
+    /// past the untouched frames that follow it (at most <see cref="MaxSkip"/>): hashes a few frames at a time without the lock, then takes it to look those up and request merges (so a
     /// frame is still in the cache for the byte compare, and the lock is held briefly). Returns the frames
     /// hashed, the frames visited (passed over or hashed), and of those the untouched ones (never written, or
     /// of a guest that has stopped), which cost no more than reading their P2M entries.
