@@ -48,13 +48,15 @@ namespace MiniHv.Hv.Sharing;
 /// <para>
 /// <b>Beside running guests.</b> In a parallel run (<see cref="BeginConcurrent"/>) scanner threads call
 /// <see cref="ScanBatch"/> while the guests run. A checksum of a frame its guest is writing is only a hint,
-/// and so is any byte comparison the scanner makes: the scanner never remaps anything. What it finds goes
+/// and the scanner compares no bytes (a compare there would only be a hint too, and would read the partner,
+/// a frame no cache holds, once more than needed): it never remaps anything. What it finds by checksum goes
 /// as a <see cref="MergeRequest"/> to the guest that owns the frame, and that guest's own thread, between
 /// two quanta with its CPU stopped (<see cref="ApplyRequests"/>), does KSM's steps: write-protect the frame
 /// in the P2M (which shoots down its shadow and TLB entries: a guest frame is mapped by its own VM only, so
-/// that is every mapping of it), compare the bytes again, and repoint, or abandon the merge when the guest
-/// wrote the frame since it was hashed. Making a candidate a stable frame is one request to its guest, and
-/// the partners' joining it one request to each partner, checked against the now read-only stable frame.
+/// that is every mapping of it), compare the bytes, and repoint, or abandon the merge when the bytes differ
+/// (the guest wrote the frame since it was hashed, or, never seen, two checksums collided). Making a
+/// candidate a stable frame is one request to its guest (which hashes it again), and the partners' joining
+/// it one request to each partner, checked against the now read-only stable frame.
 /// So no write is ever lost and a guest only ever reads its frame's old content or the equal merged one.
 /// The indexes and counters are the engine's, under one lock that the guests take only for a break of a
 /// frame the engine merged, and between quanta when a request waits; a guest that finds a scanner holding it
@@ -246,10 +248,11 @@ public sealed class SharingEngine
 
     /// <summary>
     /// Scans up to <paramref name="frames"/> frames of one guest while the guests run, from the shared cursor or
-    /// past the untouched frames that follow it (at most <see cref="MaxSkip"/>): hashes a few frames at a time without the lock, then takes it to look those up and request merges (so a
-    /// frame is still in the cache for the byte compare, and the lock is held briefly). Returns the frames
-    /// hashed, the frames visited (passed over or hashed), and of those the untouched ones (never written, or
-    /// of a guest that has stopped), which cost no more than reading their P2M entries.
+    /// past the untouched frames that follow it (at most <see cref="MaxSkip"/>): hashes a few frames at a time
+    /// without the lock, then takes it to look those up and request merges (so the lock is held briefly). The
+    /// merges' byte compares are the guests' (<see cref="ApplyRequests"/>). Returns the frames hashed, the frames
+    /// visited (passed over or hashed), and of those the untouched ones (never written, or of a guest that has
+    /// stopped), which cost no more than reading their P2M entries.
     /// </summary>
     [SkipLocalsInit] // the two buffers are written before they are read, for the frames found backed
     public unsafe (int Hashed, int Visited, int Untouched) ScanBatch(int frames)
@@ -296,7 +299,8 @@ public sealed class SharingEngine
         uint chunk = first;
         do
         {
-            // A few frames hashed, then looked up at once: the compare finds each frame still in the cache.
+            // A few frames hashed, then looked up at once: the lock is held briefly, and the zero check finds
+            // each frame still in the cache.
             uint end = Math.Min(to, chunk + (uint)ChunkFrames);
             ulong unhashed = 0; // queued when hashing came to them: no checksum, even if done by the time of the look-up
             for (uint gfn = chunk; gfn < end; gfn++)
@@ -597,24 +601,24 @@ public sealed class SharingEngine
     private bool TryMergeIntoStable(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, int id)
     {
         StableFrame s = _stable[id]!;
-        if (bytes.SequenceEqual(_machine.FrameBytes(s.Mfn)))
+        if (_concurrent)
         {
+            // The guest's thread compares the bytes when it joins (Apply), with the frame write-protected.
             _roundFinds++;
-            if (_concurrent)
-            {
-                _machine.AddRef(s.Mfn); // the request's reference, so the frame outlives a last sharer's break
-                Request(g, new MergeRequest(MergeKind.Join, gfn, s));
-            }
-            else
-            {
-                MergeInto(g, gfn, s);
-            }
-
+            _machine.AddRef(s.Mfn); // the request's reference, so the frame outlives a last sharer's break
+            Request(g, new MergeRequest(MergeKind.Join, gfn, s));
             return true;
         }
 
-        Stats.HashCollisions++;
-        return false;
+        if (!bytes.SequenceEqual(_machine.FrameBytes(s.Mfn)))
+        {
+            Stats.HashCollisions++;
+            return false;
+        }
+
+        _roundFinds++;
+        MergeInto(g, gfn, s);
+        return true;
     }
 
     /// <summary>Merges with a frame of this round's unstable index if their bytes are equal, making that frame a stable one.</summary>
@@ -628,7 +632,9 @@ public sealed class SharingEngine
         if (candidate == FrameMultimap.FrameValue(g.Index, gfn) || !StillPrivate(og, cgfn)
             || (promoting && !_promotions.ContainsKey(cg, cgfn)))
             return false;
-        if (!bytes.SequenceEqual(FrameBytes(og, cgfn)))
+        // Beside running guests the candidate's own thread hashes it again before it becomes stable, and each
+        // partner compares its bytes with it when it joins: a compare here would read the candidate once more.
+        if (!_concurrent && !bytes.SequenceEqual(FrameBytes(og, cgfn)))
         {
             Stats.HashCollisions++;
             return false;
