@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -268,9 +269,15 @@ public static class FrameHash
     private static unsafe ulong ReadLittleEndian(byte* p)
         => BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(p, 8));
 
+    /// <summary>Small enough to be inlined into the hot paths; the throw is out of line.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckFrame(ReadOnlySpan<byte> frame)
     {
         if (frame.Length != FrameSize)
-            throw new ArgumentException($"a frame is {FrameSize} bytes, not {frame.Length}", nameof(frame));
+            ThrowNotAFrame(frame.Length);
     }
+
+    [DoesNotReturn]
+    private static void ThrowNotAFrame(int length)
+        => throw new ArgumentException($"a frame is {FrameSize} bytes, not {length}", "frame");
 }
