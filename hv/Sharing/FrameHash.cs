@@ -172,21 +172,23 @@ public static class FrameHash
     internal static unsafe ulong HashPortable(ReadOnlySpan<byte> frame)
     {
         CheckFrame(frame);
-        ReadOnlySpan<byte> secret = DefaultSecret;
-        Span<ulong> acc = [Prime32_3, Prime64_1, Prime64_2, Prime64_3, Prime64_4, Prime32_2, Prime64_5, Prime32_1];
-        for (int block = 0; block <= FullBlocks; block++)
+        fixed (byte* input = frame)
+        fixed (byte* secret = DefaultSecret)
         {
-            int stripes = block < FullBlocks ? StripesPerBlock : LastBlockStripes;
-            for (int s = 0; s < stripes; s++)
-                AccumulatePortable(acc, frame.Slice(block * BlockSize + s * StripeSize, StripeSize), secret.Slice(s * 8));
-            if (block < FullBlocks)
-                ScramblePortable(acc, secret.Slice(ScrambleSecretOffset));
-        }
+            ulong* acc = stackalloc ulong[8] { Prime32_3, Prime64_1, Prime64_2, Prime64_3, Prime64_4, Prime32_2, Prime64_5, Prime32_1 };
+            for (int block = 0; block <= FullBlocks; block++)
+            {
+                byte* stripe = input + block * BlockSize;
+                int stripes = block < FullBlocks ? StripesPerBlock : LastBlockStripes;
+                for (int s = 0; s < stripes; s++, stripe += StripeSize)
+                    AccumulatePortable(acc, stripe, secret + s * 8);
+                if (block < FullBlocks)
+                    ScramblePortable(acc, secret + ScrambleSecretOffset);
+            }
 
-        AccumulatePortable(acc, frame.Slice(FrameSize - StripeSize), secret.Slice(LastStripeSecretOffset));
-        fixed (ulong* a = acc)
-        fixed (byte* s = secret)
-            return Merge(a, s);
+            AccumulatePortable(acc, input + FrameSize - StripeSize, secret + LastStripeSecretOffset);
+            return Merge(acc, secret);
+        }
     }
 
     /// <summary>One half stripe (32 bytes): each lane adds the data of its pair's other lane, and the product of the keyed data's two 32-bit halves.</summary>
@@ -230,22 +232,23 @@ public static class FrameHash
         return Sse2.Add(low, Sse2.ShiftLeftLogical(high, 32));
     }
 
-    private static void AccumulatePortable(Span<ulong> acc, ReadOnlySpan<byte> stripe, ReadOnlySpan<byte> key)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AccumulatePortable(ulong* acc, byte* stripe, byte* key)
     {
         for (int i = 0; i < 8; i++)
         {
-            ulong value = BinaryPrimitives.ReadUInt64LittleEndian(stripe.Slice(i * 8));
-            ulong keyed = value ^ BinaryPrimitives.ReadUInt64LittleEndian(key.Slice(i * 8));
+            ulong value = ReadLittleEndian(stripe + i * 8);
+            ulong keyed = value ^ ReadLittleEndian(key + i * 8);
             acc[i ^ 1] += value;
             acc[i] += (keyed & 0xFFFF_FFFF) * (keyed >> 32);
         }
     }
 
-    private static void ScramblePortable(Span<ulong> acc, ReadOnlySpan<byte> key)
+    private static unsafe void ScramblePortable(ulong* acc, byte* key)
     {
         for (int i = 0; i < 8; i++)
         {
-            ulong mixed = acc[i] ^ (acc[i] >> 47) ^ BinaryPrimitives.ReadUInt64LittleEndian(key.Slice(i * 8));
+            ulong mixed = acc[i] ^ (acc[i] >> 47) ^ ReadLittleEndian(key + i * 8);
             acc[i] = mixed * Prime32_1;
         }
     }
@@ -266,8 +269,12 @@ public static class FrameHash
         return result ^ (result >> 32);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe ulong ReadLittleEndian(byte* p)
-        => BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(p, 8));
+    {
+        ulong value = Unsafe.ReadUnaligned<ulong>(p);
+        return BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
+    }
 
     /// <summary>Small enough to be inlined into the hot paths; the throw is out of line.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
