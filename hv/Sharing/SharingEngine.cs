@@ -865,5 +865,5 @@ public sealed class SharingEngine
     private unsafe ReadOnlySpan<byte> FrameBytes(SharingGuest g, uint gfn)
         => new(_machine.FrameAddress(g.Memory.P2m.GetMfn(gfn)), MachineMemory.FrameSize);
 
-    private ulong Hash(ReadOnlySpan<byte> bytes) => ChecksumOverride?.Invoke(bytes) ?? XxHash3.HashToUInt64(bytes);
+    private ulong Hash(ReadOnlySpan<byte> bytes) => ChecksumOverride?.Invoke(bytes) ?? FrameHash.Hash(bytes);
 }
