@@ -56,8 +56,14 @@ public sealed record VmConfig
     /// <summary>Shadow page tables, or the plain walk for comparison.</summary>
     public PagingMode Paging { get; init; } = PagingMode.Shadow;
 
+    /// <summary>
+    /// Guests compile their hot blocks unless told otherwise: the block compiler runs CPU-bound and multi-guest
+    /// work two to three times faster than the interpreter alone (docs/performance.md, "Block compiler as the default").
+    /// </summary>
+    public const MiniHv.Cpu.CpuTier DefaultTier = MiniHv.Cpu.CpuTier.Jit;
+
     /// <summary>Interpret guest code only, or compile hot blocks too (<c>--cpu</c>).</summary>
-    public MiniHv.Cpu.CpuTier Tier { get; init; } = MiniHv.Cpu.CpuTier.Interp;
+    public MiniHv.Cpu.CpuTier Tier { get; init; } = DefaultTier;
 
     /// <summary>The primary IDE channel's master drive (QEMU's <c>-hda</c>), or null for none.</summary>
     public DiskImage? PrimaryMaster { get; init; }

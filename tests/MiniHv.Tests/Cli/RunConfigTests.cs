@@ -285,9 +285,10 @@ public class RunConfigTests
     }
 
     [Test]
-    public void CpuOption_ChoosesEveryGuestsTier_InterpreterByDefault()
+    public void CpuOption_ChoosesEveryGuestsTier_BlockCompilerByDefault()
     {
-        Assert.That(MustPlan(TestImages.Jos, "--count", "2").Guests.Select(g => g.Tier), Is.All.EqualTo(MiniHv.Cpu.CpuTier.Interp));
+        Assert.That(MustPlan(TestImages.Jos, "--count", "2").Guests.Select(g => g.Tier), Is.All.EqualTo(MiniHv.Cpu.CpuTier.Jit));
+        Assert.That(MustPlan(TestImages.Jos, "--count", "2", "--cpu", "interp").Guests.Select(g => g.Tier), Is.All.EqualTo(MiniHv.Cpu.CpuTier.Interp));
         Assert.That(MustPlan(TestImages.Jos, "--count", "2", "--cpu", "jit").Guests.Select(g => g.Tier), Is.All.EqualTo(MiniHv.Cpu.CpuTier.Jit));
     }
 

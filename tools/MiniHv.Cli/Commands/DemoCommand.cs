@@ -21,7 +21,7 @@ internal static class DemoCommand
     public const long DemoScanRate = 5_000_000;
 
     /// <summary>The demo's guests and settings (no summary, no status), under <paramref name="tier"/>: for the command and for bench cpu.</summary>
-    public static RunPlan Plan(MiniHv.Cpu.CpuTier tier = MiniHv.Cpu.CpuTier.Interp)
+    public static RunPlan Plan(MiniHv.Cpu.CpuTier tier = VmConfig.DefaultTier)
     {
         byte[] image = EmbeddedGuests.Jos();
         var configs = Enumerable.Range(1, Guests).Select(i => new VmConfig

@@ -98,7 +98,7 @@ internal static class RunCommand
         {
             Description = "interp: the decoded-block interpreter; jit: also compile hot blocks to host code on a background thread",
             HelpName = "TIER",
-            DefaultValueFactory = _ => "interp",
+            DefaultValueFactory = _ => VmConfig.DefaultTier.ToString().ToLowerInvariant(),
         };
         cpu.AcceptOnlyFromAmong("interp", "jit");
         var cpuFeatures = new Option<string>("--cpu-features")
@@ -386,7 +386,7 @@ internal static class RunCommand
             config.TimeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null,
             config.MaxInstructions,
             config.Paging ?? PagingMode.Shadow,
-            config.Tier ?? MiniHv.Cpu.CpuTier.Interp,
+            config.Tier ?? VmConfig.DefaultTier,
             config.Snapshot ?? false,
             config.CpuFeatures == "no-fpu",
             config.Processors ?? 1);

@@ -96,7 +96,7 @@ internal static class RunConfigWriter
         if (c.Quantum is long quantum)
             s.Add((K.Quantum, quantum));
         s.Add((K.Paging, (c.Paging ?? PagingMode.Shadow).ToString().ToLowerInvariant()));
-        s.Add((K.Cpu, (c.Tier ?? MiniHv.Cpu.CpuTier.Interp).ToString().ToLowerInvariant()));
+        s.Add((K.Cpu, (c.Tier ?? VmConfig.DefaultTier).ToString().ToLowerInvariant()));
         if (c.TimeoutSeconds is double timeout)
             s.Add((K.Timeout, timeout));
         if (c.MaxInstructions is long max)
