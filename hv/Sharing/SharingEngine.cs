@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using MiniHv.Hv.Machine;
 using MiniHv.Hv.Memory;
@@ -13,8 +12,8 @@ namespace MiniHv.Hv.Sharing;
 /// <para>
 /// <b>Scanner.</b> The engine walks every guest frame of every guest in rounds, a bounded number of frames
 /// per step. A frame on the zero frame, or already on a shared frame, is passed over. A private frame is
-/// hashed with XxHash3; if its checksum differs from the one the previous round recorded, it is
-/// <i>volatile</i> (still being written) and only its new checksum is kept, as Linux KSM does, so that
+/// hashed with XxHash3 (<see cref="FrameHash"/>); if its checksum differs from the one the previous round
+/// recorded, it is <i>volatile</i> (still being written) and only its new checksum is kept, as Linux KSM does, so that
 /// frames that change all the time are not merged only to be broken at once.
 /// </para>
 /// <para>
@@ -133,7 +132,7 @@ public sealed class SharingEngine
     /// <summary>One sample per completed full scan: how memory looked then.</summary>
     public List<SharingSample> Samples { get; } = new();
 
-    /// <summary>For tests: replaces XxHash3, e.g. to force collisions between frames that differ.</summary>
+    /// <summary>For tests: replaces the frame hash, e.g. to force collisions between frames that differ.</summary>
     internal Func<ReadOnlySpan<byte>, ulong>? ChecksumOverride { get; set; }
 
     /// <summary>Frames of all guests, one full scan's worth.</summary>
