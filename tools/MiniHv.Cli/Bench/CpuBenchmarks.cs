@@ -72,9 +72,8 @@ internal static class CpuBenchmarks
     /// </summary>
     private static IEnumerable<BenchResult> ApicLoopBothTiers(PagedLoopWorkload.Kind kind, string name, int runs, long instructions, string? baseline, string note)
     {
-        using var interp = new PagedLoopWorkload(kind);
-        using var jit = new PagedLoopWorkload(kind);
-        jit.Cpu.Tier = MiniHv.Cpu.CpuTier.Jit;
+        using var interp = new PagedLoopWorkload(kind, MiniHv.Cpu.CpuTier.Interp);
+        using var jit = new PagedLoopWorkload(kind, MiniHv.Cpu.CpuTier.Jit);
         var (i, j) = Alternate(interp.Cpu, interp.Run, jit.Cpu, jit.Run, runs, instructions);
         yield return new BenchResult(name, "MIPS", i, Baseline: baseline, Note: note);
         yield return new BenchResult(Jit(name), "MIPS", j, Baseline: name, Note: JitNote(jit.Cpu.JitStats));
@@ -114,7 +113,7 @@ internal static class CpuBenchmarks
     /// <summary>A paged loop warmed up, then timed <paramref name="runs"/> times: <paramref name="rate"/> of each run's instructions and time.</summary>
     private static List<double> TimedRuns(PagedLoopWorkload.Kind kind, int runs, long instructions, Func<long, TimeSpan, double> rate)
     {
-        using var w = new PagedLoopWorkload(kind);
+        using var w = new PagedLoopWorkload(kind, MiniHv.Cpu.CpuTier.Interp);
         w.Run(instructions / 10);
         var rates = new List<double>();
         for (int r = 0; r < runs; r++)

@@ -32,7 +32,8 @@ internal sealed class PagedLoopWorkload : IDisposable
     private readonly MachineMemory _machine = new(8192);
     private readonly Vm _vm;
 
-    public PagedLoopWorkload(Kind kind)
+    /// <param name="tier">Said by every caller: a row's tier is part of what it measures, whatever the default.</param>
+    public PagedLoopWorkload(Kind kind, CpuTier tier)
     {
         var config = new VmConfig
         {
@@ -40,6 +41,7 @@ internal sealed class PagedLoopWorkload : IDisposable
             Image = EmbeddedGuests.Jos(),
             CommandLine = EmbeddedGuests.JosName,
             MemoryBytes = 16L << 20,
+            Tier = tier,
         };
         _vm = new Vm(config, _machine, _ => { });
 

@@ -52,7 +52,7 @@ internal static class SystemBenchmarks
                 Note: "QEMU's own start, its BIOS and the kernel's boot, in every QEMU time below");
         }
 
-        using var alu = new PagedLoopWorkload(PagedLoopWorkload.Kind.Alu);
+        using var alu = new PagedLoopWorkload(PagedLoopWorkload.Kind.Alu, MiniHv.Cpu.CpuTier.Interp);
         long aluInstructions = quick ? 4_000_000 : 40_000_000;
         alu.Run(aluInstructions / 10); // warm up
         foreach (Workload w in Workloads)
