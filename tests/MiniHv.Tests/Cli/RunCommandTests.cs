@@ -190,7 +190,7 @@ public class RunCommandTests
         foreach (string line in lines)
             Assert.That(System.Text.RegularExpressions.Regex.Matches(line, @"\[default: ").Count, Is.LessThanOrEqualTo(1), line);
         Assert.That(r.Output, Does.Contain("in parallel mode [default: the number of cores]\n"), "not this machine's count");
-        Assert.That(r.Output, Does.Contain("slower when they do not [default: 500000]"), "--scan-rate");
+        Assert.That(r.Output, Does.Contain("slower when they do not [default: 1000000]"), "--scan-rate");
         Assert.That(r.Output, Does.Contain("N/s; all are counted [default: none]"));
     }
 }

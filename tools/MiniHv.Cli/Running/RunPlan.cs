@@ -60,7 +60,7 @@ internal sealed record RunPlan(
     bool Balloon = false,
     IReadOnlyList<IReadOnlyList<MiniHv.Hv.Loader.LoadSegment>?>? Kernels = null)
 {
-    public const long DefaultScanRate = 500_000;
+    public const long DefaultScanRate = 1_000_000;
 }
 
 /// <summary>The fault log's outputs: human lines on stderr (or another writer), JSON lines in a file, and which faults are written out.</summary>
