@@ -58,7 +58,7 @@ public sealed record VmConfig
 
     /// <summary>
     /// Guests compile their hot blocks unless told otherwise: the block compiler runs CPU-bound and multi-guest
-    /// work two to three times faster than the interpreter alone (docs/performance.md, "Block compiler as the default").
+    /// work two to four times faster than the interpreter alone (docs/performance.md, "Block compiler as the default").
     /// </summary>
     public const MiniHv.Cpu.CpuTier DefaultTier = MiniHv.Cpu.CpuTier.Jit;
 

@@ -620,7 +620,10 @@ public sealed class SharingEngine
         return true;
     }
 
-    /// <summary>Merges with a frame of this round's unstable index if their bytes are equal, making that frame a stable one.</summary>
+    /// <summary>
+    /// Merges with a frame of this round's unstable index if their bytes are equal, making that frame a stable one;
+    /// beside running guests, asks the two guests for it instead (their threads check the bytes).
+    /// </summary>
     private bool TryMergeWithCandidate(SharingGuest g, uint gfn, ReadOnlySpan<byte> bytes, ulong checksum, long candidate)
     {
         var (cg, cgfn) = FrameMultimap.FrameOf(candidate);

@@ -12,6 +12,7 @@ internal sealed class PeakAttribution
     private readonly SharingEngine? _engine;
     private readonly IReadOnlyList<Vm> _vms;
     private readonly IReadOnlyList<IReadOnlyList<MiniHv.Hv.Loader.LoadSegment>?>? _kernels;
+
     /// <summary>
     /// Host time between two attributions, at least, as a multiple of what the last one took: it walks every
     /// guest's page tables on the scanner's thread, 14 ms for 64 guests, which at a fixed interval was 40% of the
